@@ -5,3 +5,11 @@
 
 pub mod bird;
 pub mod config;
+pub mod app;
+pub mod cli;
+pub mod domain;
+pub mod lab;
+pub mod ops;
+pub mod runtime;
+pub mod tui;
+pub mod ui;

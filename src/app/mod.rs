@@ -1,0 +1,411 @@
+//! The console's state machine: `State`, `Msg`, and `update(&mut State, Msg) -> Vec<Effect>`.
+//! `update` is synchronous and pure: it never does I/O and takes the time from the
+//! messages, so every keypress and poll result can be tested without a terminal.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::time::SystemTime;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+use crate::config::keymap::{Action, Keymap};
+use crate::config::theme::Theme;
+use crate::config::Config;
+use crate::domain::{
+    ActionKind, Desired, Event, Level, ObserverView, Outcome, Request, RouterStatus, Snapshot,
+};
+
+const MAX_EVENTS: usize = 500;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Msg {
+    Key(KeyEvent),
+    Snapshot(Snapshot),
+    /// A line of progress from a running action.
+    Progress(String),
+    Done(Outcome),
+    /// The clock moved; ages on screen follow it.
+    Tick(SystemTime),
+    Resize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    Execute(Request),
+    Refresh,
+    Quit,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mode {
+    Normal,
+    Help,
+    Confirm(Pending),
+}
+
+/// A destructive action waiting for the operator's yes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pending {
+    pub request: Request,
+    /// What will happen, in the operator's words ("anycast will be served from da").
+    pub consequence: String,
+    /// Withdrawing the last advertising metro: only a forced confirmation proceeds.
+    pub needs_force: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetroRow {
+    pub name: String,
+    pub display_name: String,
+    pub method: String,
+    /// The last poll: the router's status or why it could not be read.
+    pub status: Option<Result<RouterStatus, String>>,
+    /// The last status that was read successfully, kept while the router is unreachable.
+    pub last_good: Option<RouterStatus>,
+    pub error_since: Option<SystemTime>,
+}
+
+impl MetroRow {
+    pub fn advertised(&self) -> Option<bool> {
+        match &self.status {
+            Some(Ok(r)) => Some(r.advertised),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct State {
+    pub prefix: String,
+    pub metros: Vec<MetroRow>,
+    pub has_observer: bool,
+    pub observer: Option<Result<ObserverView, String>>,
+    pub observer_error_since: Option<SystemTime>,
+    pub selected: usize,
+    pub mode: Mode,
+    pub events: VecDeque<Event>,
+    pub read_only: bool,
+    pub keymap: Keymap,
+    pub theme: Theme,
+    /// The action being executed, shown in the footer.
+    pub busy: Option<String>,
+    /// The latest one-line message for the footer.
+    pub flash: Option<Event>,
+    pub desired: BTreeMap<String, Desired>,
+    pub now: SystemTime,
+    pub last_poll: Option<SystemTime>,
+    /// Where the state came from, e.g. "embedded lab (/run/user/0/platform-tui/...)".
+    pub source: String,
+    pub quit: bool,
+}
+
+impl State {
+    pub fn new(cfg: &Config, desired: BTreeMap<String, Desired>, source: String, now: SystemTime) -> State {
+        State {
+            prefix: cfg.anycast.prefix.clone(),
+            metros: cfg
+                .metros
+                .iter()
+                .map(|m| MetroRow {
+                    name: m.name.clone(),
+                    display_name: m.display_name.clone(),
+                    method: m.withdraw.name().to_string(),
+                    status: None,
+                    last_good: None,
+                    error_since: None,
+                })
+                .collect(),
+            has_observer: cfg.anycast.observer.is_some(),
+            observer: None,
+            observer_error_since: None,
+            selected: 0,
+            mode: Mode::Normal,
+            events: VecDeque::new(),
+            read_only: cfg.console.read_only,
+            keymap: cfg.console.keymap.clone(),
+            theme: cfg.console.theme.clone(),
+            busy: None,
+            flash: None,
+            desired,
+            now,
+            last_poll: None,
+            source,
+            quit: false,
+        }
+    }
+
+    pub fn selected_metro(&self) -> Option<&MetroRow> {
+        self.metros.get(self.selected)
+    }
+
+    /// Metros the world sees advertising: the observer's routes when it answered,
+    /// otherwise each metro's own export.
+    pub fn advertising(&self) -> Vec<String> {
+        match &self.observer {
+            Some(Ok(v)) => self.metros.iter().filter(|m| v.has_route_from(&m.name)).map(|m| m.name.clone()).collect(),
+            _ => self.metros.iter().filter(|m| m.advertised() == Some(true)).map(|m| m.name.clone()).collect(),
+        }
+    }
+
+    pub fn best(&self) -> Option<&str> {
+        match &self.observer {
+            Some(Ok(v)) => v.best(),
+            _ => None,
+        }
+    }
+
+    /// Drift: the metro's advertisement differs from what the operator last asked for.
+    pub fn drift(&self, metro: &MetroRow) -> Option<&'static str> {
+        let adv = metro.advertised()?;
+        match self.desired.get(&metro.name)? {
+            Desired::Withdrawn if adv => Some("advertising, but withdrawn was asked"),
+            Desired::Advertised if !adv => Some("withdrawn, but advertised was asked"),
+            _ => None,
+        }
+    }
+
+    fn event(&mut self, level: Level, text: impl Into<String>) {
+        let e = Event { at: self.now, level, text: text.into() };
+        self.flash = Some(e.clone());
+        self.events.push_back(e);
+        while self.events.len() > MAX_EVENTS {
+            self.events.pop_front();
+        }
+    }
+
+    pub fn consequence(&self, req: &Request) -> (String, bool) {
+        let name = &req.metro;
+        match req.action {
+            ActionKind::Restore => (format!("{name} will advertise {} again", self.prefix), false),
+            ActionKind::Withdraw => {
+                let advertising = self.advertising();
+                let others: Vec<&String> = advertising.iter().filter(|m| *m != name).collect();
+                if !advertising.contains(name) {
+                    return (format!("{name} is not advertising now; it stays withdrawn"), false);
+                }
+                if others.is_empty() {
+                    return (
+                        format!("{name} is the LAST advertising metro: {} will be black-holed", self.prefix),
+                        true,
+                    );
+                }
+                let next = match &self.observer {
+                    Some(Ok(v)) if v.best() == Some(name.as_str()) => v.next_best(name).map(str::to_string),
+                    Some(Ok(v)) => v.best().map(str::to_string),
+                    _ => None,
+                };
+                match next {
+                    Some(n) if self.best() == Some(name.as_str()) => (format!("anycast will be served from {n}"), false),
+                    Some(n) => (format!("anycast stays on {n}"), false),
+                    None => (
+                        format!(
+                            "anycast will be served from {}",
+                            others.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" or ")
+                        ),
+                        false,
+                    ),
+                }
+            }
+        }
+    }
+}
+
+/// The state machine. Returns the effects for the runtime to carry out.
+pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
+    match msg {
+        Msg::Key(key) => on_key(state, key),
+        Msg::Snapshot(snap) => {
+            on_snapshot(state, snap);
+            Vec::new()
+        }
+        Msg::Progress(line) => {
+            state.busy = Some(line);
+            Vec::new()
+        }
+        Msg::Done(outcome) => {
+            on_done(state, outcome);
+            vec![Effect::Refresh]
+        }
+        Msg::Tick(now) => {
+            state.now = now;
+            Vec::new()
+        }
+        Msg::Resize => Vec::new(),
+    }
+}
+
+fn on_key(state: &mut State, key: KeyEvent) -> Vec<Effect> {
+    match state.mode.clone() {
+        Mode::Help => {
+            state.mode = Mode::Normal;
+            Vec::new()
+        }
+        Mode::Confirm(p) => on_confirm_key(state, p, key),
+        Mode::Normal => match state.keymap.action_for(&key) {
+            Some(action) => on_action(state, action),
+            None => Vec::new(),
+        },
+    }
+}
+
+fn on_confirm_key(state: &mut State, p: Pending, key: KeyEvent) -> Vec<Effect> {
+    let ctrl_c = key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL);
+    match key.code {
+        KeyCode::Char('y') | KeyCode::Enter if !p.needs_force && !ctrl_c => {
+            state.mode = Mode::Normal;
+            start(state, p.request)
+        }
+        KeyCode::Char('F') if p.needs_force => {
+            state.mode = Mode::Normal;
+            start(state, Request { force: true, ..p.request })
+        }
+        KeyCode::Char('n') | KeyCode::Esc | KeyCode::Char('q') => {
+            state.mode = Mode::Normal;
+            state.flash = Some(Event { at: state.now, level: Level::Info, text: format!("{} of {} cancelled", p.request.action.verb(), p.request.metro) });
+            Vec::new()
+        }
+        _ if ctrl_c => {
+            state.mode = Mode::Normal;
+            Vec::new()
+        }
+        _ => Vec::new(),
+    }
+}
+
+fn start(state: &mut State, request: Request) -> Vec<Effect> {
+    state.busy = Some(format!("{} {}…", request.action.verb(), request.metro));
+    vec![Effect::Execute(request)]
+}
+
+fn on_action(state: &mut State, action: Action) -> Vec<Effect> {
+    match action {
+        Action::SelectUp => {
+            state.selected = state.selected.saturating_sub(1);
+            Vec::new()
+        }
+        Action::SelectDown => {
+            if state.selected + 1 < state.metros.len() {
+                state.selected += 1;
+            }
+            Vec::new()
+        }
+        Action::Help => {
+            state.mode = Mode::Help;
+            Vec::new()
+        }
+        Action::Quit => {
+            state.quit = true;
+            vec![Effect::Quit]
+        }
+        Action::Refresh => vec![Effect::Refresh],
+        Action::Withdraw => ask(state, ActionKind::Withdraw),
+        Action::Restore => ask(state, ActionKind::Restore),
+    }
+}
+
+fn ask(state: &mut State, kind: ActionKind) -> Vec<Effect> {
+    let Some(metro) = state.selected_metro().map(|m| m.name.clone()) else {
+        return Vec::new();
+    };
+    if state.read_only {
+        state.event(Level::Warn, format!("read-only mode: {} of {metro} refused", kind.verb()));
+        return Vec::new();
+    }
+    if let Some(busy) = &state.busy {
+        let text = format!("busy ({busy}): {} of {metro} not started", kind.verb());
+        state.flash = Some(Event { at: state.now, level: Level::Warn, text });
+        return Vec::new();
+    }
+    let request = Request { metro, action: kind, force: false };
+    let (consequence, needs_force) = state.consequence(&request);
+    state.mode = Mode::Confirm(Pending { request, consequence, needs_force });
+    Vec::new()
+}
+
+fn on_done(state: &mut State, o: Outcome) {
+    state.busy = None;
+    match &o.result {
+        Ok(text) => {
+            state.desired.insert(o.metro.clone(), o.action.desired());
+            state.event(Level::Good, text.clone());
+        }
+        Err(e) => state.event(Level::Error, format!("{} {} failed: {e}", o.action.verb(), o.metro)),
+    }
+}
+
+fn on_snapshot(state: &mut State, snap: Snapshot) {
+    state.now = snap.taken;
+    let first = state.last_poll.is_none();
+    state.last_poll = Some(snap.taken);
+    let best_before = state.best().map(str::to_string);
+    let had_observer = state.observer.is_some();
+    for m in snap.metros {
+        let Some(idx) = state.metros.iter().position(|r| r.name == m.name) else {
+            continue;
+        };
+        let old = state.metros[idx].status.clone();
+        let mut events = Vec::new();
+        match (&old, &m.router) {
+            (_, Err(e)) => {
+                if !matches!(old, Some(Err(_))) {
+                    state.metros[idx].error_since = Some(snap.taken);
+                    events.push((Level::Error, format!("{}: {e}", m.name)));
+                }
+            }
+            (Some(Err(_)), Ok(_)) => events.push((Level::Good, format!("{}: router reachable again", m.name))),
+            (Some(Ok(a)), Ok(b)) => {
+                let sa = a.bgp.as_ref().map(|s| s.session.as_str());
+                let sb = b.bgp.as_ref().map(|s| s.session.as_str());
+                if sa != sb {
+                    events.push((Level::Info, format!("{}: BGP {} → {}", m.name, sa.unwrap_or("-"), sb.unwrap_or("-"))));
+                }
+                if a.advertised != b.advertised {
+                    let text = if b.advertised { "now advertising" } else { "no longer advertising" };
+                    events.push((Level::Info, format!("{}: {text} {}", m.name, state.prefix)));
+                }
+            }
+            (None, Ok(_)) => {}
+        }
+        let row = &mut state.metros[idx];
+        if let Ok(r) = &m.router {
+            row.error_since = None;
+            row.last_good = Some(r.clone());
+        }
+        let drift_before = state.drift(&state.metros[idx]);
+        state.metros[idx].status = Some(m.router);
+        let drift_after = state.drift(&state.metros[idx]);
+        if let (None, Some(d)) = (drift_before, drift_after) {
+            events.push((Level::Warn, format!("{}: drift: {d}", m.name)));
+        }
+        for (level, text) in events {
+            state.event(level, text);
+        }
+    }
+    if let Some(obs) = snap.observer {
+        match (&state.observer, &obs) {
+            (Some(Err(_)), Err(_)) => {}
+            (_, Err(e)) => {
+                state.observer_error_since = Some(snap.taken);
+                state.event(Level::Error, format!("observer: {e}"));
+            }
+            (Some(Err(_)), Ok(_)) => {
+                state.observer_error_since = None;
+                state.event(Level::Good, "observer reachable again");
+            }
+            _ => state.observer_error_since = None,
+        }
+        state.observer = Some(obs);
+    }
+    let best_after = state.best().map(str::to_string);
+    if !first && had_observer && best_before != best_after {
+        let text = match (&best_before, &best_after) {
+            (_, Some(b)) => format!("anycast now via {b} (was {})", best_before.as_deref().unwrap_or("none")),
+            (Some(b), None) => format!("anycast black-holed: no route (was via {b})"),
+            (None, None) => String::new(),
+        };
+        let level = if best_after.is_some() { Level::Info } else { Level::Error };
+        state.event(level, text);
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,412 @@
+//! The command line (a contract: scripts rely on it): argument parsing and the one-shot
+//! commands. Exit codes: 0 ok, 1 operation failed, 2 bad usage or config.
+
+use std::io::{IsTerminal, Write as _};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use clap::{Parser, Subcommand};
+
+use crate::app::{update, Msg, State};
+use crate::config::{self, Config};
+use crate::domain::{ActionKind, Request, Snapshot};
+use crate::lab::{self, Lab, LabMethod};
+use crate::ops::{self, store::Store, Poller};
+
+#[derive(Debug, Parser)]
+#[command(name = "platform-tui", version, about = "Operations console for a multi-metro anycast platform")]
+pub struct Cli {
+    /// Config file (default: $XDG_CONFIG_HOME/platform-tui/config.toml; with none, the
+    /// console starts an embedded lab).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Refuse withdraw and restore.
+    #[arg(long, global = true)]
+    pub read_only: bool,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start, stop or inspect a local lab of real BIRD daemons.
+    Lab {
+        #[command(subcommand)]
+        command: LabCommand,
+    },
+    /// One snapshot of every metro, then exit.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Withdraw a metro's anycast advertisement and wait until it is verified.
+    Withdraw {
+        metro: String,
+        /// Do not ask for confirmation.
+        #[arg(long, short)]
+        yes: bool,
+        /// Withdraw even the last advertising metro (black-holes the address).
+        #[arg(long)]
+        force: bool,
+    },
+    /// Restore a metro's anycast advertisement and wait until it is verified.
+    Restore {
+        metro: String,
+        #[arg(long, short)]
+        yes: bool,
+    },
+    /// Check a config file, or print a documented template.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LabCommand {
+    /// Start a lab; prints the path of its config.
+    Up {
+        /// Metro codes, comma separated.
+        #[arg(long, default_value = lab::DEFAULT_METROS)]
+        metros: String,
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+        /// Return once the lab is up, leaving it running (stop it with `lab down`).
+        #[arg(long)]
+        detach: bool,
+        /// How metros withdraw: BIRD `disable` of the origin, or `command` (stop/start
+        /// the metro's bird, like `systemctl stop bird`).
+        #[arg(long, value_parser = ["disable", "command"], default_value = "disable")]
+        withdraw_method: String,
+    },
+    /// Stop a lab: no process, socket or pid file is left behind.
+    Down {
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
+    /// Show a lab's daemons.
+    Status {
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Validate a config file (default: the one the console would use).
+    Check { path: Option<PathBuf> },
+    /// Print a config template documenting every key.
+    Template,
+}
+
+/// A failed command: its message and exit code.
+#[derive(Debug)]
+pub struct Failure {
+    pub code: i32,
+    pub message: String,
+}
+
+fn usage(message: impl Into<String>) -> Failure {
+    Failure { code: 2, message: message.into() }
+}
+fn failed(message: impl Into<String>) -> Failure {
+    Failure { code: 1, message: message.into() }
+}
+
+/// `$XDG_CONFIG_HOME/platform-tui/config.toml` or `~/.config/platform-tui/config.toml`.
+pub fn default_config_path() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CONFIG_HOME")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))?;
+    Some(base.join("platform-tui").join("config.toml"))
+}
+
+/// The config a command uses: `--config`, else the default file, else a running default lab.
+fn resolve_config(cli: &Cli) -> Result<Option<PathBuf>, Failure> {
+    if let Some(p) = &cli.config {
+        return Ok(Some(p.clone()));
+    }
+    if let Some(p) = default_config_path().filter(|p| p.exists()) {
+        return Ok(Some(p));
+    }
+    Ok(Lab::open(&lab::default_dir()).ok().map(|l| l.config_path()).filter(|p| p.exists()))
+}
+
+fn load(path: &Path, read_only: bool) -> Result<Config, Failure> {
+    let mut cfg = config::load(path).map_err(|e| usage(e.to_string()))?;
+    cfg.console.read_only |= read_only;
+    Ok(cfg)
+}
+
+fn need_config(cli: &Cli) -> Result<Config, Failure> {
+    match resolve_config(cli)? {
+        Some(p) => load(&p, cli.read_only),
+        None => Err(usage(
+            "no config: pass --config PATH, create ~/.config/platform-tui/config.toml \
+             (`platform-tui config template`), or start a lab (`platform-tui lab up --detach`)",
+        )),
+    }
+}
+
+fn progress_to_stderr(line: &str) {
+    eprintln!("{line}");
+}
+
+pub async fn run(cli: Cli) -> Result<(), Failure> {
+    match &cli.command {
+        None => console(&cli).await,
+        Some(Command::Lab { command }) => lab_command(command).await,
+        Some(Command::Status { json }) => status(&need_config(&cli)?, *json).await,
+        Some(Command::Withdraw { metro, yes, force }) => {
+            let req = Request { metro: metro.clone(), action: ActionKind::Withdraw, force: *force };
+            act(&need_config(&cli)?, req, *yes).await
+        }
+        Some(Command::Restore { metro, yes }) => {
+            let req = Request { metro: metro.clone(), action: ActionKind::Restore, force: false };
+            act(&need_config(&cli)?, req, *yes).await
+        }
+        Some(Command::Config { command: ConfigCommand::Template }) => {
+            print!("{}", config::template());
+            Ok(())
+        }
+        Some(Command::Config { command: ConfigCommand::Check { path } }) => {
+            let path = match path.clone().or(resolve_config(&cli)?) {
+                Some(p) => p,
+                None => return Err(usage("no config file to check: pass a PATH")),
+            };
+            let cfg = load(&path, false)?;
+            println!("{}: ok ({} metros, prefix {})", path.display(), cfg.metros.len(), cfg.anycast.prefix);
+            Ok(())
+        }
+    }
+}
+
+async fn console(cli: &Cli) -> Result<(), Failure> {
+    let result = match resolve_config(cli)? {
+        Some(path) => {
+            let cfg = load(&path, cli.read_only)?;
+            crate::runtime::run_console(cfg, format!("config {}", path.display())).await
+        }
+        None => {
+            // No config anywhere: the embedded lab, torn down when the console exits.
+            let dir = lab::runtime_base().join(format!("embedded-{}", std::process::id()));
+            eprintln!("no config file: starting the embedded lab in {}", dir.display());
+            let specs = lab::metros::parse_list(lab::DEFAULT_METROS).map_err(failed)?;
+            let mut lab = Lab::up(&dir, &specs, LabMethod::Disable, &mut progress_to_stderr)
+                .await
+                .map_err(|e| failed(e.to_string()))?;
+            let cfg = load(&lab.config_path(), cli.read_only);
+            let result = match cfg {
+                Ok(cfg) => crate::runtime::run_console(cfg, "embedded lab".to_string()).await,
+                Err(e) => {
+                    lab.down();
+                    return Err(e);
+                }
+            };
+            lab.down();
+            let _ = std::fs::remove_dir_all(&dir);
+            result
+        }
+    };
+    result.map_err(|e| failed(format!("{e:#}")))
+}
+
+async fn lab_command(cmd: &LabCommand) -> Result<(), Failure> {
+    match cmd {
+        LabCommand::Up { metros, dir, detach, withdraw_method } => {
+            let specs = lab::metros::parse_list(metros).map_err(usage)?;
+            let dir = dir.clone().unwrap_or_else(lab::default_dir);
+            let method = if withdraw_method == "command" { LabMethod::Command } else { LabMethod::Disable };
+            let mut lab = Lab::up(&dir, &specs, method, &mut progress_to_stderr)
+                .await
+                .map_err(|e| failed(e.to_string()))?;
+            let config = lab.config_path();
+            if *detach {
+                lab.detach();
+                println!("lab up in {}; stop it with `platform-tui lab down --dir {}`", dir.display(), dir.display());
+                println!("config: {}", config.display());
+                return Ok(());
+            }
+            println!("config: {}", config.display());
+            eprintln!("lab running; ctrl-c stops it");
+            wait_for_signal().await;
+            for line in lab.down() {
+                eprintln!("{line}");
+            }
+            Ok(())
+        }
+        LabCommand::Down { dir } => {
+            let dir = dir.clone().unwrap_or_else(lab::default_dir);
+            let mut lab = Lab::open(&dir).map_err(|e| failed(e.to_string()))?;
+            let stopped = lab.down();
+            println!("lab in {} is down ({} daemons stopped)", dir.display(), stopped.len());
+            Ok(())
+        }
+        LabCommand::Status { dir } => {
+            let dir = dir.clone().unwrap_or_else(lab::default_dir);
+            let lab = Lab::open(&dir).map_err(|e| failed(e.to_string()))?;
+            println!("lab in {}  prefix {}  config {}", dir.display(), lab.state.prefix, lab.config_path().display());
+            for line in lab.status_lines() {
+                println!("  {line}");
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut a), Ok(mut b), Ok(mut c)) =
+        (signal(SignalKind::interrupt()), signal(SignalKind::terminate()), signal(SignalKind::hangup()))
+    else {
+        return;
+    };
+    tokio::select! { _ = a.recv() => {}, _ = b.recv() => {}, _ = c.recv() => {} }
+}
+
+async fn snapshot(cfg: &Config) -> Snapshot {
+    Poller::new(cfg, Duration::from_secs(2)).snapshot().await
+}
+
+/// The console's state after one snapshot: the CLI reuses its judgements (drift,
+/// advertising set, consequences).
+fn state_of(cfg: &Config, snap: Snapshot) -> State {
+    let mut state = State::new(cfg, Store::for_config(cfg).desired(), String::new(), SystemTime::now());
+    update(&mut state, Msg::Snapshot(snap));
+    state
+}
+
+async fn status(cfg: &Config, json: bool) -> Result<(), Failure> {
+    let state = state_of(cfg, snapshot(cfg).await);
+    if json {
+        println!("{}", serde_json::to_string_pretty(&status_json(&state)).unwrap_or_default());
+    } else {
+        print!("{}", status_text(&state));
+    }
+    Ok(())
+}
+
+pub fn status_json(state: &State) -> serde_json::Value {
+    use serde_json::json;
+    let metros: Vec<serde_json::Value> = state
+        .metros
+        .iter()
+        .map(|m| {
+            let (bgp, error) = match &m.status {
+                Some(Ok(r)) => (
+                    json!({
+                        "session": r.bgp.as_ref().map(|b| b.session.clone()),
+                        "state": r.bgp.as_ref().map(|b| b.state.clone()),
+                        "since": r.bgp.as_ref().map(|b| b.since.clone()),
+                        "protocol": r.bgp.as_ref().map(|b| b.protocol.clone()),
+                        "info": r.bgp.as_ref().map(|b| b.info.clone()),
+                        "advertised": r.advertised,
+                        "exported": r.exported,
+                        "origin": r.origin_state(),
+                    }),
+                    None,
+                ),
+                Some(Err(e)) => (
+                    json!({"session": null, "state": null, "advertised": false, "exported": null, "origin": null}),
+                    Some(e.clone()),
+                ),
+                None => (json!(null), Some("not polled".to_string())),
+            };
+            json!({
+                "name": m.name,
+                "display_name": m.display_name,
+                "method": m.method,
+                "bgp": bgp,
+                "error": error,
+                "desired": state.desired.get(&m.name),
+                "drift": state.drift(m),
+            })
+        })
+        .collect();
+    let observer_error = match &state.observer {
+        Some(Err(e)) => Some(e.clone()),
+        _ => None,
+    };
+    json!({
+        "metros": metros,
+        "anycast": {
+            "prefix": state.prefix,
+            "advertising": state.advertising(),
+            "best": state.best(),
+            "observer_error": observer_error,
+        },
+    })
+}
+
+fn status_text(state: &State) -> String {
+    let mut s = String::new();
+    let adv = state.advertising();
+    let best = match (&state.observer, state.best()) {
+        (Some(Err(e)), _) => format!("unknown (observer: {e})"),
+        (_, Some(b)) => b.to_string(),
+        (Some(Ok(_)), None) => "none: black-holed".to_string(),
+        (None, None) => "unknown (no observer)".to_string(),
+    };
+    s.push_str(&format!(
+        "anycast {}  best: {best}  advertising: {}\n",
+        state.prefix,
+        if adv.is_empty() { "none".to_string() } else { adv.join(", ") }
+    ));
+    s.push_str(&format!("{:<6} {:<14} {:<12} {:<8} {:<11} {:<4} {}\n", "METRO", "NAME", "BGP", "ORIGIN", "ADVERTISED", "EXP", "NOTE"));
+    for m in &state.metros {
+        let line = match &m.status {
+            Some(Ok(r)) => format!(
+                "{:<6} {:<14} {:<12} {:<8} {:<11} {:<4} {}",
+                m.name,
+                m.display_name,
+                r.bgp.as_ref().map(|b| b.session.as_str()).unwrap_or("-"),
+                r.origin_state(),
+                if r.advertised { "yes" } else { "withdrawn" },
+                r.exported.map(|e| e.to_string()).unwrap_or_else(|| "-".into()),
+                state
+                    .drift(m)
+                    .map(|d| format!("DRIFT: {d}"))
+                    .or_else(|| r.bgp.as_ref().map(|b| b.info.clone()))
+                    .unwrap_or_default(),
+            ),
+            Some(Err(e)) => format!("{:<6} {:<14} {:<12} {:<8} {:<11} {:<4} {e}", m.name, m.display_name, "unreachable", "?", "?", "-"),
+            None => format!("{:<6} {:<14} not polled", m.name, m.display_name),
+        };
+        s.push_str(line.trim_end());
+        s.push('\n');
+    }
+    s
+}
+
+async fn act(cfg: &Config, req: Request, yes: bool) -> Result<(), Failure> {
+    if cfg.metro(&req.metro).is_none() {
+        let known: Vec<&str> = cfg.metros.iter().map(|m| m.name.as_str()).collect();
+        return Err(usage(format!("no metro `{}` in the config (known: {})", req.metro, known.join(", "))));
+    }
+    if !yes && !cfg.console.read_only {
+        let state = state_of(cfg, snapshot(cfg).await);
+        let (consequence, needs_force) = state.consequence(&req);
+        if needs_force && !req.force {
+            // Let ops refuse it with the full explanation (and an audit record).
+        } else if !std::io::stdin().is_terminal() {
+            return Err(usage(format!("{} needs --yes when not run from a terminal", req.action.verb())));
+        } else {
+            eprint!("{} {}? {consequence} [y/N] ", req.action.verb(), req.metro);
+            let _ = std::io::stderr().flush();
+            let mut answer = String::new();
+            let _ = std::io::stdin().read_line(&mut answer);
+            if !matches!(answer.trim(), "y" | "Y" | "yes") {
+                return Err(failed("cancelled"));
+            }
+        }
+    }
+    let outcome = ops::execute(cfg, &req, &mut progress_to_stderr).await;
+    match outcome.result {
+        Ok(text) => {
+            println!("{text}");
+            Ok(())
+        }
+        Err(e) => Err(failed(e)),
+    }
+}

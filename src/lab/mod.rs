@@ -1,0 +1,383 @@
+//! The local lab: a small real world on loopback. One `bird2` daemon per metro originates
+//! the anycast prefix; an upstream daemon peers with all of them and picks the best path.
+//! Everything (configs, sockets, pids, logs, state) lives in the lab's own directory, and
+//! the lab writes an ordinary platform-tui config there. This module never imports the UI.
+
+mod conf;
+pub mod metros;
+
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hasher};
+use std::net::{Ipv4Addr, SocketAddrV4, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use serde::{Deserialize, Serialize};
+
+use crate::bird::BirdClient;
+pub use metros::{MetroSpec, METROS};
+
+pub const DEFAULT_METROS: &str = "am,da";
+pub const DEFAULT_PREFIX: &str = "198.18.0.10/32";
+const STATE_FILE: &str = "lab.json";
+const CONFIG_FILE: &str = "platform-tui.toml";
+
+#[derive(Debug)]
+pub struct LabError(pub String);
+
+impl std::fmt::Display for LabError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+impl std::error::Error for LabError {}
+
+fn err<T>(msg: impl Into<String>) -> Result<T, LabError> {
+    Err(LabError(msg.into()))
+}
+
+/// How a lab metro withdraws: BIRD `disable` of its origin, or stopping its daemon.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LabMethod {
+    Disable,
+    Command,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct LabMetro {
+    pub code: String,
+    pub display_name: String,
+    pub rtt_ms: u32,
+    pub addr: Ipv4Addr,
+    pub asn: u32,
+}
+
+/// What `lab up` recorded, so `lab down`/`lab status` work from another process.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct LabState {
+    pub dir: PathBuf,
+    pub prefix: String,
+    pub port: u16,
+    /// Second and third octets of the lab's 127.x.y.0/24.
+    pub net: [u8; 2],
+    pub method: String,
+    pub metros: Vec<LabMetro>,
+}
+
+impl LabState {
+    pub fn upstream_addr(&self) -> Ipv4Addr {
+        Ipv4Addr::new(127, self.net[0], self.net[1], 1)
+    }
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.join(CONFIG_FILE)
+    }
+    /// Daemon names: `upstream` then the metro codes.
+    pub fn daemons(&self) -> Vec<String> {
+        std::iter::once("upstream".to_string())
+            .chain(self.metros.iter().map(|m| m.code.clone()))
+            .collect()
+    }
+    pub fn socket(&self, daemon: &str) -> PathBuf {
+        self.dir.join("run").join(format!("{daemon}.ctl"))
+    }
+    pub fn pid_file(&self, daemon: &str) -> PathBuf {
+        self.dir.join("run").join(format!("{daemon}.pid"))
+    }
+    fn conf_file(&self, daemon: &str) -> PathBuf {
+        self.dir.join(format!("{daemon}.conf"))
+    }
+    fn log_file(&self, daemon: &str) -> PathBuf {
+        self.dir.join("log").join(format!("{daemon}.log"))
+    }
+}
+
+/// The lab's default directory, shared by `lab up`, `lab down` and `lab status`.
+pub fn default_dir() -> PathBuf {
+    runtime_base().join("lab")
+}
+
+/// `$XDG_RUNTIME_DIR/platform-tui`, or a per-user directory under /tmp.
+pub fn runtime_base() -> PathBuf {
+    match std::env::var_os("XDG_RUNTIME_DIR") {
+        Some(d) if !d.is_empty() => PathBuf::from(d).join("platform-tui"),
+        _ => std::env::temp_dir().join(format!("platform-tui-{}", nix::unistd::getuid())),
+    }
+}
+
+/// Finds the `bird` binary; Debian installs it in /usr/sbin, often not on a user's PATH.
+pub fn find_bird() -> Result<PathBuf, LabError> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let candidates = std::env::split_paths(&path)
+        .chain(["/usr/sbin", "/usr/local/sbin", "/sbin"].map(PathBuf::from));
+    for dir in candidates {
+        let p = dir.join("bird");
+        if p.is_file() {
+            return Ok(p);
+        }
+    }
+    err("the lab needs BIRD 2 (`bird`), which is not installed: run `sudo apt-get install -y bird2`")
+}
+
+/// A running lab. Dropping a handle that owns its lab (the embedded lab) stops it.
+#[derive(Debug)]
+pub struct Lab {
+    pub state: LabState,
+    owned: bool,
+}
+
+impl Lab {
+    /// Starts a lab in `dir` and waits until every metro's BGP session is Established.
+    /// `progress` receives one line per step.
+    pub async fn up(
+        dir: &Path,
+        metros: &[&MetroSpec],
+        method: LabMethod,
+        progress: &mut dyn FnMut(&str),
+    ) -> Result<Lab, LabError> {
+        let bird = find_bird()?;
+        let dir = absolute(dir)?;
+        if let Ok(old) = read_state(&dir) {
+            if !running_birds(&old.dir).is_empty() {
+                return err(format!(
+                    "a lab is already running in {} (stop it with `platform-tui lab down --dir {}`)",
+                    dir.display(),
+                    dir.display()
+                ));
+            }
+        }
+        for sub in ["run", "log", "state"] {
+            std::fs::create_dir_all(dir.join(sub))
+                .or_else(|e| err(format!("cannot create {}: {e}", dir.join(sub).display())))?;
+        }
+        let (net, port) = pick_address_block(metros.len())?;
+        let state = LabState {
+            dir: dir.clone(),
+            prefix: DEFAULT_PREFIX.to_string(),
+            port,
+            net,
+            method: match method {
+                LabMethod::Disable => "disable".into(),
+                LabMethod::Command => "command".into(),
+            },
+            metros: metros
+                .iter()
+                .enumerate()
+                .map(|(i, m)| LabMetro {
+                    code: m.code.to_string(),
+                    display_name: m.display_name.to_string(),
+                    rtt_ms: m.rtt_ms,
+                    addr: Ipv4Addr::new(127, net[0], net[1], 10 + i as u8),
+                    asn: 65001 + i as u32,
+                })
+                .collect(),
+        };
+        let lab = Lab { state, owned: true };
+        // From here on a failure must not leave daemons behind: `lab` stops them on drop.
+        lab.write_files(&bird)?;
+        for daemon in lab.state.daemons() {
+            progress(&format!("starting bird for {daemon}"));
+            lab.start_daemon(&bird, &daemon)?;
+        }
+        progress("waiting for BGP sessions to establish");
+        lab.wait_established(Duration::from_secs(20)).await?;
+        Ok(lab)
+    }
+
+    /// Opens the lab recorded in `dir` without owning it.
+    pub fn open(dir: &Path) -> Result<Lab, LabError> {
+        let dir = absolute(dir)?;
+        Ok(Lab { state: read_state(&dir)?, owned: false })
+    }
+
+    /// Leaves the daemons running after this handle is dropped (`lab up --detach`).
+    pub fn detach(mut self) -> LabState {
+        self.owned = false;
+        self.state.clone()
+    }
+
+    pub fn config_path(&self) -> PathBuf {
+        self.state.config_path()
+    }
+
+    fn write_files(&self, bird: &Path) -> Result<(), LabError> {
+        let s = &self.state;
+        let write = |path: PathBuf, text: String| {
+            std::fs::write(&path, text).or_else(|e| err(format!("cannot write {}: {e}", path.display())))
+        };
+        write(s.conf_file("upstream"), conf::upstream_bird(s, &s.log_file("upstream")))?;
+        for m in &s.metros {
+            write(s.conf_file(&m.code), conf::metro_bird(s, m, &s.log_file(&m.code)))?;
+        }
+        let json = serde_json::to_string_pretty(s).or_else(|e| err(e.to_string()))?;
+        write(s.dir.join(STATE_FILE), json)?;
+        write(s.config_path(), conf::console_toml(s, bird))
+    }
+
+    fn start_daemon(&self, bird: &Path, daemon: &str) -> Result<(), LabError> {
+        let s = &self.state;
+        let out = Command::new(bird)
+            .arg("-c")
+            .arg(s.conf_file(daemon))
+            .arg("-s")
+            .arg(s.socket(daemon))
+            .arg("-P")
+            .arg(s.pid_file(daemon))
+            .output()
+            .or_else(|e| err(format!("cannot run {}: {e}", bird.display())))?;
+        if !out.status.success() {
+            return err(format!(
+                "bird for {daemon} failed to start: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+        Ok(())
+    }
+
+    async fn wait_established(&self, limit: Duration) -> Result<(), LabError> {
+        let deadline = Instant::now() + limit;
+        let mut upstream = BirdClient::new(self.state.socket("upstream"), Duration::from_secs(1));
+        let want = self.state.metros.len();
+        let mut last = String::from("no reply yet");
+        while Instant::now() < deadline {
+            match upstream.show_protocols().await {
+                Ok(protos) => {
+                    let up = protos
+                        .iter()
+                        .filter(|p| p.bgp_state.as_deref() == Some("Established"))
+                        .count();
+                    if up >= want {
+                        return Ok(());
+                    }
+                    last = format!("{up} of {want} sessions Established");
+                }
+                Err(e) => last = e.to_string(),
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        err(format!(
+            "BGP sessions did not establish within {}s ({last}); logs in {}",
+            limit.as_secs(),
+            self.state.dir.join("log").display()
+        ))
+    }
+
+    /// Stops every daemon of the lab and removes sockets, pid files and the state file.
+    pub fn down(&mut self) -> Vec<String> {
+        let stopped = stop_birds(&self.state.dir);
+        for d in self.state.daemons() {
+            let _ = std::fs::remove_file(self.state.socket(&d));
+            let _ = std::fs::remove_file(self.state.pid_file(&d));
+        }
+        let _ = std::fs::remove_file(self.state.dir.join(STATE_FILE));
+        self.owned = false;
+        stopped
+    }
+
+    /// One line per daemon: running or not, its socket.
+    pub fn status_lines(&self) -> Vec<String> {
+        let running = running_birds(&self.state.dir);
+        self.state
+            .daemons()
+            .iter()
+            .map(|d| {
+                let pid = std::fs::read_to_string(self.state.pid_file(d))
+                    .ok()
+                    .and_then(|p| p.trim().parse::<i32>().ok())
+                    .filter(|p| running.contains(p));
+                match pid {
+                    Some(p) => format!("{d:<9} running (pid {p})  {}", self.state.socket(d).display()),
+                    None => format!("{d:<9} stopped"),
+                }
+            })
+            .collect()
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        if self.owned {
+            self.down();
+        }
+    }
+}
+
+fn absolute(dir: &Path) -> Result<PathBuf, LabError> {
+    if dir.is_absolute() {
+        return Ok(dir.to_path_buf());
+    }
+    std::env::current_dir()
+        .map(|c| c.join(dir))
+        .or_else(|e| err(format!("cannot resolve {}: {e}", dir.display())))
+}
+
+fn read_state(dir: &Path) -> Result<LabState, LabError> {
+    let path = dir.join(STATE_FILE);
+    let text = std::fs::read_to_string(&path)
+        .or_else(|_| err(format!("no lab in {} (start one with `platform-tui lab up`)", dir.display())))?;
+    serde_json::from_str(&text).or_else(|e| err(format!("{}: {e}", path.display())))
+}
+
+/// Picks a free 127.x.y.0/24 and a BGP port, so two labs can run at once.
+fn pick_address_block(metros: usize) -> Result<([u8; 2], u16), LabError> {
+    if metros > 200 {
+        return err("a lab holds at most 200 metros");
+    }
+    for attempt in 0..64u64 {
+        let mut h = RandomState::new().build_hasher();
+        h.write_u64(attempt);
+        h.write_u32(std::process::id());
+        let r = h.finish();
+        let net = [100 + (r % 100) as u8, ((r >> 8) % 256) as u8];
+        let port = 20_000 + ((r >> 16) % 40_000) as u16;
+        let addrs = std::iter::once(1u8).chain((0..metros).map(|i| 10 + i as u8));
+        let free = addrs
+            .map(|last| SocketAddrV4::new(Ipv4Addr::new(127, net[0], net[1], last), port))
+            .all(|a| TcpListener::bind(a).is_ok());
+        if free {
+            return Ok((net, port));
+        }
+    }
+    err("no free loopback address block for the lab")
+}
+
+/// Pids of bird processes whose command line names a file in `dir`.
+pub fn running_birds(dir: &Path) -> Vec<i32> {
+    let needle = format!("{}/", dir.display());
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            let Ok(raw) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+                return false;
+            };
+            let args: Vec<String> = raw
+                .split(|b| *b == 0)
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect();
+            let is_bird = args.first().is_some_and(|a0| a0 == "bird" || a0.ends_with("/bird"));
+            is_bird && args.iter().any(|a| a.starts_with(&needle))
+        })
+        .collect()
+}
+
+/// SIGTERM, then SIGKILL after 3 s, every bird of the lab in `dir`.
+fn stop_birds(dir: &Path) -> Vec<String> {
+    let pids = running_birds(dir);
+    for p in &pids {
+        let _ = kill(Pid::from_raw(*p), Signal::SIGTERM);
+    }
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < deadline && !running_birds(dir).is_empty() {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    for p in running_birds(dir) {
+        let _ = kill(Pid::from_raw(p), Signal::SIGKILL);
+    }
+    pids.iter().map(|p| format!("stopped bird pid {p}")).collect()
+}

@@ -1,0 +1,107 @@
+//! Turns effects into tasks and runs the one event loop: terminal events, messages from
+//! workers, a clock tick and signals. Draws only when something changed, at most ~30 times
+//! a second. No UI code lives here beyond calling `ui::draw`; no I/O is awaited while
+//! drawing.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use crossterm::event::{Event as TermEvent, EventStream, KeyEventKind};
+use futures_util::StreamExt;
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::{mpsc, Notify};
+
+use crate::app::{update, Effect, Msg, State};
+use crate::config::Config;
+use crate::ops::{self, store::Store, Poller};
+use crate::{tui, ui};
+
+const FRAME: Duration = Duration::from_millis(33);
+
+/// Runs the interactive console until the operator quits or a signal arrives.
+pub async fn run_console(cfg: Config, source: String) -> color_eyre::Result<()> {
+    let cfg = Arc::new(cfg);
+    let desired = Store::for_config(&cfg).desired();
+    let mut state = State::new(&cfg, desired, source, SystemTime::now());
+    let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
+    let refresh = Arc::new(Notify::new());
+    let poller = tokio::spawn(poll_loop(cfg.clone(), tx.clone(), refresh.clone()));
+
+    let mut hup = signal(SignalKind::hangup())?;
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut terminal = tui::init()?;
+    let mut events = EventStream::new();
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let mut dirty = true;
+    let mut last_draw = Instant::now() - FRAME;
+    let result: color_eyre::Result<()> = async {
+        loop {
+            if dirty && last_draw.elapsed() >= FRAME {
+                terminal.draw(|f| ui::draw(&state, f))?;
+                dirty = false;
+                last_draw = Instant::now();
+            }
+            let next_frame = tokio::time::Instant::from_std(last_draw + FRAME);
+            let msg = tokio::select! {
+                ev = events.next() => match ev {
+                    Some(Ok(TermEvent::Key(k))) if k.kind == KeyEventKind::Press => Msg::Key(k),
+                    Some(Ok(TermEvent::Resize(..))) => Msg::Resize,
+                    Some(Ok(_)) => continue,
+                    // The terminal went away (e.g. the SSH link dropped).
+                    Some(Err(_)) | None => return Ok(()),
+                },
+                Some(m) = rx.recv() => m,
+                _ = tick.tick() => Msg::Tick(SystemTime::now()),
+                _ = tokio::time::sleep_until(next_frame), if dirty => continue,
+                _ = hup.recv() => return Ok(()),
+                _ = term.recv() => return Ok(()),
+                _ = int.recv() => return Ok(()),
+            };
+            let mut effects = update(&mut state, msg);
+            // Batch whatever else is queued before drawing.
+            while let Ok(m) = rx.try_recv() {
+                effects.extend(update(&mut state, m));
+            }
+            dirty = true;
+            for effect in effects {
+                match effect {
+                    Effect::Quit => return Ok(()),
+                    Effect::Refresh => refresh.notify_one(),
+                    Effect::Execute(req) => {
+                        let (cfg, tx, refresh) = (cfg.clone(), tx.clone(), refresh.clone());
+                        tokio::spawn(async move {
+                            let progress_tx = tx.clone();
+                            let mut progress = move |line: &str| {
+                                let _ = progress_tx.send(Msg::Progress(line.to_string()));
+                            };
+                            let outcome = ops::execute(&cfg, &req, &mut progress).await;
+                            let _ = tx.send(Msg::Done(outcome));
+                            refresh.notify_one();
+                        });
+                    }
+                }
+            }
+        }
+    }
+    .await;
+    tui::restore();
+    poller.abort();
+    result
+}
+
+/// Polls every metro once per refresh interval, and at once when asked.
+async fn poll_loop(cfg: Arc<Config>, tx: mpsc::UnboundedSender<Msg>, refresh: Arc<Notify>) {
+    let timeout = cfg.console.refresh.max(Duration::from_millis(500));
+    let mut poller = Poller::new(&cfg, timeout);
+    loop {
+        let snap = poller.snapshot().await;
+        if tx.send(Msg::Snapshot(snap)).is_err() {
+            return;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(cfg.console.refresh) => {}
+            _ = refresh.notified() => {}
+        }
+    }
+}

@@ -1,0 +1,66 @@
+//! The confirmation dialog every destructive action goes through.
+
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
+use ratatui::Frame;
+
+use super::{centered, style};
+use crate::app::{Pending, State};
+use crate::domain::ActionKind;
+
+pub fn draw(state: &State, p: &Pending, frame: &mut Frame, area: Rect) {
+    let t = &state.theme;
+    let r = &p.request;
+    let display = state
+        .metros
+        .iter()
+        .find(|m| m.name == r.metro)
+        .map(|m| m.display_name.clone())
+        .unwrap_or_default();
+    let (title, what) = match r.action {
+        ActionKind::Withdraw => (
+            format!(" Withdraw {} ({display})? ", r.metro),
+            format!("Stop advertising {} from {}.", state.prefix, r.metro),
+        ),
+        ActionKind::Restore => (
+            format!(" Restore {} ({display})? ", r.metro),
+            format!("Advertise {} from {} again.", state.prefix, r.metro),
+        ),
+    };
+    let consequence_style = if p.needs_force { style::error(t) } else { style::warn(t) };
+    let keys = if p.needs_force {
+        Line::from(vec![
+            Span::styled(" F", style::error(t)),
+            Span::raw(" force   "),
+            Span::styled("n/Esc", style::accent(t)),
+            Span::raw(" cancel"),
+        ])
+    } else {
+        Line::from(vec![
+            Span::styled(" y/Enter", style::accent(t)),
+            Span::raw(" confirm   "),
+            Span::styled("n/Esc", style::accent(t)),
+            Span::raw(" cancel"),
+        ])
+    };
+    let text = vec![
+        Line::from(format!(" {what}")),
+        Line::from(Span::styled(format!(" {}", p.consequence), consequence_style)),
+        Line::from(Span::styled(format!(" method: {}", method_of(state, &r.metro)), style::dim(t))),
+        Line::from(""),
+        keys,
+    ];
+    let popup = centered(area, 58, 8);
+    frame.render_widget(Clear, popup);
+    frame.render_widget(
+        Paragraph::new(text)
+            .wrap(Wrap { trim: false })
+            .block(Block::bordered().title(title).border_style(consequence_style)),
+        popup,
+    );
+}
+
+fn method_of(state: &State, metro: &str) -> String {
+    state.metros.iter().find(|m| m.name == metro).map(|m| m.method.clone()).unwrap_or_default()
+}

@@ -1,0 +1,52 @@
+//! Header: what the anycast address is, who advertises it, and who serves it.
+
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+use ratatui::Frame;
+
+use super::style;
+use crate::app::State;
+use crate::domain::age;
+
+pub fn draw(state: &State, frame: &mut Frame, area: Rect) {
+    let t = &state.theme;
+    let advertising = state.advertising();
+    let mut first = vec![
+        Span::styled(" platform-tui ", style::header(t)),
+        Span::raw(" anycast "),
+        Span::styled(state.prefix.clone(), style::accent(t)),
+    ];
+    match (&state.observer, state.best()) {
+        (Some(Ok(_)), Some(best)) => {
+            first.push(Span::raw("  served via "));
+            first.push(Span::styled(best.to_string(), style::ok(t)));
+        }
+        (Some(Ok(_)), None) => first.push(Span::styled("  NO ROUTE: black-holed", style::error(t))),
+        (Some(Err(e)), _) => {
+            let since = state.observer_error_since.map(|s| secs_between(s, state.now)).unwrap_or(0);
+            first.push(Span::styled(format!("  observer: {e} ({})", age(since)), style::error(t)));
+        }
+        (None, _) if state.has_observer => first.push(Span::styled("  observer: polling…", style::dim(t))),
+        (None, _) => first.push(Span::styled("  no observer configured", style::dim(t))),
+    }
+    if state.read_only {
+        first.push(Span::styled("  [READ-ONLY]", style::warn(t)));
+    }
+    let adv_text = if advertising.is_empty() { "none".to_string() } else { advertising.join(", ") };
+    let adv_style = if advertising.is_empty() { style::error(t) } else { style::ok(t) };
+    let polled = match state.last_poll {
+        Some(p) => format!("polled {} ago", age(secs_between(p, state.now))),
+        None => "waiting for the first poll".to_string(),
+    };
+    let second = vec![
+        Span::raw(" advertising: "),
+        Span::styled(adv_text, adv_style),
+        Span::styled(format!("   {polled} · {}", state.source), style::dim(t)),
+    ];
+    frame.render_widget(Paragraph::new(vec![Line::from(first), Line::from(second)]), area);
+}
+
+pub(crate) fn secs_between(earlier: std::time::SystemTime, later: std::time::SystemTime) -> u64 {
+    later.duration_since(earlier).map(|d| d.as_secs()).unwrap_or(0)
+}

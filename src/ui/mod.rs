@@ -1,0 +1,69 @@
+//! Views: `fn(&State, &mut Frame)`, one file per pane. Views never do I/O and never
+//! change state.
+//!
+//! ```text
+//! ┌ header: prefix, advertising metros, best path, mode ───────────────┐
+//! ├ metros: one row per metro (BGP session, origin, advertised, ...)   ┤
+//! ├ events: timestamped withdrawals, restorations, state changes       ┤
+//! └ footer: busy action / latest message / key hints ──────────────────┘
+//!   overlays: confirm dialog, help
+//! ```
+
+mod confirm;
+mod events;
+mod footer;
+mod header;
+mod help;
+mod metros;
+pub mod style;
+
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::Line;
+use ratatui::widgets::Paragraph;
+use ratatui::Frame;
+
+use crate::app::{Mode, State};
+
+/// Smallest terminal the console draws in; below it a message says so.
+pub const MIN_WIDTH: u16 = 60;
+pub const MIN_HEIGHT: u16 = 14;
+
+pub fn draw(state: &State, frame: &mut Frame) {
+    let area = frame.area();
+    if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+        too_small(frame, area);
+        return;
+    }
+    let table_height = (state.metros.len() as u16 + 3).min(area.height.saturating_sub(8)).max(4);
+    let [header_area, metros_area, events_area, footer_area] = Layout::vertical([
+        Constraint::Length(2),
+        Constraint::Length(table_height),
+        Constraint::Min(3),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    header::draw(state, frame, header_area);
+    metros::draw(state, frame, metros_area);
+    events::draw(state, frame, events_area);
+    footer::draw(state, frame, footer_area);
+    match &state.mode {
+        Mode::Normal => {}
+        Mode::Help => help::draw(state, frame, area),
+        Mode::Confirm(p) => confirm::draw(state, p, frame, area),
+    }
+}
+
+fn too_small(frame: &mut Frame, area: Rect) {
+    let text = vec![
+        Line::from("terminal too small"),
+        Line::from(format!("{}x{}, need at least {MIN_WIDTH}x{MIN_HEIGHT}", area.width, area.height)),
+    ];
+    frame.render_widget(Paragraph::new(text).wrap(ratatui::widgets::Wrap { trim: true }), area);
+}
+
+/// A rectangle of at most `w` x `h` centred in `area`.
+pub(crate) fn centered(area: Rect, w: u16, h: u16) -> Rect {
+    let w = w.min(area.width);
+    let h = h.min(area.height);
+    Rect { x: area.x + (area.width - w) / 2, y: area.y + (area.height - h) / 2, width: w, height: h }
+}

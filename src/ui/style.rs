@@ -1,0 +1,36 @@
+//! Named semantic styles built from the configured theme.
+
+use ratatui::style::{Modifier, Style};
+
+use crate::config::theme::Theme;
+use crate::domain::Level;
+
+pub fn ok(t: &Theme) -> Style {
+    Style::new().fg(t.ok)
+}
+pub fn warn(t: &Theme) -> Style {
+    Style::new().fg(t.warn)
+}
+pub fn error(t: &Theme) -> Style {
+    Style::new().fg(t.error).add_modifier(Modifier::BOLD)
+}
+pub fn accent(t: &Theme) -> Style {
+    Style::new().fg(t.accent)
+}
+pub fn dim(t: &Theme) -> Style {
+    Style::new().fg(t.dim)
+}
+pub fn header(t: &Theme) -> Style {
+    Style::new().fg(t.header).add_modifier(Modifier::BOLD)
+}
+pub fn selected(t: &Theme) -> Style {
+    Style::new().bg(t.selected_bg).add_modifier(Modifier::BOLD)
+}
+pub fn level(t: &Theme, l: Level) -> Style {
+    match l {
+        Level::Info => Style::new(),
+        Level::Good => ok(t),
+        Level::Warn => warn(t),
+        Level::Error => error(t),
+    }
+}
