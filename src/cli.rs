@@ -14,7 +14,11 @@ use crate::lab::{self, Lab, LabMethod};
 use crate::ops::{self, store::Store, Poller};
 
 #[derive(Debug, Parser)]
-#[command(name = "platform-tui", version, about = "Operations console for a multi-metro anycast platform")]
+#[command(
+    name = "platform-tui",
+    version,
+    about = "Operations console for a multi-metro anycast platform"
+)]
 pub struct Cli {
     /// Config file (default: $XDG_CONFIG_HOME/platform-tui/config.toml; with none, the
     /// console starts an embedded lab).
@@ -107,10 +111,16 @@ pub struct Failure {
 }
 
 fn usage(message: impl Into<String>) -> Failure {
-    Failure { code: 2, message: message.into() }
+    Failure {
+        code: 2,
+        message: message.into(),
+    }
 }
 fn failed(message: impl Into<String>) -> Failure {
-    Failure { code: 1, message: message.into() }
+    Failure {
+        code: 1,
+        message: message.into(),
+    }
 }
 
 /// `$XDG_CONFIG_HOME/platform-tui/config.toml` or `~/.config/platform-tui/config.toml`.
@@ -130,7 +140,10 @@ fn resolve_config(cli: &Cli) -> Result<Option<PathBuf>, Failure> {
     if let Some(p) = default_config_path().filter(|p| p.exists()) {
         return Ok(Some(p));
     }
-    Ok(Lab::open(&lab::default_dir()).ok().map(|l| l.config_path()).filter(|p| p.exists()))
+    Ok(Lab::open(&lab::default_dir())
+        .ok()
+        .map(|l| l.config_path())
+        .filter(|p| p.exists()))
 }
 
 fn load(path: &Path, read_only: bool) -> Result<Config, Failure> {
@@ -159,24 +172,41 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Some(Command::Lab { command }) => lab_command(command).await,
         Some(Command::Status { json }) => status(&need_config(&cli)?, *json).await,
         Some(Command::Withdraw { metro, yes, force }) => {
-            let req = Request { metro: metro.clone(), action: ActionKind::Withdraw, force: *force };
+            let req = Request {
+                metro: metro.clone(),
+                action: ActionKind::Withdraw,
+                force: *force,
+            };
             act(&need_config(&cli)?, req, *yes).await
         }
         Some(Command::Restore { metro, yes }) => {
-            let req = Request { metro: metro.clone(), action: ActionKind::Restore, force: false };
+            let req = Request {
+                metro: metro.clone(),
+                action: ActionKind::Restore,
+                force: false,
+            };
             act(&need_config(&cli)?, req, *yes).await
         }
-        Some(Command::Config { command: ConfigCommand::Template }) => {
+        Some(Command::Config {
+            command: ConfigCommand::Template,
+        }) => {
             print!("{}", config::template());
             Ok(())
         }
-        Some(Command::Config { command: ConfigCommand::Check { path } }) => {
+        Some(Command::Config {
+            command: ConfigCommand::Check { path },
+        }) => {
             let path = match path.clone().or(resolve_config(&cli)?) {
                 Some(p) => p,
                 None => return Err(usage("no config file to check: pass a PATH")),
             };
             let cfg = load(&path, false)?;
-            println!("{}: ok ({} metros, prefix {})", path.display(), cfg.metros.len(), cfg.anycast.prefix);
+            println!(
+                "{}: ok ({} metros, prefix {})",
+                path.display(),
+                cfg.metros.len(),
+                cfg.anycast.prefix
+            );
             Ok(())
         }
     }
@@ -191,11 +221,20 @@ async fn console(cli: &Cli) -> Result<(), Failure> {
         None => {
             // No config anywhere: the embedded lab, torn down when the console exits.
             let dir = lab::runtime_base().join(format!("embedded-{}", std::process::id()));
-            eprintln!("no config file: starting the embedded lab in {}", dir.display());
+            eprintln!(
+                "no config file: starting the embedded lab in {}",
+                dir.display()
+            );
             let specs = lab::metros::parse_list(lab::DEFAULT_METROS).map_err(failed)?;
-            let mut lab = Lab::up(&dir, &specs, LabMethod::Disable, &mut progress_to_stderr)
-                .await
-                .map_err(|e| failed(e.to_string()))?;
+            let mut lab = Lab::up(
+                &dir,
+                &specs,
+                LabMethod::Disable,
+                false,
+                &mut progress_to_stderr,
+            )
+            .await
+            .map_err(|e| failed(e.to_string()))?;
             let cfg = load(&lab.config_path(), cli.read_only);
             let result = match cfg {
                 Ok(cfg) => crate::runtime::run_console(cfg, "embedded lab".to_string()).await,
@@ -214,17 +253,30 @@ async fn console(cli: &Cli) -> Result<(), Failure> {
 
 async fn lab_command(cmd: &LabCommand) -> Result<(), Failure> {
     match cmd {
-        LabCommand::Up { metros, dir, detach, withdraw_method } => {
+        LabCommand::Up {
+            metros,
+            dir,
+            detach,
+            withdraw_method,
+        } => {
             let specs = lab::metros::parse_list(metros).map_err(usage)?;
             let dir = dir.clone().unwrap_or_else(lab::default_dir);
-            let method = if withdraw_method == "command" { LabMethod::Command } else { LabMethod::Disable };
-            let mut lab = Lab::up(&dir, &specs, method, &mut progress_to_stderr)
+            let method = if withdraw_method == "command" {
+                LabMethod::Command
+            } else {
+                LabMethod::Disable
+            };
+            let mut lab = Lab::up(&dir, &specs, method, *detach, &mut progress_to_stderr)
                 .await
                 .map_err(|e| failed(e.to_string()))?;
             let config = lab.config_path();
             if *detach {
                 lab.detach();
-                println!("lab up in {}; stop it with `platform-tui lab down --dir {}`", dir.display(), dir.display());
+                println!(
+                    "lab up in {}; stop it with `platform-tui lab down --dir {}`",
+                    dir.display(),
+                    dir.display()
+                );
                 println!("config: {}", config.display());
                 return Ok(());
             }
@@ -240,13 +292,22 @@ async fn lab_command(cmd: &LabCommand) -> Result<(), Failure> {
             let dir = dir.clone().unwrap_or_else(lab::default_dir);
             let mut lab = Lab::open(&dir).map_err(|e| failed(e.to_string()))?;
             let stopped = lab.down();
-            println!("lab in {} is down ({} daemons stopped)", dir.display(), stopped.len());
+            println!(
+                "lab in {} is down ({} daemons stopped)",
+                dir.display(),
+                stopped.len()
+            );
             Ok(())
         }
         LabCommand::Status { dir } => {
             let dir = dir.clone().unwrap_or_else(lab::default_dir);
             let lab = Lab::open(&dir).map_err(|e| failed(e.to_string()))?;
-            println!("lab in {}  prefix {}  config {}", dir.display(), lab.state.prefix, lab.config_path().display());
+            println!(
+                "lab in {}  prefix {}  config {}",
+                dir.display(),
+                lab.state.prefix,
+                lab.config_path().display()
+            );
             for line in lab.status_lines() {
                 println!("  {line}");
             }
@@ -257,9 +318,11 @@ async fn lab_command(cmd: &LabCommand) -> Result<(), Failure> {
 
 async fn wait_for_signal() {
     use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut a), Ok(mut b), Ok(mut c)) =
-        (signal(SignalKind::interrupt()), signal(SignalKind::terminate()), signal(SignalKind::hangup()))
-    else {
+    let (Ok(mut a), Ok(mut b), Ok(mut c)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
+    ) else {
         return;
     };
     tokio::select! { _ = a.recv() => {}, _ = b.recv() => {}, _ = c.recv() => {} }
@@ -272,7 +335,12 @@ async fn snapshot(cfg: &Config) -> Snapshot {
 /// The console's state after one snapshot: the CLI reuses its judgements (drift,
 /// advertising set, consequences).
 fn state_of(cfg: &Config, snap: Snapshot) -> State {
-    let mut state = State::new(cfg, Store::for_config(cfg).desired(), String::new(), SystemTime::now());
+    let mut state = State::new(
+        cfg,
+        Store::for_config(cfg).desired(),
+        String::new(),
+        SystemTime::now(),
+    );
     update(&mut state, Msg::Snapshot(snap));
     state
 }
@@ -280,7 +348,10 @@ fn state_of(cfg: &Config, snap: Snapshot) -> State {
 async fn status(cfg: &Config, json: bool) -> Result<(), Failure> {
     let state = state_of(cfg, snapshot(cfg).await);
     if json {
-        println!("{}", serde_json::to_string_pretty(&status_json(&state)).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&status_json(&state)).unwrap_or_default()
+        );
     } else {
         print!("{}", status_text(&state));
     }
@@ -351,9 +422,16 @@ fn status_text(state: &State) -> String {
     s.push_str(&format!(
         "anycast {}  best: {best}  advertising: {}\n",
         state.prefix,
-        if adv.is_empty() { "none".to_string() } else { adv.join(", ") }
+        if adv.is_empty() {
+            "none".to_string()
+        } else {
+            adv.join(", ")
+        }
     ));
-    s.push_str(&format!("{:<6} {:<14} {:<12} {:<8} {:<11} {:<4} {}\n", "METRO", "NAME", "BGP", "ORIGIN", "ADVERTISED", "EXP", "NOTE"));
+    s.push_str(&format!(
+        "{:<6} {:<14} {:<12} {:<8} {:<11} {:<4} {}\n",
+        "METRO", "NAME", "BGP", "ORIGIN", "ADVERTISED", "EXP", "NOTE"
+    ));
     for m in &state.metros {
         let line = match &m.status {
             Some(Ok(r)) => format!(
@@ -363,14 +441,19 @@ fn status_text(state: &State) -> String {
                 r.bgp.as_ref().map(|b| b.session.as_str()).unwrap_or("-"),
                 r.origin_state(),
                 if r.advertised { "yes" } else { "withdrawn" },
-                r.exported.map(|e| e.to_string()).unwrap_or_else(|| "-".into()),
+                r.exported
+                    .map(|e| e.to_string())
+                    .unwrap_or_else(|| "-".into()),
                 state
                     .drift(m)
                     .map(|d| format!("DRIFT: {d}"))
                     .or_else(|| r.bgp.as_ref().map(|b| b.info.clone()))
                     .unwrap_or_default(),
             ),
-            Some(Err(e)) => format!("{:<6} {:<14} {:<12} {:<8} {:<11} {:<4} {e}", m.name, m.display_name, "unreachable", "?", "?", "-"),
+            Some(Err(e)) => format!(
+                "{:<6} {:<14} {:<12} {:<8} {:<11} {:<4} {e}",
+                m.name, m.display_name, "unreachable", "?", "?", "-"
+            ),
             None => format!("{:<6} {:<14} not polled", m.name, m.display_name),
         };
         s.push_str(line.trim_end());
@@ -382,7 +465,11 @@ fn status_text(state: &State) -> String {
 async fn act(cfg: &Config, req: Request, yes: bool) -> Result<(), Failure> {
     if cfg.metro(&req.metro).is_none() {
         let known: Vec<&str> = cfg.metros.iter().map(|m| m.name.as_str()).collect();
-        return Err(usage(format!("no metro `{}` in the config (known: {})", req.metro, known.join(", "))));
+        return Err(usage(format!(
+            "no metro `{}` in the config (known: {})",
+            req.metro,
+            known.join(", ")
+        )));
     }
     if !yes && !cfg.console.read_only {
         let state = state_of(cfg, snapshot(cfg).await);
@@ -390,7 +477,10 @@ async fn act(cfg: &Config, req: Request, yes: bool) -> Result<(), Failure> {
         if needs_force && !req.force {
             // Let ops refuse it with the full explanation (and an audit record).
         } else if !std::io::stdin().is_terminal() {
-            return Err(usage(format!("{} needs --yes when not run from a terminal", req.action.verb())));
+            return Err(usage(format!(
+                "{} needs --yes when not run from a terminal",
+                req.action.verb()
+            )));
         } else {
             eprint!("{} {}? {consequence} [y/N] ", req.action.verb(), req.metro);
             let _ = std::io::stderr().flush();

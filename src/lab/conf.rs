@@ -133,7 +133,10 @@ pub fn console_toml(state: &LabState, bird_bin: &Path) -> String {
         );
         if state.method == "command" {
             let d = state.dir.display().to_string();
-            let withdraw = format!("kill -TERM \"$(cat {})\"", sh_quote(&format!("{d}/run/{}.pid", m.code)));
+            let withdraw = format!(
+                "kill -TERM \"$(cat {})\"",
+                sh_quote(&format!("{d}/run/{}.pid", m.code))
+            );
             let restore = format!(
                 "{} -c {} -s {} -P {}",
                 sh_quote(&bird_bin.display().to_string()),

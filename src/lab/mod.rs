@@ -10,7 +10,7 @@ use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 use std::net::{Ipv4Addr, SocketAddrV4, TcpListener};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{kill, Signal};
@@ -126,6 +126,9 @@ pub fn find_bird() -> Result<PathBuf, LabError> {
 pub struct Lab {
     pub state: LabState,
     owned: bool,
+    /// Daemons run as our own children (the embedded lab), so that we reap them and none
+    /// lingers even as a zombie; a detachable lab's daemons fork into the background.
+    children: Option<Vec<Child>>,
 }
 
 impl Lab {
@@ -135,6 +138,7 @@ impl Lab {
         dir: &Path,
         metros: &[&MetroSpec],
         method: LabMethod,
+        detachable: bool,
         progress: &mut dyn FnMut(&str),
     ) -> Result<Lab, LabError> {
         let bird = find_bird()?;
@@ -174,12 +178,19 @@ impl Lab {
                 })
                 .collect(),
         };
-        let lab = Lab { state, owned: true };
+        let mut lab = Lab {
+            state,
+            owned: true,
+            children: (!detachable).then(Vec::new),
+        };
         // From here on a failure must not leave daemons behind: `lab` stops them on drop.
         lab.write_files(&bird)?;
         for daemon in lab.state.daemons() {
             progress(&format!("starting bird for {daemon}"));
             lab.start_daemon(&bird, &daemon)?;
+        }
+        for daemon in lab.state.daemons() {
+            lab.wait_socket(&daemon).await?;
         }
         progress("waiting for BGP sessions to establish");
         lab.wait_established(Duration::from_secs(20)).await?;
@@ -189,7 +200,11 @@ impl Lab {
     /// Opens the lab recorded in `dir` without owning it.
     pub fn open(dir: &Path) -> Result<Lab, LabError> {
         let dir = absolute(dir)?;
-        Ok(Lab { state: read_state(&dir)?, owned: false })
+        Ok(Lab {
+            state: read_state(&dir)?,
+            owned: false,
+            children: None,
+        })
     }
 
     /// Leaves the daemons running after this handle is dropped (`lab up --detach`).
@@ -205,28 +220,52 @@ impl Lab {
     fn write_files(&self, bird: &Path) -> Result<(), LabError> {
         let s = &self.state;
         let write = |path: PathBuf, text: String| {
-            std::fs::write(&path, text).or_else(|e| err(format!("cannot write {}: {e}", path.display())))
+            std::fs::write(&path, text)
+                .or_else(|e| err(format!("cannot write {}: {e}", path.display())))
         };
-        write(s.conf_file("upstream"), conf::upstream_bird(s, &s.log_file("upstream")))?;
+        write(
+            s.conf_file("upstream"),
+            conf::upstream_bird(s, &s.log_file("upstream")),
+        )?;
         for m in &s.metros {
-            write(s.conf_file(&m.code), conf::metro_bird(s, m, &s.log_file(&m.code)))?;
+            write(
+                s.conf_file(&m.code),
+                conf::metro_bird(s, m, &s.log_file(&m.code)),
+            )?;
         }
         let json = serde_json::to_string_pretty(s).or_else(|e| err(e.to_string()))?;
         write(s.dir.join(STATE_FILE), json)?;
         write(s.config_path(), conf::console_toml(s, bird))
     }
 
-    fn start_daemon(&self, bird: &Path, daemon: &str) -> Result<(), LabError> {
+    fn start_daemon(&mut self, bird: &Path, daemon: &str) -> Result<(), LabError> {
         let s = &self.state;
-        let out = Command::new(bird)
-            .arg("-c")
+        let mut cmd = Command::new(bird);
+        cmd.arg("-c")
             .arg(s.conf_file(daemon))
             .arg("-s")
             .arg(s.socket(daemon))
             .arg("-P")
             .arg(s.pid_file(daemon))
-            .output()
-            .or_else(|e| err(format!("cannot run {}: {e}", bird.display())))?;
+            .stdin(Stdio::null());
+        let cant_run = |e: std::io::Error| LabError(format!("cannot run {}: {e}", bird.display()));
+        if let Some(children) = self.children.as_mut() {
+            // Own process group: a terminal's ctrl-c or hang-up reaches the console only,
+            // which then stops the daemons itself.
+            use std::os::unix::process::CommandExt as _;
+            let log =
+                std::fs::File::create(s.log_file(&format!("{daemon}.stderr"))).map_err(cant_run)?;
+            let child = cmd
+                .arg("-f")
+                .process_group(0)
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .map_err(cant_run)?;
+            children.push(child);
+            return Ok(());
+        }
+        let out = cmd.output().map_err(cant_run)?;
         if !out.status.success() {
             return err(format!(
                 "bird for {daemon} failed to start: {}",
@@ -234,6 +273,40 @@ impl Lab {
             ));
         }
         Ok(())
+    }
+
+    /// Waits until a daemon's control socket accepts connections.
+    async fn wait_socket(&mut self, daemon: &str) -> Result<(), LabError> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut client = BirdClient::new(self.state.socket(daemon), Duration::from_secs(1));
+        loop {
+            match client.show_status().await {
+                Ok(_) => return Ok(()),
+                Err(e) if Instant::now() > deadline => {
+                    return err(format!("bird for {daemon} did not come up: {e}"));
+                }
+                Err(_) => {}
+            }
+            let index = self.state.daemons().iter().position(|d| d == daemon);
+            if let Some(child) = self
+                .children
+                .as_mut()
+                .zip(index)
+                .and_then(|(c, i)| c.get_mut(i))
+            {
+                {
+                    if let Ok(Some(status)) = child.try_wait() {
+                        let log = self.state.log_file(&format!("{daemon}.stderr"));
+                        let text = std::fs::read_to_string(&log).unwrap_or_default();
+                        return err(format!(
+                            "bird for {daemon} exited ({status}): {}",
+                            text.trim()
+                        ));
+                    }
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     async fn wait_established(&self, limit: Duration) -> Result<(), LabError> {
@@ -267,6 +340,10 @@ impl Lab {
     /// Stops every daemon of the lab and removes sockets, pid files and the state file.
     pub fn down(&mut self) -> Vec<String> {
         let stopped = stop_birds(&self.state.dir);
+        for mut child in self.children.take().unwrap_or_default() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
         for d in self.state.daemons() {
             let _ = std::fs::remove_file(self.state.socket(&d));
             let _ = std::fs::remove_file(self.state.pid_file(&d));
@@ -288,7 +365,10 @@ impl Lab {
                     .and_then(|p| p.trim().parse::<i32>().ok())
                     .filter(|p| running.contains(p));
                 match pid {
-                    Some(p) => format!("{d:<9} running (pid {p})  {}", self.state.socket(d).display()),
+                    Some(p) => format!(
+                        "{d:<9} running (pid {p})  {}",
+                        self.state.socket(d).display()
+                    ),
                     None => format!("{d:<9} stopped"),
                 }
             })
@@ -315,8 +395,12 @@ fn absolute(dir: &Path) -> Result<PathBuf, LabError> {
 
 fn read_state(dir: &Path) -> Result<LabState, LabError> {
     let path = dir.join(STATE_FILE);
-    let text = std::fs::read_to_string(&path)
-        .or_else(|_| err(format!("no lab in {} (start one with `platform-tui lab up`)", dir.display())))?;
+    let text = std::fs::read_to_string(&path).or_else(|_| {
+        err(format!(
+            "no lab in {} (start one with `platform-tui lab up`)",
+            dir.display()
+        ))
+    })?;
     serde_json::from_str(&text).or_else(|e| err(format!("{}: {e}", path.display())))
 }
 
@@ -360,7 +444,9 @@ pub fn running_birds(dir: &Path) -> Vec<i32> {
                 .split(|b| *b == 0)
                 .map(|a| String::from_utf8_lossy(a).into_owned())
                 .collect();
-            let is_bird = args.first().is_some_and(|a0| a0 == "bird" || a0.ends_with("/bird"));
+            let is_bird = args
+                .first()
+                .is_some_and(|a0| a0 == "bird" || a0.ends_with("/bird"));
             is_bird && args.iter().any(|a| a.starts_with(&needle))
         })
         .collect()
@@ -379,5 +465,7 @@ fn stop_birds(dir: &Path) -> Vec<String> {
     for p in running_birds(dir) {
         let _ = kill(Pid::from_raw(p), Signal::SIGKILL);
     }
-    pids.iter().map(|p| format!("stopped bird pid {p}")).collect()
+    pids.iter()
+        .map(|p| format!("stopped bird pid {p}"))
+        .collect()
 }
