@@ -9,7 +9,7 @@ use std::str::FromStr;
 use ratatui::style::Color;
 
 /// The console's colours, by meaning rather than by hue.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Theme {
     /// Healthy: session established, metro advertising.
     pub ok: Color,
@@ -100,7 +100,7 @@ impl Theme {
         N: AsRef<str>,
         C: AsRef<str>,
     {
-        let mut next = *self;
+        let mut next = self.clone();
         for (name, colour) in overrides {
             next.set(name.as_ref(), parse_color(colour.as_ref())?)?;
         }
