@@ -163,7 +163,8 @@ fn need_config(cli: &Cli) -> Result<Config, Failure> {
 }
 
 fn progress_to_stderr(line: &str) {
-    eprintln!("{line}");
+    // Never panic when stderr is gone (a hung-up terminal).
+    let _ = writeln!(std::io::stderr(), "{line}");
 }
 
 pub async fn run(cli: Cli) -> Result<(), Failure> {

@@ -3,10 +3,10 @@
 //! Modules are rooms that do not cross: backends (`bird`, `lab`, `ops`) never import
 //! ratatui; `ui` never does I/O; `app::update` is pure and returns effects.
 
-pub mod bird;
-pub mod config;
 pub mod app;
+pub mod bird;
 pub mod cli;
+pub mod config;
 pub mod domain;
 pub mod lab;
 pub mod ops;

@@ -1,3 +1,5 @@
+use std::io::Write as _;
+
 use clap::Parser;
 use platform_tui::cli::{run, Cli};
 
@@ -6,7 +8,8 @@ async fn main() {
     let _ = color_eyre::install();
     let cli = Cli::parse();
     if let Err(f) = run(cli).await {
-        eprintln!("error: {}", f.message);
+        // stderr may be a terminal that hung up: never panic on reporting.
+        let _ = writeln!(std::io::stderr(), "error: {}", f.message);
         std::process::exit(f.code);
     }
 }

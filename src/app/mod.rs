@@ -99,7 +99,12 @@ pub struct State {
 }
 
 impl State {
-    pub fn new(cfg: &Config, desired: BTreeMap<String, Desired>, source: String, now: SystemTime) -> State {
+    pub fn new(
+        cfg: &Config,
+        desired: BTreeMap<String, Desired>,
+        source: String,
+        now: SystemTime,
+    ) -> State {
         State {
             prefix: cfg.anycast.prefix.clone(),
             metros: cfg
@@ -141,8 +146,18 @@ impl State {
     /// otherwise each metro's own export.
     pub fn advertising(&self) -> Vec<String> {
         match &self.observer {
-            Some(Ok(v)) => self.metros.iter().filter(|m| v.has_route_from(&m.name)).map(|m| m.name.clone()).collect(),
-            _ => self.metros.iter().filter(|m| m.advertised() == Some(true)).map(|m| m.name.clone()).collect(),
+            Some(Ok(v)) => self
+                .metros
+                .iter()
+                .filter(|m| v.has_route_from(&m.name))
+                .map(|m| m.name.clone())
+                .collect(),
+            _ => self
+                .metros
+                .iter()
+                .filter(|m| m.advertised() == Some(true))
+                .map(|m| m.name.clone())
+                .collect(),
         }
     }
 
@@ -164,7 +179,11 @@ impl State {
     }
 
     fn event(&mut self, level: Level, text: impl Into<String>) {
-        let e = Event { at: self.now, level, text: text.into() };
+        let e = Event {
+            at: self.now,
+            level,
+            text: text.into(),
+        };
         self.flash = Some(e.clone());
         self.events.push_back(e);
         while self.events.len() > MAX_EVENTS {
@@ -175,31 +194,48 @@ impl State {
     pub fn consequence(&self, req: &Request) -> (String, bool) {
         let name = &req.metro;
         match req.action {
-            ActionKind::Restore => (format!("{name} will advertise {} again", self.prefix), false),
+            ActionKind::Restore => (
+                format!("{name} will advertise {} again", self.prefix),
+                false,
+            ),
             ActionKind::Withdraw => {
                 let advertising = self.advertising();
                 let others: Vec<&String> = advertising.iter().filter(|m| *m != name).collect();
                 if !advertising.contains(name) {
-                    return (format!("{name} is not advertising now; it stays withdrawn"), false);
+                    return (
+                        format!("{name} is not advertising now; it stays withdrawn"),
+                        false,
+                    );
                 }
                 if others.is_empty() {
                     return (
-                        format!("{name} is the LAST advertising metro: {} will be black-holed", self.prefix),
+                        format!(
+                            "{name} is the LAST advertising metro: {} will be black-holed",
+                            self.prefix
+                        ),
                         true,
                     );
                 }
                 let next = match &self.observer {
-                    Some(Ok(v)) if v.best() == Some(name.as_str()) => v.next_best(name).map(str::to_string),
+                    Some(Ok(v)) if v.best() == Some(name.as_str()) => {
+                        v.next_best(name).map(str::to_string)
+                    }
                     Some(Ok(v)) => v.best().map(str::to_string),
                     _ => None,
                 };
                 match next {
-                    Some(n) if self.best() == Some(name.as_str()) => (format!("anycast will be served from {n}"), false),
+                    Some(n) if self.best() == Some(name.as_str()) => {
+                        (format!("anycast will be served from {n}"), false)
+                    }
                     Some(n) => (format!("anycast stays on {n}"), false),
                     None => (
                         format!(
                             "anycast will be served from {}",
-                            others.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" or ")
+                            others
+                                .iter()
+                                .map(|s| s.as_str())
+                                .collect::<Vec<_>>()
+                                .join(" or ")
                         ),
                         false,
                     ),
@@ -256,11 +292,25 @@ fn on_confirm_key(state: &mut State, p: Pending, key: KeyEvent) -> Vec<Effect> {
         }
         KeyCode::Char('F') if p.needs_force => {
             state.mode = Mode::Normal;
-            start(state, Request { force: true, ..p.request })
+            start(
+                state,
+                Request {
+                    force: true,
+                    ..p.request
+                },
+            )
         }
         KeyCode::Char('n') | KeyCode::Esc | KeyCode::Char('q') => {
             state.mode = Mode::Normal;
-            state.flash = Some(Event { at: state.now, level: Level::Info, text: format!("{} of {} cancelled", p.request.action.verb(), p.request.metro) });
+            state.flash = Some(Event {
+                at: state.now,
+                level: Level::Info,
+                text: format!(
+                    "{} of {} cancelled",
+                    p.request.action.verb(),
+                    p.request.metro
+                ),
+            });
             Vec::new()
         }
         _ if ctrl_c => {
@@ -307,17 +357,32 @@ fn ask(state: &mut State, kind: ActionKind) -> Vec<Effect> {
         return Vec::new();
     };
     if state.read_only {
-        state.event(Level::Warn, format!("read-only mode: {} of {metro} refused", kind.verb()));
+        state.event(
+            Level::Warn,
+            format!("read-only mode: {} of {metro} refused", kind.verb()),
+        );
         return Vec::new();
     }
     if let Some(busy) = &state.busy {
         let text = format!("busy ({busy}): {} of {metro} not started", kind.verb());
-        state.flash = Some(Event { at: state.now, level: Level::Warn, text });
+        state.flash = Some(Event {
+            at: state.now,
+            level: Level::Warn,
+            text,
+        });
         return Vec::new();
     }
-    let request = Request { metro, action: kind, force: false };
+    let request = Request {
+        metro,
+        action: kind,
+        force: false,
+    };
     let (consequence, needs_force) = state.consequence(&request);
-    state.mode = Mode::Confirm(Pending { request, consequence, needs_force });
+    state.mode = Mode::Confirm(Pending {
+        request,
+        consequence,
+        needs_force,
+    });
     Vec::new()
 }
 
@@ -328,7 +393,10 @@ fn on_done(state: &mut State, o: Outcome) {
             state.desired.insert(o.metro.clone(), o.action.desired());
             state.event(Level::Good, text.clone());
         }
-        Err(e) => state.event(Level::Error, format!("{} {} failed: {e}", o.action.verb(), o.metro)),
+        Err(e) => state.event(
+            Level::Error,
+            format!("{} {} failed: {e}", o.action.verb(), o.metro),
+        ),
     }
 }
 
@@ -351,15 +419,29 @@ fn on_snapshot(state: &mut State, snap: Snapshot) {
                     events.push((Level::Error, format!("{}: {e}", m.name)));
                 }
             }
-            (Some(Err(_)), Ok(_)) => events.push((Level::Good, format!("{}: router reachable again", m.name))),
+            (Some(Err(_)), Ok(_)) => {
+                events.push((Level::Good, format!("{}: router reachable again", m.name)))
+            }
             (Some(Ok(a)), Ok(b)) => {
                 let sa = a.bgp.as_ref().map(|s| s.session.as_str());
                 let sb = b.bgp.as_ref().map(|s| s.session.as_str());
                 if sa != sb {
-                    events.push((Level::Info, format!("{}: BGP {} → {}", m.name, sa.unwrap_or("-"), sb.unwrap_or("-"))));
+                    events.push((
+                        Level::Info,
+                        format!(
+                            "{}: BGP {} → {}",
+                            m.name,
+                            sa.unwrap_or("-"),
+                            sb.unwrap_or("-")
+                        ),
+                    ));
                 }
                 if a.advertised != b.advertised {
-                    let text = if b.advertised { "now advertising" } else { "no longer advertising" };
+                    let text = if b.advertised {
+                        "now advertising"
+                    } else {
+                        "no longer advertising"
+                    };
                     events.push((Level::Info, format!("{}: {text} {}", m.name, state.prefix)));
                 }
             }
@@ -398,11 +480,18 @@ fn on_snapshot(state: &mut State, snap: Snapshot) {
     let best_after = state.best().map(str::to_string);
     if !first && had_observer && best_before != best_after {
         let text = match (&best_before, &best_after) {
-            (_, Some(b)) => format!("anycast now via {b} (was {})", best_before.as_deref().unwrap_or("none")),
+            (_, Some(b)) => format!(
+                "anycast now via {b} (was {})",
+                best_before.as_deref().unwrap_or("none")
+            ),
             (Some(b), None) => format!("anycast black-holed: no route (was via {b})"),
             (None, None) => String::new(),
         };
-        let level = if best_after.is_some() { Level::Info } else { Level::Error };
+        let level = if best_after.is_some() {
+            Level::Info
+        } else {
+            Level::Error
+        };
         state.event(level, text);
     }
 }

@@ -80,16 +80,25 @@ pub struct ObservedRoute {
 
 impl ObserverView {
     pub fn best(&self) -> Option<&str> {
-        self.routes.iter().find(|r| r.best).and_then(|r| r.metro.as_deref())
+        self.routes
+            .iter()
+            .find(|r| r.best)
+            .and_then(|r| r.metro.as_deref())
     }
     pub fn has_route_from(&self, metro: &str) -> bool {
-        self.routes.iter().any(|r| r.metro.as_deref() == Some(metro))
+        self.routes
+            .iter()
+            .any(|r| r.metro.as_deref() == Some(metro))
     }
     /// The metro that would be best if `without` stopped advertising: highest
     /// LOCAL_PREF among the others, BIRD's listing order breaking ties.
     pub fn next_best(&self, without: &str) -> Option<&str> {
         let mut best: Option<&ObservedRoute> = None;
-        for r in self.routes.iter().filter(|r| r.metro.as_deref().is_some_and(|m| m != without)) {
+        for r in self
+            .routes
+            .iter()
+            .filter(|r| r.metro.as_deref().is_some_and(|m| m != without))
+        {
             if best.is_none_or(|b| r.local_pref.unwrap_or(100) > b.local_pref.unwrap_or(100)) {
                 best = Some(r);
             }
@@ -230,16 +239,29 @@ mod tests {
     use super::*;
 
     fn route(metro: &str, best: bool, pref: u32) -> ObservedRoute {
-        ObservedRoute { metro: Some(metro.into()), protocol: format!("metro_{metro}"), best, local_pref: Some(pref) }
+        ObservedRoute {
+            metro: Some(metro.into()),
+            protocol: format!("metro_{metro}"),
+            best,
+            local_pref: Some(pref),
+        }
     }
 
     #[test]
     fn next_best_is_highest_pref_of_the_others() {
-        let v = ObserverView { routes: vec![route("am", true, 9930), route("sv", false, 9720), route("da", false, 9700)] };
+        let v = ObserverView {
+            routes: vec![
+                route("am", true, 9930),
+                route("sv", false, 9720),
+                route("da", false, 9700),
+            ],
+        };
         assert_eq!(v.best(), Some("am"));
         assert_eq!(v.next_best("am"), Some("sv"));
         assert_eq!(v.next_best("sv"), Some("am"));
-        let single = ObserverView { routes: vec![route("da", true, 9700)] };
+        let single = ObserverView {
+            routes: vec![route("da", true, 9700)],
+        };
         assert_eq!(single.next_best("da"), None);
     }
 

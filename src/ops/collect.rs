@@ -52,12 +52,19 @@ impl Poller {
             }
         };
         let (metros, observer) = tokio::join!(join_all(metro_futs), observer_fut);
-        Snapshot { taken: SystemTime::now(), metros, observer }
+        Snapshot {
+            taken: SystemTime::now(),
+            metros,
+            observer,
+        }
     }
 }
 
 async fn metro_status(m: &Metro, c: &mut BirdClient, prefix: &str) -> MetroStatus {
-    MetroStatus { name: m.name.clone(), router: router_status(m, c, prefix).await.map_err(describe) }
+    MetroStatus {
+        name: m.name.clone(),
+        router: router_status(m, c, prefix).await.map_err(describe),
+    }
 }
 
 /// The operator-facing text of a polling failure.
@@ -68,7 +75,11 @@ pub fn describe(e: BirdError) -> String {
     }
 }
 
-pub async fn router_status(m: &Metro, c: &mut BirdClient, prefix: &str) -> Result<RouterStatus, BirdError> {
+pub async fn router_status(
+    m: &Metro,
+    c: &mut BirdClient,
+    prefix: &str,
+) -> Result<RouterStatus, BirdError> {
     let protocols = c.show_protocols().await?;
     let origins: Vec<(String, String)> = m
         .origin_protocols
@@ -84,7 +95,9 @@ pub async fn router_status(m: &Metro, c: &mut BirdClient, prefix: &str) -> Resul
         .collect();
     let bgp_proto = match &m.export_protocol {
         Some(name) => protocols.iter().find(|p| &p.name == name),
-        None => protocols.iter().find(|p| p.proto.eq_ignore_ascii_case("BGP")),
+        None => protocols
+            .iter()
+            .find(|p| p.proto.eq_ignore_ascii_case("BGP")),
     };
     let bgp = bgp_proto.map(|p| BgpSession {
         protocol: p.name.clone(),
@@ -108,7 +121,12 @@ pub async fn router_status(m: &Metro, c: &mut BirdClient, prefix: &str) -> Resul
         // Without a peer protocol, "advertised" means every origin is up.
         None => (origins.iter().all(|(_, s)| s == "up"), None),
     };
-    Ok(RouterStatus { bgp, origins, advertised, exported })
+    Ok(RouterStatus {
+        bgp,
+        origins,
+        advertised,
+        exported,
+    })
 }
 
 pub async fn observer_view(
@@ -127,7 +145,10 @@ pub async fn observer_view(
                     .find(|(k, _)| k == "BGP.local_pref" || k == "bgp_local_pref")
                     .and_then(|(_, v)| v.trim().parse().ok());
                 ObservedRoute {
-                    metro: mapping.iter().find(|(p, _)| *p == r.protocol).map(|(_, m)| m.clone()),
+                    metro: mapping
+                        .iter()
+                        .find(|(p, _)| *p == r.protocol)
+                        .map(|(_, m)| m.clone()),
                     protocol: r.protocol,
                     best: r.best,
                     local_pref,

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use crate::bird::BirdClient;
 use crate::config::{Config, Metro, WithdrawMethod};
-use crate::domain::{ActionKind, Outcome};
 pub use crate::domain::Request;
+use crate::domain::{ActionKind, Outcome};
 pub use collect::Poller;
 
 /// How long a withdraw or restore may take to converge before it is reported unverified.
@@ -21,10 +21,13 @@ fn verify_limit(method: &WithdrawMethod) -> Duration {
     }
 }
 
-
 /// Runs a withdraw or restore, verifies it, remembers the desired state and writes the
 /// audit record. Never panics; every failure is in the returned `Outcome`.
-pub async fn execute(cfg: &Config, req: &Request, progress: &mut (dyn FnMut(&str) + Send)) -> Outcome {
+pub async fn execute(
+    cfg: &Config,
+    req: &Request,
+    progress: &mut (dyn FnMut(&str) + Send),
+) -> Outcome {
     let method = cfg
         .metro(&req.metro)
         .map(|m| m.withdraw.name().to_string())
@@ -60,11 +63,18 @@ async fn run(
 ) -> Result<String, String> {
     let verb = req.action.verb();
     if cfg.console.read_only {
-        return Err(format!("refused: read-only mode, {verb} of {} not performed", req.metro));
+        return Err(format!(
+            "refused: read-only mode, {verb} of {} not performed",
+            req.metro
+        ));
     }
     let Some(metro) = cfg.metro(&req.metro) else {
         let known: Vec<&str> = cfg.metros.iter().map(|m| m.name.as_str()).collect();
-        return Err(format!("no metro `{}` in the config (known: {})", req.metro, known.join(", ")));
+        return Err(format!(
+            "no metro `{}` in the config (known: {})",
+            req.metro,
+            known.join(", ")
+        ));
     };
     let mut poller = Poller::new(cfg, Duration::from_secs(2));
     let before = poller.snapshot().await;
@@ -103,12 +113,24 @@ async fn run(
                 (Some(Ok(_)), None) => "; no metro advertises the anycast address".to_string(),
                 _ => String::new(),
             };
-            let past = if want_advertised { "restored" } else { "withdrawn" };
+            let past = if want_advertised {
+                "restored"
+            } else {
+                "withdrawn"
+            };
             return Ok(format!("{} {past}, verified in {ms:.1} ms{now}", req.metro));
         }
         if started.elapsed() > limit {
             let what = if exports != want_advertised {
-                format!("{} still {}", req.metro, if exports { "exports the prefix" } else { "exports nothing" })
+                format!(
+                    "{} still {}",
+                    req.metro,
+                    if exports {
+                        "exports the prefix"
+                    } else {
+                        "exports nothing"
+                    }
+                )
             } else {
                 "the observer has not converged".to_string()
             };
@@ -129,7 +151,13 @@ async fn act(metro: &Metro, action: ActionKind) -> Result<(), String> {
                     ActionKind::Withdraw => c.disable(origin).await,
                     ActionKind::Restore => c.enable(origin).await,
                 };
-                r.map_err(|e| format!("{} \"{origin}\" on {}: {e}", action_word(action), metro.name))?;
+                r.map_err(|e| {
+                    format!(
+                        "{} \"{origin}\" on {}: {e}",
+                        action_word(action),
+                        metro.name
+                    )
+                })?;
             }
             Ok(())
         }

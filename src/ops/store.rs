@@ -18,7 +18,9 @@ pub fn default_state_dir() -> PathBuf {
     if let Some(d) = std::env::var_os("XDG_STATE_HOME").filter(|d| !d.is_empty()) {
         return PathBuf::from(d).join("platform-tui");
     }
-    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(std::env::temp_dir);
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir);
     home.join(".local/state/platform-tui")
 }
 
@@ -38,7 +40,13 @@ pub fn user() -> String {
 
 impl Store {
     pub fn for_config(cfg: &Config) -> Store {
-        Store { dir: cfg.console.state_dir.clone().unwrap_or_else(default_state_dir) }
+        Store {
+            dir: cfg
+                .console
+                .state_dir
+                .clone()
+                .unwrap_or_else(default_state_dir),
+        }
     }
 
     fn desired_path(&self) -> PathBuf {
@@ -63,7 +71,10 @@ impl Store {
         std::fs::create_dir_all(&self.dir)?;
         // Write then rename, so a crash never leaves a half-written file.
         let tmp = self.dir.join("desired.json.tmp");
-        std::fs::write(&tmp, serde_json::to_vec_pretty(&all).map_err(std::io::Error::other)?)?;
+        std::fs::write(
+            &tmp,
+            serde_json::to_vec_pretty(&all).map_err(std::io::Error::other)?,
+        )?;
         std::fs::rename(tmp, self.desired_path())
     }
 
@@ -79,7 +90,10 @@ impl Store {
             "convergence_ms": o.converged_ms.map(|ms| (ms * 1000.0).round() / 1000.0),
             "best_after": o.best_after,
         });
-        let mut f = std::fs::OpenOptions::new().create(true).append(true).open(self.audit_path())?;
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.audit_path())?;
         writeln!(f, "{record}")
     }
 }

@@ -86,6 +86,11 @@ pub async fn run_console(cfg: Config, source: String) -> color_eyre::Result<()> 
     }
     .await;
     tui::restore();
+    if terminal.show_cursor().is_err() {
+        // The terminal hung up. ratatui's Drop would retry and eprintln! the failure,
+        // which panics on a dead stderr and aborts before the lab is torn down.
+        std::mem::forget(terminal);
+    }
     poller.abort();
     result
 }

@@ -28,7 +28,11 @@ pub fn draw(state: &State, p: &Pending, frame: &mut Frame, area: Rect) {
             format!("Advertise {} from {} again.", state.prefix, r.metro),
         ),
     };
-    let consequence_style = if p.needs_force { style::error(t) } else { style::warn(t) };
+    let consequence_style = if p.needs_force {
+        style::error(t)
+    } else {
+        style::warn(t)
+    };
     let keys = if p.needs_force {
         Line::from(vec![
             Span::styled(" F", style::error(t)),
@@ -46,21 +50,34 @@ pub fn draw(state: &State, p: &Pending, frame: &mut Frame, area: Rect) {
     };
     let text = vec![
         Line::from(format!(" {what}")),
-        Line::from(Span::styled(format!(" {}", p.consequence), consequence_style)),
-        Line::from(Span::styled(format!(" method: {}", method_of(state, &r.metro)), style::dim(t))),
+        Line::from(Span::styled(
+            format!(" {}", p.consequence),
+            consequence_style,
+        )),
+        Line::from(Span::styled(
+            format!(" method: {}", method_of(state, &r.metro)),
+            style::dim(t),
+        )),
         Line::from(""),
         keys,
     ];
     let popup = centered(area, 58, 8);
     frame.render_widget(Clear, popup);
     frame.render_widget(
-        Paragraph::new(text)
-            .wrap(Wrap { trim: false })
-            .block(Block::bordered().title(title).border_style(consequence_style)),
+        Paragraph::new(text).wrap(Wrap { trim: false }).block(
+            Block::bordered()
+                .title(title)
+                .border_style(consequence_style),
+        ),
         popup,
     );
 }
 
 fn method_of(state: &State, metro: &str) -> String {
-    state.metros.iter().find(|m| m.name == metro).map(|m| m.method.clone()).unwrap_or_default()
+    state
+        .metros
+        .iter()
+        .find(|m| m.name == metro)
+        .map(|m| m.method.clone())
+        .unwrap_or_default()
 }

@@ -25,6 +25,13 @@ pub fn draw(state: &State, frame: &mut Frame, area: Rect) {
             ])
         })
         .collect();
-    let body = if lines.is_empty() { vec![Line::from(Span::styled("no events yet", style::dim(t)))] } else { lines };
-    frame.render_widget(Paragraph::new(body).block(Block::bordered().title(" events (UTC) ")), area);
+    let body = if lines.is_empty() {
+        vec![Line::from(Span::styled("no events yet", style::dim(t)))]
+    } else {
+        lines
+    };
+    frame.render_widget(
+        Paragraph::new(body).block(Block::bordered().title(" events (UTC) ")),
+        area,
+    );
 }

@@ -17,9 +17,16 @@ pub fn draw(state: &State, frame: &mut Frame, area: Rect) {
     let line = if let Some(busy) = &state.busy {
         Line::from(Span::styled(format!(" ⟳ {busy}"), style::accent(t)))
     } else if let Some(f) = state.flash.as_ref().filter(|f| {
-        state.now.duration_since(f.at).map(|d| d.as_secs() < FLASH_SECS).unwrap_or(true)
+        state
+            .now
+            .duration_since(f.at)
+            .map(|d| d.as_secs() < FLASH_SECS)
+            .unwrap_or(true)
     }) {
-        Line::from(Span::styled(format!(" {}", f.text), style::level(t, f.level)))
+        Line::from(Span::styled(
+            format!(" {}", f.text),
+            style::level(t, f.level),
+        ))
     } else {
         hints(state)
     };
@@ -37,7 +44,12 @@ fn hints(state: &State) -> Line<'static> {
         (Action::Help, "help"),
         (Action::Quit, "quit"),
     ] {
-        let keys = state.keymap.bindings().into_iter().find(|(a, _)| *a == action).map(|(_, k)| k);
+        let keys = state
+            .keymap
+            .bindings()
+            .into_iter()
+            .find(|(a, _)| *a == action)
+            .map(|(_, k)| k);
         if let Some(key) = keys.and_then(|k| k.into_iter().next()) {
             spans.push(Span::styled(format!(" {key}"), style::accent(t)));
             spans.push(Span::raw(format!(" {label} ")));

@@ -24,17 +24,33 @@ pub fn draw(state: &State, frame: &mut Frame, area: Rect) {
         }
         (Some(Ok(_)), None) => first.push(Span::styled("  NO ROUTE: black-holed", style::error(t))),
         (Some(Err(e)), _) => {
-            let since = state.observer_error_since.map(|s| secs_between(s, state.now)).unwrap_or(0);
-            first.push(Span::styled(format!("  observer: {e} ({})", age(since)), style::error(t)));
+            let since = state
+                .observer_error_since
+                .map(|s| secs_between(s, state.now))
+                .unwrap_or(0);
+            first.push(Span::styled(
+                format!("  observer: {e} ({})", age(since)),
+                style::error(t),
+            ));
         }
-        (None, _) if state.has_observer => first.push(Span::styled("  observer: polling…", style::dim(t))),
+        (None, _) if state.has_observer => {
+            first.push(Span::styled("  observer: polling…", style::dim(t)))
+        }
         (None, _) => first.push(Span::styled("  no observer configured", style::dim(t))),
     }
     if state.read_only {
         first.push(Span::styled("  [READ-ONLY]", style::warn(t)));
     }
-    let adv_text = if advertising.is_empty() { "none".to_string() } else { advertising.join(", ") };
-    let adv_style = if advertising.is_empty() { style::error(t) } else { style::ok(t) };
+    let adv_text = if advertising.is_empty() {
+        "none".to_string()
+    } else {
+        advertising.join(", ")
+    };
+    let adv_style = if advertising.is_empty() {
+        style::error(t)
+    } else {
+        style::ok(t)
+    };
     let polled = match state.last_poll {
         Some(p) => format!("polled {} ago", age(secs_between(p, state.now))),
         None => "waiting for the first poll".to_string(),
@@ -44,9 +60,15 @@ pub fn draw(state: &State, frame: &mut Frame, area: Rect) {
         Span::styled(adv_text, adv_style),
         Span::styled(format!("   {polled} · {}", state.source), style::dim(t)),
     ];
-    frame.render_widget(Paragraph::new(vec![Line::from(first), Line::from(second)]), area);
+    frame.render_widget(
+        Paragraph::new(vec![Line::from(first), Line::from(second)]),
+        area,
+    );
 }
 
 pub(crate) fn secs_between(earlier: std::time::SystemTime, later: std::time::SystemTime) -> u64 {
-    later.duration_since(earlier).map(|d| d.as_secs()).unwrap_or(0)
+    later
+        .duration_since(earlier)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }

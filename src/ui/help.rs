@@ -22,9 +22,18 @@ pub fn draw(state: &State, frame: &mut Frame, area: Rect) {
         })
         .collect();
     lines.push(Line::from(""));
-    lines.push(Line::from(Span::styled(" in a dialog: y/Enter confirm, n/Esc cancel, F force", style::dim(t))));
-    lines.push(Line::from(Span::styled(" keys are remappable in [console.keys]; any key closes", style::dim(t))));
+    lines.push(Line::from(Span::styled(
+        " in a dialog: y/Enter confirm, n/Esc cancel, F force",
+        style::dim(t),
+    )));
+    lines.push(Line::from(Span::styled(
+        " keys are remappable in [console.keys]; any key closes",
+        style::dim(t),
+    )));
     let popup = centered(area, 76, lines.len() as u16 + 2);
     frame.render_widget(Clear, popup);
-    frame.render_widget(Paragraph::new(lines).block(Block::bordered().title(" help ")), popup);
+    frame.render_widget(
+        Paragraph::new(lines).block(Block::bordered().title(" help ")),
+        popup,
+    );
 }

@@ -13,8 +13,18 @@ use crate::domain::age;
 
 pub fn draw(state: &State, frame: &mut Frame, area: Rect) {
     let t = &state.theme;
-    let head = Row::new(["", "METRO", "NAME", "BGP", "SINCE", "ORIGIN", "ADVERTISED", "EXP", "NOTE"])
-        .style(style::dim(t));
+    let head = Row::new([
+        "",
+        "METRO",
+        "NAME",
+        "BGP",
+        "SINCE",
+        "ORIGIN",
+        "ADVERTISED",
+        "EXP",
+        "NOTE",
+    ])
+    .style(style::dim(t));
     let best = state.best();
     let rows = state.metros.iter().enumerate().map(|(i, m)| {
         let row = Row::new(cells(state, m, best == Some(m.name.as_str())));
@@ -44,27 +54,54 @@ pub fn draw(state: &State, frame: &mut Frame, area: Rect) {
 
 fn cells<'a>(state: &'a State, m: &'a MetroRow, is_best: bool) -> Vec<Cell<'a>> {
     let t = &state.theme;
-    let marker = if is_best { Cell::from(Span::styled("★", style::ok(t))) } else { Cell::from(" ") };
-    let mut out = vec![marker, Cell::from(m.name.as_str()), Cell::from(m.display_name.as_str())];
+    let marker = if is_best {
+        Cell::from(Span::styled("★", style::ok(t)))
+    } else {
+        Cell::from(" ")
+    };
+    let mut out = vec![
+        marker,
+        Cell::from(m.name.as_str()),
+        Cell::from(m.display_name.as_str()),
+    ];
     match &m.status {
         None => {
             out.push(Cell::from(Span::styled("polling…", style::dim(t))));
-            out.extend([Cell::from(""), Cell::from(""), Cell::from(""), Cell::from(""), Cell::from("")]);
+            out.extend([
+                Cell::from(""),
+                Cell::from(""),
+                Cell::from(""),
+                Cell::from(""),
+                Cell::from(""),
+            ]);
         }
         Some(Err(e)) => {
-            let since = m.error_since.map(|s| secs_between(s, state.now)).unwrap_or(0);
+            let since = m
+                .error_since
+                .map(|s| secs_between(s, state.now))
+                .unwrap_or(0);
             out.push(Cell::from(Span::styled("unreachable", style::error(t))));
             out.push(Cell::from(age(since)));
-            let last = m.last_good.as_ref().map(|g| if g.advertised { "yes" } else { "no" });
+            let last = m
+                .last_good
+                .as_ref()
+                .map(|g| if g.advertised { "yes" } else { "no" });
             out.push(Cell::from("?"));
-            out.push(Cell::from(Span::styled(format!("? (was {})", last.unwrap_or("?")), style::dim(t))));
+            out.push(Cell::from(Span::styled(
+                format!("? (was {})", last.unwrap_or("?")),
+                style::dim(t),
+            )));
             out.push(Cell::from(""));
             out.push(Cell::from(Span::styled(e.as_str(), style::error(t))));
         }
         Some(Ok(r)) => {
             let (session, since, session_style) = match &r.bgp {
                 Some(b) => {
-                    let st = if b.session == "Established" { style::ok(t) } else { style::warn(t) };
+                    let st = if b.session == "Established" {
+                        style::ok(t)
+                    } else {
+                        style::warn(t)
+                    };
                     (b.session.clone(), since_text(&b.since, state), st)
                 }
                 None => ("-".to_string(), String::new(), style::dim(t)),
@@ -72,13 +109,24 @@ fn cells<'a>(state: &'a State, m: &'a MetroRow, is_best: bool) -> Vec<Cell<'a>> 
             out.push(Cell::from(Span::styled(session, session_style)));
             out.push(Cell::from(since));
             let origin = r.origin_state();
-            out.push(Cell::from(Span::styled(origin, if origin == "up" { style::ok(t) } else { style::warn(t) })));
+            out.push(Cell::from(Span::styled(
+                origin,
+                if origin == "up" {
+                    style::ok(t)
+                } else {
+                    style::warn(t)
+                },
+            )));
             out.push(if r.advertised {
                 Cell::from(Span::styled("yes", style::ok(t)))
             } else {
                 Cell::from(Span::styled("withdrawn", style::warn(t)))
             });
-            out.push(Cell::from(r.exported.map(|e| e.to_string()).unwrap_or_else(|| "-".into())));
+            out.push(Cell::from(
+                r.exported
+                    .map(|e| e.to_string())
+                    .unwrap_or_else(|| "-".into()),
+            ));
             out.push(Cell::from(note(state, m, r)));
         }
     }
@@ -94,14 +142,21 @@ fn note<'a>(state: &State, m: &MetroRow, r: &crate::domain::RouterStatus) -> Lin
     if !info.is_empty() {
         return Line::from(Span::styled(info, style::warn(t)));
     }
-    Line::from(Span::styled(format!("method {}", m.method), Style::new().fg(t.dim)))
+    Line::from(Span::styled(
+        format!("method {}", m.method),
+        Style::new().fg(t.dim),
+    ))
 }
 
 /// BIRD prints `since` as epoch seconds when the lab's timeformat is set; show an age.
 fn since_text(since: &str, state: &State) -> String {
     match since.parse::<u64>() {
         Ok(epoch) => {
-            let now = state.now.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+            let now = state
+                .now
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0);
             age(now.saturating_sub(epoch))
         }
         Err(_) => since.chars().take(5).collect(),

@@ -34,7 +34,9 @@ pub fn draw(state: &State, frame: &mut Frame) {
         too_small(frame, area);
         return;
     }
-    let table_height = (state.metros.len() as u16 + 3).min(area.height.saturating_sub(8)).max(4);
+    let table_height = (state.metros.len() as u16 + 3)
+        .min(area.height.saturating_sub(8))
+        .max(4);
     let [header_area, metros_area, events_area, footer_area] = Layout::vertical([
         Constraint::Length(2),
         Constraint::Length(table_height),
@@ -56,14 +58,25 @@ pub fn draw(state: &State, frame: &mut Frame) {
 fn too_small(frame: &mut Frame, area: Rect) {
     let text = vec![
         Line::from("terminal too small"),
-        Line::from(format!("{}x{}, need at least {MIN_WIDTH}x{MIN_HEIGHT}", area.width, area.height)),
+        Line::from(format!(
+            "{}x{}, need at least {MIN_WIDTH}x{MIN_HEIGHT}",
+            area.width, area.height
+        )),
     ];
-    frame.render_widget(Paragraph::new(text).wrap(ratatui::widgets::Wrap { trim: true }), area);
+    frame.render_widget(
+        Paragraph::new(text).wrap(ratatui::widgets::Wrap { trim: true }),
+        area,
+    );
 }
 
 /// A rectangle of at most `w` x `h` centred in `area`.
 pub(crate) fn centered(area: Rect, w: u16, h: u16) -> Rect {
     let w = w.min(area.width);
     let h = h.min(area.height);
-    Rect { x: area.x + (area.width - w) / 2, y: area.y + (area.height - h) / 2, width: w, height: h }
+    Rect {
+        x: area.x + (area.width - w) / 2,
+        y: area.y + (area.height - h) / 2,
+        width: w,
+        height: h,
+    }
 }
