@@ -1,0 +1,428 @@
+//! BirdClient against real bird2 daemons (unprivileged, loopback, private
+//! temp dir; bird.md §6) and against fake sockets for the failure paths.
+
+use platform_tui::bird::{BirdClient, BirdError, ProtoState, Toggle};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::UnixListener;
+
+const PREFIX: &str = "198.18.0.10/32";
+static SEQ: AtomicU64 = AtomicU64::new(0);
+
+/// Fail loudly rather than skip: these tests are the only proof the client
+/// works against a real daemon.
+fn bird_binary() -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|d| d.join("bird"))
+        .find(|p| p.is_file())
+        .expect("`bird` not found on PATH: apt-get install bird2")
+}
+
+fn unique_dir(tag: &str) -> PathBuf {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let dir = std::env::temp_dir().join(format!(
+        "bird-client-{tag}-{}-{}-{nanos}",
+        std::process::id(),
+        SEQ.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+/// A random high BGP port per lab so parallel tests and other users of the
+/// machine do not collide.
+fn random_port() -> u16 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0) as u64;
+    let mix =
+        u64::from(std::process::id()) * 7919 + SEQ.fetch_add(1, Ordering::Relaxed) * 1237 + nanos;
+    20000 + (mix % 10000) as u16
+}
+
+struct Daemon {
+    name: String,
+    child: Option<Child>,
+}
+
+/// Bird daemons in a private directory; killed and removed on drop, also
+/// when an assertion panics.
+struct Lab {
+    dir: PathBuf,
+    bird: PathBuf,
+    daemons: Vec<Daemon>,
+}
+
+impl Lab {
+    fn new(tag: &str) -> Self {
+        Lab {
+            dir: unique_dir(tag),
+            bird: bird_binary(),
+            daemons: Vec::new(),
+        }
+    }
+
+    fn sock(&self, name: &str) -> PathBuf {
+        self.dir.join(format!("{name}.ctl"))
+    }
+
+    fn write_conf(&self, name: &str, conf: &str) {
+        std::fs::write(self.dir.join(format!("{name}.conf")), conf).expect("write conf");
+    }
+
+    /// Start `name` from `name.conf` in the foreground (-f) so we own the pid.
+    fn start(&mut self, name: &str) {
+        let sock = self.sock(name);
+        let child = Command::new(&self.bird)
+            .arg("-f")
+            .arg("-c")
+            .arg(self.dir.join(format!("{name}.conf")))
+            .arg("-s")
+            .arg(&sock)
+            .arg("-P")
+            .arg(self.dir.join(format!("{name}.pid")))
+            .current_dir(&self.dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn bird");
+        self.daemons.push(Daemon {
+            name: name.to_string(),
+            child: Some(child),
+        });
+        wait_for_socket(&sock);
+    }
+
+    fn kill(&mut self, name: &str) {
+        for d in self.daemons.iter_mut().filter(|d| d.name == name) {
+            if let Some(mut c) = d.child.take() {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+        }
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        for d in &mut self.daemons {
+            if let Some(mut c) = d.child.take() {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn wait_for_socket(sock: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::os::unix::net::UnixStream::connect(sock).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "bird socket {sock:?} never came up"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn region_conf(addr: &str, peer: &str, port: u16) -> String {
+    format!(
+        r#"router id {addr};
+log "region.log" all;
+timeformat protocol "%s"; timeformat route "%s";
+protocol device {{ }}
+protocol static anycast {{ ipv4; route {PREFIX} blackhole; }}
+protocol bgp upstream {{
+  description "upstream router";
+  local {addr} port {port} as 65001;
+  neighbor {peer} port {port} as 65000;
+  strict bind yes; multihop 1;
+  hold time 9; keepalive time 3; connect retry time 1;
+  ipv4 {{ import none; export where proto = "anycast"; }};
+}}
+"#
+    )
+}
+
+fn upstream_conf(addr: &str, peer: &str, port: u16) -> String {
+    format!(
+        r#"router id {addr};
+log "upstream.log" all;
+protocol device {{ }}
+protocol bgp region1 {{
+  local {addr} port {port} as 65000;
+  neighbor {peer} port {port} as 65001;
+  strict bind yes; multihop 1;
+  hold time 9; keepalive time 3; connect retry time 1;
+  ipv4 {{ import all; export none; }};
+}}
+"#
+    )
+}
+
+/// Poll `$cond` (an expression that may `.await`) every 50 ms until true.
+macro_rules! wait_until {
+    ($what:expr, $secs:expr, $cond:expr) => {{
+        let deadline = Instant::now() + Duration::from_secs($secs);
+        while !$cond {
+            assert!(Instant::now() < deadline, "timed out waiting for {}", $what);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }};
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn region_and_upstream_end_to_end() {
+    let port = random_port();
+    let mut lab = Lab::new("e2e");
+    lab.write_conf("region", &region_conf("127.77.0.12", "127.77.0.13", port));
+    lab.write_conf(
+        "upstream",
+        &upstream_conf("127.77.0.13", "127.77.0.12", port),
+    );
+    lab.start("region");
+    lab.start("upstream");
+    let t = Duration::from_secs(2);
+    let mut region = BirdClient::new(lab.sock("region"), t);
+    let mut upstream = BirdClient::new(lab.sock("upstream"), t);
+    assert_eq!(region.socket(), lab.sock("region"));
+
+    let st = region.show_status().await.expect("status");
+    assert!(st.up, "{st:?}");
+    assert!(st.version.starts_with('2'), "{st:?}");
+    assert_eq!(st.router_id.as_deref(), Some("127.77.0.12"));
+    assert!(st.last_reboot.is_some());
+
+    let protos = region.show_protocols().await.expect("protocols");
+    let names: Vec<&str> = protos.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["device1", "anycast", "upstream"]);
+    assert_eq!(protos[1].state, ProtoState::Up);
+    assert!(
+        protos[1].since.chars().all(|c| c.is_ascii_digit()),
+        "epoch since"
+    );
+
+    wait_until!(
+        "BGP Established",
+        30,
+        region
+            .show_protocols()
+            .await
+            .map(|ps| ps
+                .iter()
+                .any(|p| p.name == "upstream" && p.bgp_state.as_deref() == Some("Established")))
+            .unwrap_or(false)
+    );
+
+    let detail = region.show_protocol_all("upstream").await.expect("detail");
+    assert_eq!(detail.description.as_deref(), Some("upstream router"));
+    assert_eq!(detail.neighbor_as, Some(65000));
+    assert_eq!(detail.local_as, Some(65001));
+    assert_eq!(detail.channels.len(), 1);
+
+    let exported = region
+        .show_route_export(PREFIX, "upstream")
+        .await
+        .expect("export");
+    assert_eq!(exported.len(), 1);
+    assert_eq!(exported[0].protocol, "anycast");
+    assert_eq!(exported[0].kind, "blackhole");
+
+    wait_until!(
+        "route at upstream",
+        10,
+        upstream
+            .show_route_for(PREFIX, true)
+            .await
+            .map(|r| r.len() == 1 && r[0].as_path == [65001])
+            .unwrap_or(false)
+    );
+
+    assert_eq!(region.disable("anycast").await, Ok(Toggle::Done));
+    assert_eq!(region.disable("anycast").await, Ok(Toggle::Already));
+    assert_eq!(
+        region.show_route_export(PREFIX, "upstream").await,
+        Ok(vec![])
+    );
+    wait_until!(
+        "withdraw at upstream",
+        10,
+        upstream.show_route_for(PREFIX, false).await == Ok(vec![])
+    );
+    assert_eq!(region.enable("anycast").await, Ok(Toggle::Done));
+    assert_eq!(region.enable("anycast").await, Ok(Toggle::Already));
+    assert_eq!(
+        region
+            .show_route_export(PREFIX, "upstream")
+            .await
+            .expect("export")
+            .len(),
+        1
+    );
+
+    match region.disable("nosuch").await {
+        Err(BirdError::Daemon {
+            code: 8003,
+            message,
+        }) => {
+            assert_eq!(message, "No protocols match")
+        }
+        other => panic!("expected 8003, got {other:?}"),
+    }
+    match region.show_protocol_all("nosuch").await {
+        Err(BirdError::Daemon { code: 8003, .. }) => {}
+        other => panic!("expected 8003, got {other:?}"),
+    }
+    // Unknown bare symbol after `export` is a parse error, not a crash.
+    assert!(matches!(
+        region.show_route_export(PREFIX, "nosuch").await,
+        Err(BirdError::Daemon { code: 9001, .. })
+    ));
+    assert!(matches!(
+        region.disable("bad\"name").await,
+        Err(BirdError::InvalidName(_))
+    ));
+    // The connection survived the daemon errors.
+    assert!(region.show_status().await.expect("status").up);
+
+    // A restricted connection still reads but cannot write.
+    region.restrict().await.expect("restrict");
+    assert_eq!(region.show_protocols().await.expect("protocols").len(), 3);
+    assert!(matches!(
+        region.disable("anycast").await,
+        Err(BirdError::Daemon { code: 8007, .. })
+    ));
+}
+
+#[tokio::test]
+async fn reconnects_after_daemon_restart() {
+    let port = random_port();
+    let mut lab = Lab::new("restart");
+    lab.write_conf("region", &region_conf("127.77.0.14", "127.77.0.15", port));
+    lab.start("region");
+    let mut c = BirdClient::new(lab.sock("region"), Duration::from_secs(2));
+    let before = c.show_status().await.expect("status");
+    assert_eq!(c.disable("anycast").await, Ok(Toggle::Done));
+
+    lab.kill("region");
+    // BIRD's reboot time has millisecond resolution: make it differ.
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    lab.start("region");
+
+    // Same client, stale connection: reconnects transparently and retries once.
+    let after = c.show_status().await.expect("status after restart");
+    assert!(after.up);
+    assert_ne!(before.last_reboot, after.last_reboot);
+    // CLI state was lost with the restart (bird.md §4).
+    assert_eq!(c.disable("anycast").await, Ok(Toggle::Done));
+
+    lab.kill("region");
+    assert!(matches!(
+        c.show_status().await,
+        Err(BirdError::Connect { .. })
+    ));
+}
+
+#[tokio::test]
+async fn connect_error_for_missing_socket() {
+    let dir = unique_dir("missing");
+    let sock = dir.join("am.ctl");
+    let mut c = BirdClient::new(&sock, Duration::from_millis(300));
+    let err = c.show_protocols().await.expect_err("no socket");
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(
+        err,
+        BirdError::Connect {
+            path: sock.clone(),
+            message: "No such file or directory".into()
+        }
+    );
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "router unreachable: {}: No such file or directory",
+            sock.display()
+        )
+    );
+}
+
+/// A fake BIRD: runs `serve` on every accepted connection.
+async fn fake_bird<F, Fut>(tag: &str, serve: F) -> (PathBuf, PathBuf)
+where
+    F: Fn(tokio::net::UnixStream) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let dir = unique_dir(tag);
+    let sock = dir.join("fake.ctl");
+    let listener = UnixListener::bind(&sock).expect("bind");
+    tokio::spawn(async move {
+        while let Ok((s, _)) = listener.accept().await {
+            tokio::spawn(serve(s));
+        }
+    });
+    (dir, sock)
+}
+
+#[tokio::test]
+async fn timeout_against_silent_listener() {
+    // Accepts and never says a word: the banner read must time out.
+    let (dir, sock) = fake_bird("silent", |s| async move {
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        drop(s);
+    })
+    .await;
+    let t = Duration::from_millis(300);
+    let mut c = BirdClient::new(&sock, t);
+    let start = Instant::now();
+    let err = c.show_status().await.expect_err("silence");
+    let took = start.elapsed();
+    assert_eq!(err, BirdError::Timeout(t));
+    assert_eq!(err.to_string(), "no reply within 300ms");
+    assert!(took < Duration::from_secs(2), "took {took:?}");
+
+    // Banner, then silence: the request itself must time out.
+    let (dir2, sock2) = fake_bird("mute", |mut s| async move {
+        let _ = s.write_all(b"0001 BIRD 2.0.12 ready.\n").await;
+        let mut buf = [0u8; 256];
+        let _ = s.read(&mut buf).await;
+        tokio::time::sleep(Duration::from_secs(30)).await;
+    })
+    .await;
+    let mut c = BirdClient::new(&sock2, t);
+    let start = Instant::now();
+    assert_eq!(c.show_protocols().await, Err(BirdError::Timeout(t)));
+    assert!(start.elapsed() < Duration::from_secs(2));
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&dir2);
+}
+
+#[tokio::test]
+async fn eof_mid_reply_and_garbage() {
+    let (dir, sock) = fake_bird("eof", |mut s| async move {
+        let _ = s.write_all(b"0001 BIRD 2.0.12 ready.\n").await;
+        let mut buf = [0u8; 256];
+        if let Ok(n) = s.read(&mut buf).await {
+            let reply: &[u8] = if buf[..n].starts_with(b"show status") {
+                b"HTTP/1.1 400 Bad Request\n"
+            } else {
+                b"2002-Name Proto Table State Since Info\n1002-device1 Device --- up 1\n"
+            };
+            let _ = s.write_all(reply).await;
+        }
+    })
+    .await;
+    let mut c = BirdClient::new(&sock, Duration::from_millis(500));
+    assert_eq!(c.show_protocols().await, Err(BirdError::Closed));
+    assert!(matches!(c.show_status().await, Err(BirdError::Protocol(_))));
+    let _ = std::fs::remove_dir_all(&dir);
+}
