@@ -497,4 +497,6 @@ fn on_snapshot(state: &mut State, snap: Snapshot) {
 }
 
 #[cfg(test)]
+pub(crate) mod testing;
+#[cfg(test)]
 mod tests;
