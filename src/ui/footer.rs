@@ -35,23 +35,27 @@ pub fn draw(state: &State, frame: &mut Frame, area: Rect) {
 
 fn hints(state: &State) -> Line<'static> {
     let t = &state.theme;
-    let mut spans = Vec::new();
-    for (action, label) in [
-        (Action::Withdraw, "withdraw"),
-        (Action::Restore, "restore"),
-        (Action::SelectDown, "down"),
-        (Action::SelectUp, "up"),
-        (Action::Help, "help"),
-        (Action::Quit, "quit"),
-    ] {
-        let keys = state
-            .keymap
-            .bindings()
-            .into_iter()
+    let bindings = state.keymap.bindings();
+    let first_key = |action: Action| {
+        bindings
+            .iter()
             .find(|(a, _)| *a == action)
-            .map(|(_, k)| k);
-        if let Some(key) = keys.and_then(|k| k.into_iter().next()) {
-            spans.push(Span::styled(format!(" {key}"), style::accent(t)));
+            .and_then(|(_, keys)| keys.first().cloned())
+    };
+    let mut spans = Vec::new();
+    for (actions, label) in [
+        (&[Action::SelectUp, Action::SelectDown][..], "select"),
+        (&[Action::Withdraw][..], "withdraw"),
+        (&[Action::Restore][..], "restore"),
+        (&[Action::Help][..], "help"),
+        (&[Action::Quit][..], "quit"),
+    ] {
+        let keys: Vec<String> = actions.iter().filter_map(|a| first_key(*a)).collect();
+        if !keys.is_empty() {
+            spans.push(Span::styled(
+                format!(" {}", keys.join("/")),
+                style::accent(t),
+            ));
             spans.push(Span::raw(format!(" {label} ")));
         }
     }

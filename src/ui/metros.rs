@@ -15,6 +15,7 @@ pub fn draw(state: &State, frame: &mut Frame, area: Rect) {
     let t = &state.theme;
     let head = Row::new([
         "",
+        "",
         "METRO",
         "NAME",
         "BGP",
@@ -27,7 +28,12 @@ pub fn draw(state: &State, frame: &mut Frame, area: Rect) {
     .style(style::dim(t));
     let best = state.best();
     let rows = state.metros.iter().enumerate().map(|(i, m)| {
-        let row = Row::new(cells(state, m, best == Some(m.name.as_str())));
+        let row = Row::new(cells(
+            state,
+            m,
+            i == state.selected,
+            best == Some(m.name.as_str()),
+        ));
         if i == state.selected {
             row.style(style::selected(t))
         } else {
@@ -36,9 +42,10 @@ pub fn draw(state: &State, frame: &mut Frame, area: Rect) {
     });
     let widths = [
         Constraint::Length(1),
+        Constraint::Length(1),
         Constraint::Length(5),
-        Constraint::Length(12),
-        Constraint::Length(12),
+        Constraint::Length(10),
+        Constraint::Length(11),
         Constraint::Length(5),
         Constraint::Length(7),
         Constraint::Length(11),
@@ -52,14 +59,17 @@ pub fn draw(state: &State, frame: &mut Frame, area: Rect) {
     frame.render_widget(table, area);
 }
 
-fn cells<'a>(state: &'a State, m: &'a MetroRow, is_best: bool) -> Vec<Cell<'a>> {
+fn cells<'a>(state: &'a State, m: &'a MetroRow, selected: bool, is_best: bool) -> Vec<Cell<'a>> {
     let t = &state.theme;
     let marker = if is_best {
         Cell::from(Span::styled("★", style::ok(t)))
     } else {
         Cell::from(" ")
     };
+    // The selection is also a character, not only a colour: plain terminals and
+    // screen readers see it too.
     let mut out = vec![
+        Cell::from(if selected { "›" } else { " " }),
         marker,
         Cell::from(m.name.as_str()),
         Cell::from(m.display_name.as_str()),
@@ -88,11 +98,13 @@ fn cells<'a>(state: &'a State, m: &'a MetroRow, is_best: bool) -> Vec<Cell<'a>> 
                 .map(|g| if g.advertised { "yes" } else { "no" });
             out.push(Cell::from("?"));
             out.push(Cell::from(Span::styled(
-                format!("? (was {})", last.unwrap_or("?")),
+                format!("?(was {})", last.unwrap_or("?")),
                 style::dim(t),
             )));
             out.push(Cell::from(""));
-            out.push(Cell::from(Span::styled(e.as_str(), style::error(t))));
+            // The cause only; the full text is in the events pane.
+            let cause = e.rsplit(": ").next().unwrap_or(e);
+            out.push(Cell::from(Span::styled(cause, style::error(t))));
         }
         Some(Ok(r)) => {
             let (session, since, session_style) = match &r.bgp {

@@ -16,6 +16,8 @@ mod header;
 mod help;
 mod metros;
 pub mod style;
+#[cfg(test)]
+mod tests;
 
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::Line;
