@@ -1,0 +1,232 @@
+//! The real binary against a real lab of bird2 daemons: status, withdraw, restore, the
+//! last-metro refusal, a dead router, drift, the `command` method and a clean `lab down`.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::process::Command;
+
+use common::{metro, procs_mentioning, sockets_in, text, Lab};
+
+#[test]
+fn withdraw_and_restore_move_the_best_path() {
+    let lab = Lab::up("wr", &[]);
+    let s = lab.status();
+    let names: Vec<&str> = s["metros"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["am", "da"]);
+    for m in ["am", "da"] {
+        assert_eq!(metro(&s, m)["bgp"]["session"], "Established", "{s:#}");
+        assert_eq!(metro(&s, m)["bgp"]["advertised"], true);
+    }
+    assert_eq!(s["anycast"]["best"], "am");
+    assert_eq!(s["anycast"]["advertising"], serde_json::json!(["am", "da"]));
+
+    let out = lab.pt(&["withdraw", "am", "--yes"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains("am withdrawn, verified in") && said.contains("anycast now via da"),
+        "{said}"
+    );
+    let s = lab.status();
+    assert_eq!(metro(&s, "am")["bgp"]["advertised"], false);
+    assert_eq!(
+        metro(&s, "am")["bgp"]["session"],
+        "Established",
+        "the session stays up"
+    );
+    assert_eq!(metro(&s, "am")["desired"], "withdrawn");
+    assert_eq!(s["anycast"]["best"], "da");
+    assert_eq!(s["anycast"]["advertising"], serde_json::json!(["da"]));
+
+    let out = lab.pt(&["withdraw", "da", "--yes"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("last metro advertising"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(
+        lab.status()["anycast"]["best"],
+        "da",
+        "the refusal changed nothing"
+    );
+
+    let out = lab.pt(&["restore", "am", "--yes"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let s = lab.status();
+    assert_eq!(s["anycast"]["best"], "am");
+    assert_eq!(metro(&s, "am")["bgp"]["advertised"], true);
+
+    let audit = std::fs::read_to_string(lab.dir.path().join("state/audit.jsonl")).unwrap();
+    let records: Vec<serde_json::Value> = audit
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(records.len(), 3, "{audit}");
+    assert_eq!(records[0]["action"], "withdraw");
+    assert_eq!(records[0]["result"], "ok");
+    assert!(records[0]["convergence_ms"].as_f64().unwrap() > 0.0);
+    assert!(records[1]["result"]
+        .as_str()
+        .unwrap()
+        .starts_with("refused"));
+    assert_eq!(records[2]["action"], "restore");
+    for r in &records {
+        assert!(r["user"].as_str().is_some_and(|u| !u.is_empty()));
+        assert!(r["time"].as_str().unwrap().ends_with('Z'));
+    }
+
+    lab.down();
+    assert!(procs_mentioning(lab.dir.path().to_str().unwrap()).is_empty());
+    assert!(sockets_in(lab.dir.path()).is_empty());
+    assert!(!lab.dir.path().join("run/am.pid").exists());
+}
+
+#[test]
+fn forced_withdraw_of_the_last_metro_black_holes() {
+    let lab = Lab::up("force", &["--metros", "am"]);
+    let out = lab.pt(&["withdraw", "am", "--yes"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let out = lab.pt(&["withdraw", "am", "--yes", "--force"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("no metro advertises"),
+        "{}",
+        text(&out)
+    );
+    let s = lab.status();
+    assert_eq!(s["anycast"]["best"], serde_json::Value::Null);
+    assert_eq!(s["anycast"]["advertising"], serde_json::json!([]));
+}
+
+#[test]
+fn a_dead_router_is_shown_while_the_rest_works() {
+    let lab = Lab::up("dead", &[]);
+    let pid = lab.pid("am");
+    Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .unwrap();
+    let s = lab.wait_status("am unreachable", |s| !metro(s, "am")["error"].is_null());
+    let err = metro(&s, "am")["error"].as_str().unwrap();
+    assert!(err.contains("router unreachable"), "{err}");
+    assert_eq!(metro(&s, "am")["bgp"]["session"], serde_json::Value::Null);
+    assert_eq!(metro(&s, "da")["bgp"]["session"], "Established");
+    assert_eq!(metro(&s, "da")["bgp"]["advertised"], true);
+    let s = lab.wait_status("best da", |s| s["anycast"]["best"] == "da");
+    assert_eq!(s["anycast"]["advertising"], serde_json::json!(["da"]));
+    let human = lab.pt(&["status"]);
+    let human = String::from_utf8_lossy(&human.stdout);
+    assert!(
+        human
+            .lines()
+            .any(|l| l.starts_with("am") && l.contains("unreachable")),
+        "{human}"
+    );
+}
+
+#[test]
+fn reconfigure_after_withdraw_is_flagged_as_drift() {
+    let lab = Lab::up("drift", &[]);
+    assert!(lab.pt(&["withdraw", "am", "--yes"]).status.success());
+    // `birdc configure` re-enables a CLI-disabled protocol (BIRD forgets CLI state).
+    let out = Command::new("birdc")
+        .arg("-s")
+        .arg(lab.socket("am"))
+        .arg("configure")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let s = lab.wait_status("drift", |s| !metro(s, "am")["drift"].is_null());
+    assert_eq!(
+        metro(&s, "am")["drift"],
+        "advertising, but withdrawn was asked"
+    );
+    let human = String::from_utf8_lossy(&lab.pt(&["status"]).stdout).to_string();
+    assert!(human.contains("DRIFT"), "{human}");
+}
+
+#[test]
+fn command_method_stops_and_starts_the_metros_bird() {
+    let lab = Lab::up("cmd", &["--withdraw-method", "command"]);
+    assert_eq!(metro(&lab.status(), "am")["method"], "command");
+    let out = lab.pt(&["withdraw", "am", "--yes"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let s = lab.status();
+    assert_eq!(s["anycast"]["best"], "da");
+    assert!(
+        metro(&s, "am")["error"]
+            .as_str()
+            .unwrap()
+            .contains("unreachable"),
+        "its bird is stopped: {s:#}"
+    );
+    let out = lab.pt(&["restore", "am", "--yes"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let s = lab.status();
+    assert_eq!(s["anycast"]["best"], "am");
+    assert_eq!(metro(&s, "am")["bgp"]["session"], "Established");
+}
+
+#[test]
+fn two_labs_run_at_once_and_lab_status_reports_daemons() {
+    let a = Lab::up("twoa", &[]);
+    let b = Lab::up("twob", &["--metros", "am,da,sv"]);
+    assert_eq!(a.status()["anycast"]["best"], "am");
+    let s = b.status();
+    assert_eq!(s["metros"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        s["anycast"]["advertising"],
+        serde_json::json!(["am", "da", "sv"])
+    );
+    let out = common::run(&["lab", "status", "--dir", b.dir.path().to_str().unwrap()]);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && said.matches("running (pid").count() == 4,
+        "{}",
+        text(&out)
+    );
+    a.down();
+    assert_eq!(
+        b.status()["anycast"]["best"],
+        "am",
+        "stopping one lab leaves the other"
+    );
+}
+
+#[test]
+fn unknown_metro_and_missing_yes_are_usage_errors() {
+    let lab = Lab::up("usage", &[]);
+    let out = lab.pt(&["withdraw", "xx", "--yes"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no metro `xx`"));
+    // stdin is not a terminal here: without --yes the command refuses to guess.
+    let out = lab.pt(&["withdraw", "am"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("needs --yes"));
+    let out = lab.pt(&["--read-only", "withdraw", "am", "--yes"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("read-only"));
+    assert_eq!(lab.status()["anycast"]["best"], "am");
+}
+
+#[test]
+fn lab_up_rejects_unknown_metros() {
+    let out = common::run(&[
+        "lab",
+        "up",
+        "--metros",
+        "am,zz",
+        "--dir",
+        "/tmp/pt-never-created",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown metro `zz`"));
+    assert!(!std::path::Path::new("/tmp/pt-never-created").exists());
+}
