@@ -1,0 +1,182 @@
+//! The console in tmux on a real lab: keys withdraw and restore for real, the screen
+//! follows, q quits and nothing is left behind; with no config at all the embedded lab
+//! starts and stops with the console.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::{bin, metro, procs_mentioning, Lab, TempDir, Tmux};
+
+#[test]
+fn keys_withdraw_and_restore_through_the_console() {
+    let lab = Lab::up("tui", &[]);
+    let t = Tmux::start(
+        "keys",
+        100,
+        30,
+        &format!("{} --config {}", bin(), lab.config.display()),
+    );
+    let screen = t.wait_for("Established");
+    assert!(screen.contains("served via am"), "{screen}");
+    t.keys(&["w"]);
+    let screen = t.wait_for("Withdraw am (Amsterdam)?");
+    assert!(
+        screen.contains("anycast will be served from da"),
+        "{screen}"
+    );
+    t.keys(&["y"]);
+    let screen = t.wait_for("anycast now via da");
+    assert!(screen.contains("withdrawn"), "{screen}");
+    let s = lab.status();
+    assert_eq!(metro(&s, "am")["bgp"]["advertised"], false);
+    assert_eq!(s["anycast"]["best"], "da");
+
+    t.keys(&["r"]);
+    t.wait_for("Restore am (Amsterdam)?");
+    t.keys(&["Enter"]);
+    t.wait_for("am restored, verified");
+    assert_eq!(lab.status()["anycast"]["best"], "am");
+
+    // Cancelled withdraw of da changes nothing.
+    t.keys(&["j", "w"]);
+    t.wait_for("Withdraw da (Dallas)?");
+    t.keys(&["Escape"]);
+    t.wait_for("withdraw of da cancelled");
+    assert_eq!(metro(&lab.status(), "da")["bgp"]["advertised"], true);
+
+    t.keys(&["?"]);
+    t.wait_for("select the next metro");
+    // Separately: ESC followed at once by a key reads as Alt+key.
+    t.keys(&["Escape"]);
+    t.wait_until("help closed", |s| !s.contains("select the next metro"));
+    t.keys(&["q"]);
+    wait_gone(&t);
+}
+
+#[test]
+fn read_only_console_refuses() {
+    let lab = Lab::up("tuiro", &[]);
+    let t = Tmux::start(
+        "ro",
+        100,
+        30,
+        &format!("{} --read-only --config {}", bin(), lab.config.display()),
+    );
+    t.wait_for("[READ-ONLY]");
+    t.wait_for("Established");
+    t.keys(&["w"]);
+    t.wait_for("read-only mode: withdraw of am refused");
+    assert_eq!(metro(&lab.status(), "am")["bgp"]["advertised"], true);
+    t.keys(&["q"]);
+    wait_gone(&t);
+}
+
+#[test]
+fn tiny_terminal_shows_a_message_and_recovers() {
+    let lab = Lab::up("tuitiny", &[]);
+    let t = Tmux::start(
+        "tiny",
+        40,
+        10,
+        &format!("{} --config {}", bin(), lab.config.display()),
+    );
+    t.wait_for("terminal too small");
+    t.cmd(&["resize-window", "-t", "main", "-x", "100", "-y", "30"]);
+    t.wait_for("Established");
+    t.keys(&["q"]);
+    wait_gone(&t);
+}
+
+#[test]
+fn dead_router_cell_says_so_while_the_rest_updates() {
+    let lab = Lab::up("tuidead", &[]);
+    let t = Tmux::start(
+        "dead",
+        100,
+        30,
+        &format!("{} --config {}", bin(), lab.config.display()),
+    );
+    t.wait_for("Established");
+    std::process::Command::new("kill")
+        .args(["-9", &lab.pid("am").to_string()])
+        .status()
+        .unwrap();
+    let screen = t.wait_for("unreachable");
+    assert!(
+        screen
+            .lines()
+            .any(|l| l.contains(" am ") && l.contains("unreachable")),
+        "{screen}"
+    );
+    t.wait_for("anycast now via da");
+    t.keys(&["q"]);
+    wait_gone(&t);
+}
+
+#[test]
+fn embedded_lab_starts_and_stops_with_the_console() {
+    let home = TempDir::new("home");
+    let h = home.path().display().to_string();
+    let cmd = format!(
+        "env HOME={h} XDG_CONFIG_HOME={h}/.config XDG_STATE_HOME={h}/.state XDG_RUNTIME_DIR={h}/run {}",
+        bin()
+    );
+    let t = Tmux::start("embedded", 100, 30, &cmd);
+    let screen = t.wait_for("Established");
+    assert!(screen.contains("embedded lab"), "{screen}");
+    assert_eq!(
+        procs_mentioning(&h)
+            .iter()
+            .filter(|p| p.contains("bird"))
+            .count(),
+        3
+    );
+    t.keys(&["w", "y"]);
+    t.wait_for("anycast now via da");
+    t.keys(&["q"]);
+    wait_gone(&t);
+    let left = procs_mentioning(&h);
+    assert!(left.is_empty(), "left behind: {left:?}");
+    assert!(
+        std::fs::read_dir(format!("{h}/run/platform-tui"))
+            .unwrap()
+            .next()
+            .is_none(),
+        "embedded lab dir removed"
+    );
+}
+
+#[test]
+fn hangup_tears_down_the_embedded_lab() {
+    let home = TempDir::new("hup");
+    let h = home.path().display().to_string();
+    let cmd = format!(
+        "env HOME={h} XDG_STATE_HOME={h}/.state XDG_RUNTIME_DIR={h}/run {}",
+        bin()
+    );
+    let t = Tmux::start("hup", 100, 30, &cmd);
+    t.wait_for("Established");
+    // Killing the tmux server hangs up the console's terminal, like an SSH link drop.
+    t.cmd(&["kill-server"]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !procs_mentioning(&h).is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "left behind: {:?}",
+            procs_mentioning(&h)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+fn wait_gone(t: &Tmux) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while t.alive() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "console still running after q:\n{}",
+            t.screen()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
