@@ -242,17 +242,21 @@ impl Tmux {
     }
     /// Waits until the screen contains `needle`; returns the screen.
     pub fn wait_for(&self, needle: &str) -> String {
+        self.wait_until(needle, |s| s.contains(needle))
+    }
+    /// Waits (at most 15 s) until `pred` holds for the screen; returns the screen.
+    pub fn wait_until(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
             let s = self.screen();
-            if s.contains(needle) {
+            if pred(&s) {
                 return s;
             }
             assert!(
                 Instant::now() < deadline,
-                "screen never showed {needle:?}:\n{s}"
+                "screen never showed {what:?}:\n{s}"
             );
-            std::thread::sleep(Duration::from_millis(100));
+            std::thread::sleep(Duration::from_millis(50));
         }
     }
 }
