@@ -1040,6 +1040,30 @@ mod tests {
         assert!(daemon(8007)(&parse_toggle(&r[1]).expect_err("8007")));
     }
 
+    /// Every stored transcript frames cleanly and no parser panics on it.
+    #[test]
+    fn every_fixture_frames() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/bird");
+        let mut seen = 0;
+        for ver in ["v2", "v16", "v3"] {
+            let dir = std::fs::read_dir(root.join(ver)).expect("fixture dir");
+            for entry in dir {
+                let path = entry.expect("entry").path();
+                let bytes = std::fs::read(&path).expect("read");
+                let mut f = Framer::new();
+                let replies = f.push(&bytes).expect("frames");
+                assert!(!replies.is_empty(), "{path:?}");
+                assert!(!f.in_reply(), "{path:?} ends mid-reply");
+                for r in &replies {
+                    let _ = (parse_status(r), parse_protocols(r), parse_routes(r));
+                    let _ = (parse_protocol_detail(r), parse_toggle(r));
+                }
+                seen += 1;
+            }
+        }
+        assert!(seen >= 50, "only {seen} fixtures");
+    }
+
     mod prop {
         use super::*;
         use proptest::prelude::*;
