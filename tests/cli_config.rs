@@ -1,0 +1,113 @@
+//! `config check` and `config template` through the real binary: every invalid fixture
+//! exits 2 with its expected message; the template is a valid config.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::{run, text, TempDir};
+
+#[test]
+fn invalid_fixtures_exit_2_with_their_message() {
+    let mut n = 0;
+    for e in std::fs::read_dir("tests/fixtures/config/invalid")
+        .unwrap()
+        .flatten()
+    {
+        let p = e.path();
+        if p.extension().is_none_or(|x| x != "toml") {
+            continue;
+        }
+        let expected = std::fs::read_to_string(p.with_extension("err")).unwrap();
+        let rel = format!(
+            "tests/fixtures/config/invalid/{}",
+            p.file_name().unwrap().to_str().unwrap()
+        );
+        let out = run(&["config", "check", &rel]);
+        assert_eq!(out.status.code(), Some(2), "{rel}: {}", text(&out));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            stderr.trim(),
+            format!("error: {}", expected.trim()),
+            "{rel}"
+        );
+        n += 1;
+    }
+    assert!(n >= 12, "only {n} invalid fixtures");
+}
+
+#[test]
+fn valid_fixtures_pass_check() {
+    for e in std::fs::read_dir("tests/fixtures/config/valid")
+        .unwrap()
+        .flatten()
+    {
+        let p = e.path();
+        let out = run(&["config", "check", p.to_str().unwrap()]);
+        assert!(out.status.success(), "{}: {}", p.display(), text(&out));
+        assert!(String::from_utf8_lossy(&out.stdout).contains(": ok ("));
+    }
+}
+
+#[test]
+fn template_is_a_valid_config() {
+    let out = run(&["config", "template"]);
+    assert!(out.status.success());
+    let dir = TempDir::new("tmpl");
+    let path = dir.path().join("config.toml");
+    std::fs::write(&path, &out.stdout).unwrap();
+    let out = run(&["config", "check", path.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+}
+
+#[test]
+fn a_bad_config_stops_every_command_with_exit_2() {
+    let path = "tests/fixtures/config/invalid/bad_prefix.toml";
+    for args in [
+        vec!["status"],
+        vec!["withdraw", "am", "--yes"],
+        vec!["status", "--json"],
+    ] {
+        let mut all = vec!["--config", path];
+        all.extend(args);
+        let out = run(&all);
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("bad_prefix.toml:"),
+            "{}",
+            text(&out)
+        );
+    }
+}
+
+#[test]
+fn missing_config_file_is_a_clear_error() {
+    let out = run(&["--config", "/nonexistent/pt.toml", "status"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("/nonexistent/pt.toml"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn no_config_and_no_lab_tells_what_to_do() {
+    let home = TempDir::new("nocfg");
+    let h = home.path().to_str().unwrap();
+    let out = std::process::Command::new(common::bin())
+        .arg("status")
+        .env("HOME", h)
+        .env("XDG_CONFIG_HOME", format!("{h}/.config"))
+        .env("XDG_RUNTIME_DIR", format!("{h}/run"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no config") && err.contains("lab up"), "{err}");
+}
+
+#[test]
+fn bad_usage_exits_2() {
+    assert_eq!(run(&["withdraw"]).status.code(), Some(2));
+    assert_eq!(run(&["frobnicate"]).status.code(), Some(2));
+}
