@@ -30,7 +30,7 @@ fn state(metros: usize) -> State {
             metros: (0..metros)
                 .map(|i| MetroStatus {
                     name: format!("m{i}"),
-                    router: if (i as u64 + round) % 7 == 0 {
+                    router: if (i as u64 + round).is_multiple_of(7) {
                         Err("router unreachable: connection refused".into())
                     } else {
                         Ok(RouterStatus {
@@ -42,7 +42,7 @@ fn state(metros: usize) -> State {
                                 info: String::new(),
                             }),
                             origins: vec![("anycast".into(), "up".into())],
-                            advertised: (i as u64 + round) % 5 != 0,
+                            advertised: !(i as u64 + round).is_multiple_of(5),
                             exported: Some(1),
                         })
                     },
