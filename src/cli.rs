@@ -82,6 +82,9 @@ pub enum LabCommand {
         /// the metro's bird, like `systemctl stop bird`).
         #[arg(long, value_parser = ["disable", "command"], default_value = "disable")]
         withdraw_method: String,
+        /// Internal: run as the supervisor of a detached lab.
+        #[arg(long, hide = true)]
+        supervise: bool,
     },
     /// Stop a lab: no process, socket or pid file is left behind.
     Down {
@@ -227,15 +230,9 @@ async fn console(cli: &Cli) -> Result<(), Failure> {
                 dir.display()
             );
             let specs = lab::metros::parse_list(lab::DEFAULT_METROS).map_err(failed)?;
-            let mut lab = Lab::up(
-                &dir,
-                &specs,
-                LabMethod::Disable,
-                false,
-                &mut progress_to_stderr,
-            )
-            .await
-            .map_err(|e| failed(e.to_string()))?;
+            let mut lab = Lab::up(&dir, &specs, LabMethod::Disable, &mut progress_to_stderr)
+                .await
+                .map_err(|e| failed(e.to_string()))?;
             let cfg = load(&lab.config_path(), cli.read_only);
             let result = match cfg {
                 Ok(cfg) => crate::runtime::run_console(cfg, "embedded lab".to_string()).await,
@@ -259,34 +256,36 @@ async fn lab_command(cmd: &LabCommand) -> Result<(), Failure> {
             dir,
             detach,
             withdraw_method,
+            supervise,
         } => {
             let specs = lab::metros::parse_list(metros).map_err(usage)?;
             let dir = dir.clone().unwrap_or_else(lab::default_dir);
+            if *detach {
+                return lab_detached(&dir, metros, withdraw_method);
+            }
             let method = if withdraw_method == "command" {
                 LabMethod::Command
             } else {
                 LabMethod::Disable
             };
-            let mut lab = Lab::up(&dir, &specs, method, *detach, &mut progress_to_stderr)
+            let mut lab = Lab::up(&dir, &specs, method, &mut progress_to_stderr)
                 .await
                 .map_err(|e| failed(e.to_string()))?;
-            let config = lab.config_path();
-            if *detach {
-                lab.detach();
-                println!(
-                    "lab up in {}; stop it with `platform-tui lab down --dir {}`",
-                    dir.display(),
-                    dir.display()
-                );
-                println!("config: {}", config.display());
-                return Ok(());
+            if *supervise {
+                lab.supervise().map_err(|e| failed(e.to_string()))?;
+                let ready = dir.join("run").join("ready");
+                std::fs::write(&ready, std::process::id().to_string())
+                    .map_err(|e| failed(format!("{}: {e}", ready.display())))?;
+                // Detached: a hang-up of the terminal that started it must not stop it.
+                wait_for_stop(&mut lab, false).await;
+                let _ = std::fs::remove_file(ready);
+            } else {
+                println!("config: {}", lab.config_path().display());
+                progress_to_stderr("lab running; ctrl-c stops it");
+                wait_for_stop(&mut lab, true).await;
             }
-            println!("config: {}", config.display());
-            eprintln!("lab running; ctrl-c stops it");
-            wait_for_signal().await;
-            for line in lab.down() {
-                eprintln!("{line}");
-            }
+            let stopped = lab.down();
+            progress_to_stderr(&format!("lab stopped ({} daemons)", stopped.len()));
             Ok(())
         }
         LabCommand::Down { dir } => {
@@ -317,16 +316,108 @@ async fn lab_command(cmd: &LabCommand) -> Result<(), Failure> {
     }
 }
 
-async fn wait_for_signal() {
+/// Waits for SIGINT or SIGTERM (and SIGHUP when `hangup_stops`), reaping daemons that
+/// exit meanwhile.
+async fn wait_for_stop(lab: &mut Lab, hangup_stops: bool) {
     use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut a), Ok(mut b), Ok(mut c)) = (
+    let (Ok(mut int), Ok(mut term), Ok(mut hup)) = (
         signal(SignalKind::interrupt()),
         signal(SignalKind::terminate()),
         signal(SignalKind::hangup()),
     ) else {
         return;
     };
-    tokio::select! { _ = a.recv() => {}, _ = b.recv() => {}, _ = c.recv() => {} }
+    loop {
+        tokio::select! {
+            _ = int.recv() => return,
+            _ = term.recv() => return,
+            _ = hup.recv() => if hangup_stops { return },
+            _ = tokio::time::sleep(Duration::from_millis(500)) => lab.reap(),
+        }
+    }
+}
+
+/// `lab up --detach`: starts this binary again as the lab's supervisor, in its own
+/// process group, and returns once the lab is ready. The supervisor owns the daemons as
+/// its children, so `lab down` leaves nothing behind, not even zombies.
+fn lab_detached(dir: &Path, metros: &str, method: &str) -> Result<(), Failure> {
+    use std::os::unix::process::CommandExt as _;
+    let dir = if dir.is_absolute() {
+        dir.to_path_buf()
+    } else {
+        std::env::current_dir()
+            .map_err(|e| failed(e.to_string()))?
+            .join(dir)
+    };
+    if Lab::open(&dir).is_ok_and(|l| !lab::running_birds(&l.state.dir).is_empty()) {
+        return Err(failed(format!(
+            "a lab is already running in {} (stop it with `platform-tui lab down --dir {}`)",
+            dir.display(),
+            dir.display()
+        )));
+    }
+    let logs = dir.join("log");
+    std::fs::create_dir_all(&logs).map_err(|e| failed(format!("{}: {e}", logs.display())))?;
+    let ready = dir.join("run").join("ready");
+    let _ = std::fs::remove_file(&ready);
+    let log_path = logs.join("supervisor.log");
+    let log = std::fs::File::create(&log_path)
+        .map_err(|e| failed(format!("{}: {e}", log_path.display())))?;
+    let exe = std::env::current_exe().map_err(|e| failed(e.to_string()))?;
+    let mut child = std::process::Command::new(exe)
+        .args([
+            "lab",
+            "up",
+            "--supervise",
+            "--metros",
+            metros,
+            "--withdraw-method",
+            method,
+            "--dir",
+        ])
+        .arg(&dir)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(log)
+        .process_group(0)
+        .spawn()
+        .map_err(|e| failed(format!("cannot start the lab supervisor: {e}")))?;
+    progress_to_stderr(&format!(
+        "starting lab in {} (metros {metros})",
+        dir.display()
+    ));
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        if ready.exists() {
+            break;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            let text = std::fs::read_to_string(&log_path).unwrap_or_default();
+            let last = text
+                .lines()
+                .last()
+                .unwrap_or("")
+                .trim_start_matches("error: ");
+            return Err(failed(format!("lab failed to start ({status}): {last}")));
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(failed(format!(
+                "lab did not come up within 60s; see {}",
+                log_path.display()
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let config = dir.join("platform-tui.toml");
+    println!(
+        "lab up in {}; stop it with `platform-tui lab down --dir {}`",
+        dir.display(),
+        dir.display()
+    );
+    println!("config: {}", config.display());
+    Ok(())
 }
 
 async fn snapshot(cfg: &Config) -> Snapshot {

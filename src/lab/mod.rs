@@ -65,6 +65,9 @@ pub struct LabState {
     pub net: [u8; 2],
     pub method: String,
     pub metros: Vec<LabMetro>,
+    /// The process that owns a detached lab's daemons.
+    #[serde(default)]
+    pub supervisor: Option<i32>,
 }
 
 impl LabState {
@@ -126,9 +129,9 @@ pub fn find_bird() -> Result<PathBuf, LabError> {
 pub struct Lab {
     pub state: LabState,
     owned: bool,
-    /// Daemons run as our own children (the embedded lab), so that we reap them and none
-    /// lingers even as a zombie; a detachable lab's daemons fork into the background.
-    children: Option<Vec<Child>>,
+    /// The daemons run as this process's children (`bird -f`), so that it reaps them and
+    /// none lingers, not even as a zombie. A detached lab is owned by a supervisor process.
+    children: Vec<Child>,
 }
 
 impl Lab {
@@ -138,7 +141,6 @@ impl Lab {
         dir: &Path,
         metros: &[&MetroSpec],
         method: LabMethod,
-        detachable: bool,
         progress: &mut dyn FnMut(&str),
     ) -> Result<Lab, LabError> {
         let bird = find_bird()?;
@@ -177,11 +179,12 @@ impl Lab {
                     asn: 65001 + i as u32,
                 })
                 .collect(),
+            supervisor: None,
         };
         let mut lab = Lab {
             state,
             owned: true,
-            children: (!detachable).then(Vec::new),
+            children: Vec::new(),
         };
         // From here on a failure must not leave daemons behind: `lab` stops them on drop.
         lab.write_files(&bird)?;
@@ -203,14 +206,25 @@ impl Lab {
         Ok(Lab {
             state: read_state(&dir)?,
             owned: false,
-            children: None,
+            children: Vec::new(),
         })
     }
 
-    /// Leaves the daemons running after this handle is dropped (`lab up --detach`).
-    pub fn detach(mut self) -> LabState {
-        self.owned = false;
-        self.state.clone()
+    /// Records this process as the lab's supervisor, so `lab down` from another process
+    /// asks it to stop the daemons it owns.
+    pub fn supervise(&mut self) -> Result<(), LabError> {
+        self.state.supervisor = Some(std::process::id() as i32);
+        let json = serde_json::to_string_pretty(&self.state).or_else(|e| err(e.to_string()))?;
+        let path = self.state.dir.join(STATE_FILE);
+        std::fs::write(&path, json)
+            .or_else(|e| err(format!("cannot write {}: {e}", path.display())))
+    }
+
+    /// Reaps daemons that exited (e.g. stopped by a `command` withdraw).
+    pub fn reap(&mut self) {
+        for c in &mut self.children {
+            let _ = c.try_wait();
+        }
     }
 
     pub fn config_path(&self) -> PathBuf {
@@ -239,39 +253,28 @@ impl Lab {
     }
 
     fn start_daemon(&mut self, bird: &Path, daemon: &str) -> Result<(), LabError> {
+        use std::os::unix::process::CommandExt as _;
         let s = &self.state;
-        let mut cmd = Command::new(bird);
-        cmd.arg("-c")
+        let cant_run = |e: std::io::Error| LabError(format!("cannot run {}: {e}", bird.display()));
+        let log =
+            std::fs::File::create(s.log_file(&format!("{daemon}.stderr"))).map_err(cant_run)?;
+        // Own process group: a terminal's ctrl-c or hang-up reaches the console only,
+        // which then stops the daemons itself.
+        let child = Command::new(bird)
+            .arg("-f")
+            .arg("-c")
             .arg(s.conf_file(daemon))
             .arg("-s")
             .arg(s.socket(daemon))
             .arg("-P")
             .arg(s.pid_file(daemon))
-            .stdin(Stdio::null());
-        let cant_run = |e: std::io::Error| LabError(format!("cannot run {}: {e}", bird.display()));
-        if let Some(children) = self.children.as_mut() {
-            // Own process group: a terminal's ctrl-c or hang-up reaches the console only,
-            // which then stops the daemons itself.
-            use std::os::unix::process::CommandExt as _;
-            let log =
-                std::fs::File::create(s.log_file(&format!("{daemon}.stderr"))).map_err(cant_run)?;
-            let child = cmd
-                .arg("-f")
-                .process_group(0)
-                .stdout(Stdio::null())
-                .stderr(log)
-                .spawn()
-                .map_err(cant_run)?;
-            children.push(child);
-            return Ok(());
-        }
-        let out = cmd.output().map_err(cant_run)?;
-        if !out.status.success() {
-            return err(format!(
-                "bird for {daemon} failed to start: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            ));
-        }
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .process_group(0)
+            .spawn()
+            .map_err(cant_run)?;
+        self.children.push(child);
         Ok(())
     }
 
@@ -288,12 +291,7 @@ impl Lab {
                 Err(_) => {}
             }
             let index = self.state.daemons().iter().position(|d| d == daemon);
-            if let Some(child) = self
-                .children
-                .as_mut()
-                .zip(index)
-                .and_then(|(c, i)| c.get_mut(i))
-            {
+            if let Some(child) = index.and_then(|i| self.children.get_mut(i)) {
                 {
                     if let Ok(Some(status)) = child.try_wait() {
                         let log = self.state.log_file(&format!("{daemon}.stderr"));
@@ -338,9 +336,18 @@ impl Lab {
     }
 
     /// Stops every daemon of the lab and removes sockets, pid files and the state file.
-    pub fn down(&mut self) -> Vec<String> {
-        let stopped = stop_birds(&self.state.dir);
-        for mut child in self.children.take().unwrap_or_default() {
+    /// Returns the pids of the daemons that were running.
+    pub fn down(&mut self) -> Vec<i32> {
+        let running = running_birds(&self.state.dir);
+        if let Some(pid) = self
+            .state
+            .supervisor
+            .filter(|p| *p != std::process::id() as i32)
+        {
+            stop_supervisor(pid, &self.state.dir);
+        }
+        stop_birds(&self.state.dir);
+        for mut child in self.children.drain(..) {
             let _ = child.kill();
             let _ = child.wait();
         }
@@ -350,7 +357,7 @@ impl Lab {
         }
         let _ = std::fs::remove_file(self.state.dir.join(STATE_FILE));
         self.owned = false;
-        stopped
+        running
     }
 
     /// One line per daemon: running or not, its socket.
@@ -453,7 +460,7 @@ pub fn running_birds(dir: &Path) -> Vec<i32> {
 }
 
 /// SIGTERM, then SIGKILL after 3 s, every bird of the lab in `dir`.
-fn stop_birds(dir: &Path) -> Vec<String> {
+fn stop_birds(dir: &Path) {
     let pids = running_birds(dir);
     for p in &pids {
         let _ = kill(Pid::from_raw(*p), Signal::SIGTERM);
@@ -465,7 +472,23 @@ fn stop_birds(dir: &Path) -> Vec<String> {
     for p in running_birds(dir) {
         let _ = kill(Pid::from_raw(p), Signal::SIGKILL);
     }
-    pids.iter()
-        .map(|p| format!("stopped bird pid {p}"))
-        .collect()
+}
+
+/// Asks a detached lab's supervisor to stop (it stops and reaps its daemons), and waits
+/// for it to exit.
+fn stop_supervisor(pid: i32, dir: &Path) {
+    let needle = dir.display().to_string();
+    let alive = || {
+        std::fs::read(format!("/proc/{pid}/cmdline"))
+            .map(|c| String::from_utf8_lossy(&c).contains(&needle))
+            .unwrap_or(false)
+    };
+    if !alive() {
+        return;
+    }
+    let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while alive() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
