@@ -12,6 +12,7 @@ use crate::config::{self, Config};
 use crate::domain::{ActionKind, Request, Snapshot};
 use crate::lab::{self, Lab, LabMethod};
 use crate::ops::{self, store::Store, Poller};
+use crate::probe::Target;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -42,6 +43,32 @@ pub enum Command {
     Status {
         #[arg(long)]
         json: bool,
+    },
+    /// HTTP latency probes, httping style: one line per probe, then a summary.
+    Probe {
+        /// A URL to probe (needs no config), instead of the config's targets.
+        url: Option<String>,
+        /// Probe the config's anycast URL (the default with a config).
+        #[arg(long, conflicts_with_all = ["url", "metro"])]
+        anycast: bool,
+        /// Probe one metro directly: its own address with the anycast Host header.
+        #[arg(long, conflicts_with = "url")]
+        metro: Option<String>,
+        /// Number of probes (default: until interrupted).
+        #[arg(short = 'c', long = "count")]
+        count: Option<u64>,
+        /// Seconds between probes.
+        #[arg(short = 'i', long = "interval", default_value_t = 1.0)]
+        interval: f64,
+        /// GET instead of HEAD.
+        #[arg(long)]
+        get: bool,
+        /// Reuse one connection (reconnects are marked).
+        #[arg(long)]
+        keep_alive: bool,
+        /// Seconds before a probe counts as lost.
+        #[arg(long)]
+        timeout: Option<f64>,
     },
     /// Withdraw a metro's anycast advertisement and wait until it is verified.
     Withdraw {
@@ -93,6 +120,27 @@ pub enum LabCommand {
     },
     /// Show a lab's daemons.
     Status {
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
+    /// Stop or start a metro's app server, to demonstrate failures.
+    App {
+        #[command(subcommand)]
+        command: AppCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AppCommand {
+    /// Stop a metro's app server: its allocation fails and its port refuses connections.
+    Stop {
+        metro: String,
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
+    /// Start a metro's app server again.
+    Start {
+        metro: String,
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
     },
@@ -175,6 +223,25 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         None => console(&cli).await,
         Some(Command::Lab { command }) => lab_command(command).await,
         Some(Command::Status { json }) => status(&need_config(&cli)?, *json).await,
+        Some(Command::Probe {
+            url,
+            anycast: _,
+            metro,
+            count,
+            interval,
+            get,
+            keep_alive,
+            timeout,
+        }) => {
+            let opts = ProbeArgs {
+                count: *count,
+                interval: *interval,
+                get: *get,
+                keep_alive: *keep_alive,
+                timeout: *timeout,
+            };
+            probe(&cli, url.as_deref(), metro.as_deref(), opts).await
+        }
         Some(Command::Withdraw { metro, yes, force }) => {
             let req = Request {
                 metro: metro.clone(),
@@ -297,6 +364,22 @@ async fn lab_command(cmd: &LabCommand) -> Result<(), Failure> {
                 dir.display(),
                 stopped.len()
             );
+            Ok(())
+        }
+        LabCommand::App { command } => {
+            let (verb, metro, dir) = match command {
+                AppCommand::Stop { metro, dir } => ("stop", metro, dir),
+                AppCommand::Start { metro, dir } => ("start", metro, dir),
+            };
+            let dir = dir.clone().unwrap_or_else(lab::default_dir);
+            let lab = Lab::open(&dir).map_err(|e| failed(e.to_string()))?;
+            let said = lab::dataplane::control(
+                &lab.state.control_socket(),
+                &format!("app {verb} {metro}"),
+            )
+            .await
+            .map_err(|e| failed(e.to_string()))?;
+            println!("{said}");
             Ok(())
         }
         LabCommand::Status { dir } => {
@@ -590,5 +673,156 @@ async fn act(cfg: &Config, req: Request, yes: bool) -> Result<(), Failure> {
             Ok(())
         }
         Err(e) => Err(failed(e)),
+    }
+}
+
+/// `probe` options from the command line.
+pub struct ProbeArgs {
+    pub count: Option<u64>,
+    pub interval: f64,
+    pub get: bool,
+    pub keep_alive: bool,
+    pub timeout: Option<f64>,
+}
+
+fn seconds(what: &str, v: f64) -> Result<Duration, Failure> {
+    if !(v.is_finite() && (0.001..=3600.0).contains(&v)) {
+        return Err(usage(format!(
+            "{what} must be between 0.001 and 3600 seconds"
+        )));
+    }
+    Ok(Duration::from_secs_f64(v))
+}
+
+/// The probe target: an explicit URL (no config needed), or the config's anycast URL,
+/// or one metro's own address with the anycast Host header.
+fn probe_target(
+    cli: &Cli,
+    url: Option<&str>,
+    metro: Option<&str>,
+) -> Result<(Target, Option<Config>), Failure> {
+    if let Some(url) = url {
+        let cfg = match &cli.config {
+            Some(p) => Some(load(p, cli.read_only)?),
+            None => None,
+        };
+        let mut t = Target::from_url(url, url).map_err(usage)?;
+        if let Some(c) = &cfg {
+            t = t.with_served_by_header(&c.probe.served_by_header);
+        }
+        return Ok((t, cfg));
+    }
+    let cfg = need_config(cli)?;
+    let Some(anycast_url) = cfg.anycast.url.clone() else {
+        return Err(usage(
+            "the config has no [anycast] url to probe; pass a URL",
+        ));
+    };
+    let base = Target::from_url("anycast", &anycast_url)
+        .map_err(usage)?
+        .with_served_by_header(&cfg.probe.served_by_header);
+    let target = match metro {
+        None => base,
+        Some(name) => {
+            let m = cfg.metro(name).ok_or_else(|| {
+                let known: Vec<&str> = cfg.metros.iter().map(|m| m.name.as_str()).collect();
+                usage(format!(
+                    "no metro `{name}` in the config (known: {})",
+                    known.join(", ")
+                ))
+            })?;
+            let addr = m
+                .address
+                .ok_or_else(|| usage(format!("metro `{name}` has no address to probe directly")))?;
+            Target {
+                name: name.to_string(),
+                ..base
+            }
+            .connect_to(addr)
+        }
+    };
+    Ok((target, Some(cfg)))
+}
+
+async fn probe(
+    cli: &Cli,
+    url: Option<&str>,
+    metro: Option<&str>,
+    args: ProbeArgs,
+) -> Result<(), Failure> {
+    use std::collections::BTreeMap;
+
+    use crate::probe::{output, spawn_schedule, Method, ProbeOptions, Stats};
+
+    let interval = seconds("the interval", args.interval)?;
+    let (target, cfg) = probe_target(cli, url, metro)?;
+    let mut opts = ProbeOptions::default();
+    if let Some(c) = &cfg {
+        opts.timeout = c.probe.timeout;
+        opts.keep_alive = c.probe.keep_alive;
+        opts.method = match c.probe.method {
+            config::ProbeMethod::Head => Method::Head,
+            config::ProbeMethod::Get => Method::Get,
+        };
+    }
+    if args.get {
+        opts.method = Method::Get;
+    }
+    opts.keep_alive |= args.keep_alive;
+    if let Some(t) = args.timeout {
+        opts.timeout = seconds("the timeout", t)?;
+    }
+    let window = cfg.as_ref().map(|c| c.probe.window).unwrap_or(60);
+    match target.connect_to {
+        Some(addr) => println!("PROBE {} via {addr}", target.uri),
+        None => println!("PROBE {}", target.uri),
+    }
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let handle = spawn_schedule(target, opts, interval, args.count, tx);
+    let mut stats = Stats::new(window);
+    // Probes overlap when one is slower than the interval; print them in order.
+    let mut pending: BTreeMap<u64, crate::probe::ProbeSample> = BTreeMap::new();
+    let mut next = 0u64;
+    let interrupted = async {
+        use tokio::signal::unix::{signal, SignalKind};
+        match (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) {
+            (Ok(mut a), Ok(mut b)) => {
+                tokio::select! { _ = a.recv() => {}, _ = b.recv() => {} }
+            }
+            _ => std::future::pending::<()>().await,
+        }
+    };
+    tokio::pin!(interrupted);
+    loop {
+        tokio::select! {
+            sample = rx.recv() => {
+                let Some(sample) = sample else { break };
+                pending.insert(sample.seq, sample);
+                while let Some(s) = pending.remove(&next) {
+                    stats.record(&s);
+                    println!("{}", output::sample_line(&s));
+                    next += 1;
+                }
+            }
+            _ = &mut interrupted => break,
+        }
+    }
+    handle.abort();
+    for (_, s) in std::mem::take(&mut pending) {
+        stats.record(&s);
+        println!("{}", output::sample_line(&s));
+    }
+    let summary = stats.session();
+    println!();
+    for line in output::summary_lines(&summary) {
+        println!("{line}");
+    }
+    if summary.received > 0 {
+        Ok(())
+    } else {
+        Err(failed("no probe succeeded"))
     }
 }

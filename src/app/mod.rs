@@ -14,12 +14,31 @@ use crate::domain::{
     ActionKind, Desired, Event, Level, ObserverView, Outcome, Request, RouterStatus, Snapshot,
 };
 
+pub mod latency;
+
+use latency::{infer_served_by, ChartView, LatencyRow, Marker, ANYCAST};
+
 const MAX_EVENTS: usize = 500;
+const MAX_MARKERS: usize = 200;
+
+/// The console's screens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum View {
+    #[default]
+    Overview,
+    Latency,
+    Nomad,
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Msg {
     Key(KeyEvent),
     Snapshot(Snapshot),
+    /// One latency probe of a target (`anycast` or a metro's name).
+    Probe {
+        target: String,
+        sample: crate::probe::ProbeSample,
+    },
     /// A line of progress from a running action.
     Progress(String),
     Done(Outcome),
@@ -96,6 +115,11 @@ pub struct State {
     /// Where the state came from, e.g. "embedded lab (/run/user/0/platform-tui/...)".
     pub source: String,
     pub quit: bool,
+    pub view: View,
+    /// Probe targets: `anycast` first, then each metro probed directly.
+    pub latency: Vec<LatencyRow>,
+    pub chart: ChartView,
+    pub markers: Vec<Marker>,
 }
 
 impl State {
@@ -135,6 +159,36 @@ impl State {
             last_poll: None,
             source,
             quit: false,
+            view: View::Overview,
+            latency: cfg
+                .anycast
+                .url
+                .iter()
+                .map(|_| ANYCAST)
+                .chain(
+                    cfg.metros
+                        .iter()
+                        .filter(|m| m.address.is_some())
+                        .map(|m| m.name.as_str()),
+                )
+                .map(|t| LatencyRow::new(t, cfg.probe.window))
+                .collect(),
+            chart: ChartView::default(),
+            markers: Vec::new(),
+        }
+    }
+
+    pub fn latency_row(&self, target: &str) -> Option<&LatencyRow> {
+        self.latency.iter().find(|r| r.target == target)
+    }
+
+    fn marker(&mut self, label: String) {
+        self.markers.push(Marker {
+            at: self.now,
+            label,
+        });
+        if self.markers.len() > MAX_MARKERS {
+            self.markers.remove(0);
         }
     }
 
@@ -253,6 +307,10 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
             on_snapshot(state, snap);
             Vec::new()
         }
+        Msg::Probe { target, sample } => {
+            on_probe(state, &target, sample);
+            Vec::new()
+        }
         Msg::Progress(line) => {
             state.busy = Some(line);
             Vec::new()
@@ -349,6 +407,37 @@ fn on_action(state: &mut State, action: Action) -> Vec<Effect> {
         Action::Refresh => vec![Effect::Refresh],
         Action::Withdraw => ask(state, ActionKind::Withdraw),
         Action::Restore => ask(state, ActionKind::Restore),
+        Action::ViewOverview => set_view(state, View::Overview),
+        Action::ViewLatency => set_view(state, View::Latency),
+        Action::ViewNomad => set_view(state, View::Nomad),
+        Action::NextView => {
+            let next = match state.view {
+                View::Overview => View::Latency,
+                View::Latency => View::Nomad,
+                View::Nomad => View::Overview,
+            };
+            set_view(state, next)
+        }
+        Action::Freeze => {
+            state.chart.frozen_at = match state.chart.frozen_at {
+                Some(_) => None,
+                None => Some(state.now),
+            };
+            Vec::new()
+        }
+        Action::ZoomIn => {
+            state.chart.zoom_in();
+            Vec::new()
+        }
+        Action::ZoomOut => {
+            state.chart.zoom_out();
+            Vec::new()
+        }
+        Action::ToggleAllMetros => {
+            state.chart.all_metros = !state.chart.all_metros;
+            Vec::new()
+        }
+        _ => Vec::new(),
     }
 }
 
@@ -386,8 +475,58 @@ fn ask(state: &mut State, kind: ActionKind) -> Vec<Effect> {
     Vec::new()
 }
 
+fn set_view(state: &mut State, view: View) -> Vec<Effect> {
+    state.view = view;
+    Vec::new()
+}
+
+fn on_probe(state: &mut State, target: &str, sample: crate::probe::ProbeSample) {
+    let Some(idx) = state.latency.iter().position(|r| r.target == target) else {
+        return;
+    };
+    let before = state.latency[idx].series.iter().rev().find_map(|(_, v)| *v);
+    let (served, inferred) = match (&sample.served_by, sample.ttfb_ms()) {
+        (Some(s), _) => (Some(s.clone()), false),
+        (None, Some(ttfb)) => (
+            infer_served_by(&state.latency, ttfb).map(str::to_string),
+            true,
+        ),
+        (None, None) => (None, false),
+    };
+    let row = &mut state.latency[idx];
+    row.record(&sample);
+    if served.is_none() {
+        return;
+    }
+    let previous = row.served_by.clone();
+    row.served_by = served.clone();
+    row.inferred = inferred;
+    if target != ANYCAST {
+        return;
+    }
+    if let (Some(prev), Some(now)) = (previous, served) {
+        if prev != now {
+            let ms = |v: Option<f64>| {
+                v.map(|v| format!("{v:.0} ms"))
+                    .unwrap_or_else(|| "-".into())
+            };
+            let text = format!(
+                "anycast now served by {now} (was {prev}): {} → {}",
+                ms(before),
+                ms(sample.ttfb_ms())
+            );
+            state.marker(format!("→{now}"));
+            state.event(Level::Info, text);
+        }
+    }
+}
+
 fn on_done(state: &mut State, o: Outcome) {
     state.busy = None;
+    if o.ok() {
+        let label = format!("{} {}", o.action.verb(), o.metro);
+        state.marker(label);
+    }
     match &o.result {
         Ok(text) => {
             state.desired.insert(o.metro.clone(), o.action.desired());

@@ -118,18 +118,22 @@ pub fn console_toml(state: &LabState, bird_bin: &Path) -> String {
     );
     let _ = write!(
         s,
-        "[anycast]\nprefix = {}\n\n[anycast.observer]\nbird_socket = \"run/upstream.ctl\"\n",
-        toml_str(&state.prefix)
+        "[anycast]\nprefix = {}\nurl = {}\n\n[anycast.observer]\nbird_socket = \"run/upstream.ctl\"\n",
+        toml_str(&state.prefix),
+        toml_str(&state.anycast_url())
     );
     for m in &state.metros {
         let _ = write!(
             s,
             "\n[[metro]]\nname = {code}\ndisplay_name = {name}\nbird_socket = \"run/{c}.ctl\"\n\
              origin_protocols = [\"anycast\"]\nexport_protocol = \"upstream\"\n\
-             observer_protocol = \"metro_{c}\"\n",
+             observer_protocol = \"metro_{c}\"\naddress = \"{addr}\"\n\n\
+             [metro.nomad]\naddress = \"http://{nomad}\"\n",
             code = toml_str(m.code.as_str()),
             name = toml_str(&m.display_name),
             c = m.code,
+            addr = state.app_addr(m),
+            nomad = state.nomad_addr(m),
         );
         if state.method == "command" {
             let d = state.dir.display().to_string();

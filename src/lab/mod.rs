@@ -4,11 +4,13 @@
 //! the lab writes an ordinary platform-tui config there. This module never imports the UI.
 
 mod conf;
+pub mod dataplane;
 pub mod metros;
+pub mod nomad_api;
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
-use std::net::{Ipv4Addr, SocketAddrV4, TcpListener};
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -74,6 +76,27 @@ impl LabState {
     pub fn upstream_addr(&self) -> Ipv4Addr {
         Ipv4Addr::new(127, self.net[0], self.net[1], 1)
     }
+    /// The anycast front door: the address viewers connect to.
+    pub fn anycast_addr(&self) -> SocketAddr {
+        SocketAddr::from((
+            Ipv4Addr::new(127, self.net[0], self.net[1], 2),
+            self.port + 1,
+        ))
+    }
+    pub fn anycast_url(&self) -> String {
+        format!("http://{}/", self.anycast_addr())
+    }
+    /// A metro's own app server.
+    pub fn app_addr(&self, m: &LabMetro) -> SocketAddr {
+        SocketAddr::from((m.addr, self.port + 1))
+    }
+    /// A metro's Nomad-API endpoint.
+    pub fn nomad_addr(&self, m: &LabMetro) -> SocketAddr {
+        SocketAddr::from((m.addr, self.port + 2))
+    }
+    pub fn control_socket(&self) -> PathBuf {
+        self.dir.join("run").join("lab.sock")
+    }
     pub fn config_path(&self) -> PathBuf {
         self.dir.join(CONFIG_FILE)
     }
@@ -132,6 +155,8 @@ pub struct Lab {
     /// The daemons run as this process's children (`bird -f`), so that it reaps them and
     /// none lingers, not even as a zombie. A detached lab is owned by a supervisor process.
     children: Vec<Child>,
+    /// App servers, front door and control socket, served by this process.
+    pub dataplane: Option<dataplane::Dataplane>,
 }
 
 impl Lab {
@@ -185,6 +210,7 @@ impl Lab {
             state,
             owned: true,
             children: Vec::new(),
+            dataplane: None,
         };
         // From here on a failure must not leave daemons behind: `lab` stops them on drop.
         lab.write_files(&bird)?;
@@ -197,6 +223,8 @@ impl Lab {
         }
         progress("waiting for BGP sessions to establish");
         lab.wait_established(Duration::from_secs(20)).await?;
+        progress("starting app servers and the anycast front door");
+        lab.dataplane = Some(dataplane::Dataplane::start(&lab.state).await?);
         Ok(lab)
     }
 
@@ -207,6 +235,7 @@ impl Lab {
             state: read_state(&dir)?,
             owned: false,
             children: Vec::new(),
+            dataplane: None,
         })
     }
 
@@ -346,6 +375,7 @@ impl Lab {
         {
             stop_supervisor(pid, &self.state.dir);
         }
+        self.dataplane = None;
         stop_birds(&self.state.dir);
         for mut child in self.children.drain(..) {
             let _ = child.kill();
@@ -423,9 +453,13 @@ fn pick_address_block(metros: usize) -> Result<([u8; 2], u16), LabError> {
         let r = h.finish();
         let net = [100 + (r % 100) as u8, ((r >> 8) % 256) as u8];
         let port = 20_000 + ((r >> 16) % 40_000) as u16;
-        let addrs = std::iter::once(1u8).chain((0..metros).map(|i| 10 + i as u8));
+        // BGP on `port`, HTTP on `port + 1`, the Nomad API on `port + 2`.
+        let addrs = [1u8, 2]
+            .into_iter()
+            .chain((0..metros).map(|i| 10 + i as u8));
         let free = addrs
-            .map(|last| SocketAddrV4::new(Ipv4Addr::new(127, net[0], net[1], last), port))
+            .flat_map(|last| (0..3).map(move |o| (last, port + o)))
+            .map(|(last, p)| SocketAddrV4::new(Ipv4Addr::new(127, net[0], net[1], last), p))
             .all(|a| TcpListener::bind(a).is_ok());
         if free {
             return Ok((net, port));

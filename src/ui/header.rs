@@ -14,12 +14,12 @@ pub fn draw(state: &State, frame: &mut Frame, area: Rect) {
     let advertising = state.advertising();
     let mut first = vec![
         Span::styled(" platform-tui ", style::header(t)),
-        Span::raw(" anycast "),
+        Span::raw(" "),
         Span::styled(state.prefix.clone(), style::accent(t)),
     ];
     match (&state.observer, state.best()) {
         (Some(Ok(_)), Some(best)) => {
-            first.push(Span::raw("  served via "));
+            first.push(Span::raw("  best path "));
             first.push(Span::styled(best.to_string(), style::ok(t)));
         }
         (Some(Ok(_)), None) => first.push(Span::styled("  NO ROUTE: black-holed", style::error(t))),
@@ -38,6 +38,24 @@ pub fn draw(state: &State, frame: &mut Frame, area: Rect) {
         }
         (None, _) => first.push(Span::styled("  no observer configured", style::dim(t))),
     }
+    if let Some(row) = state.latency_row(crate::app::latency::ANYCAST) {
+        first.push(Span::raw("  │ anycast "));
+        match (row.p50(), &row.served_by) {
+            (Some(p50), Some(by)) => {
+                let by = if row.inferred {
+                    format!("{by}?")
+                } else {
+                    by.clone()
+                };
+                first.push(Span::styled(format!("{p50:.0} ms via {by}"), style::ok(t)));
+            }
+            (Some(p50), None) => first.push(Span::styled(format!("{p50:.0} ms"), style::ok(t))),
+            (None, _) if row.stats.last_sample().is_some() => {
+                first.push(Span::styled("unreachable", style::error(t)))
+            }
+            (None, _) => first.push(Span::styled("probing…", style::dim(t))),
+        }
+    }
     if state.read_only {
         first.push(Span::styled("  [READ-ONLY]", style::warn(t)));
     }
@@ -55,11 +73,25 @@ pub fn draw(state: &State, frame: &mut Frame, area: Rect) {
         Some(p) => format!("polled {} ago", age(secs_between(p, state.now))),
         None => "waiting for the first poll".to_string(),
     };
-    let second = vec![
+    let mut second = vec![Span::raw(" ")];
+    for (view, label) in [
+        (crate::app::View::Overview, "1 overview"),
+        (crate::app::View::Latency, "2 latency"),
+        (crate::app::View::Nomad, "3 nomad"),
+    ] {
+        let st = if state.view == view {
+            style::selected(t)
+        } else {
+            style::dim(t)
+        };
+        second.push(Span::styled(format!("[{label}]"), st));
+        second.push(Span::raw(" "));
+    }
+    second.extend([
         Span::raw(" advertising: "),
         Span::styled(adv_text, adv_style),
-        Span::styled(format!("   {polled} · {}", state.source), style::dim(t)),
-    ];
+        Span::styled(format!("  {polled} · {}", state.source), style::dim(t)),
+    ]);
     frame.render_widget(
         Paragraph::new(vec![Line::from(first), Line::from(second)]),
         area,

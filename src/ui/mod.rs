@@ -14,7 +14,10 @@ mod events;
 mod footer;
 mod header;
 mod help;
+mod latency;
 mod metros;
+mod nomad;
+mod spark;
 pub mod style;
 #[cfg(test)]
 mod tests;
@@ -24,7 +27,7 @@ use ratatui::text::Line;
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
-use crate::app::{Mode, State};
+use crate::app::{Mode, State, View};
 
 /// Smallest terminal the console draws in; below it a message says so.
 pub const MIN_WIDTH: u16 = 60;
@@ -36,19 +39,34 @@ pub fn draw(state: &State, frame: &mut Frame) {
         too_small(frame, area);
         return;
     }
-    let table_height = (state.metros.len() as u16 + 3)
-        .min(area.height.saturating_sub(8))
-        .max(4);
-    let [header_area, metros_area, events_area, footer_area] = Layout::vertical([
+    let [header_area, body, footer_area] = Layout::vertical([
         Constraint::Length(2),
-        Constraint::Length(table_height),
         Constraint::Min(3),
         Constraint::Length(1),
     ])
     .areas(area);
     header::draw(state, frame, header_area);
-    metros::draw(state, frame, metros_area);
-    events::draw(state, frame, events_area);
+    match state.view {
+        View::Overview => {
+            let table_height = (state.metros.len() as u16 + 3)
+                .min(body.height.saturating_sub(5))
+                .max(4);
+            let [metros_area, events_area] =
+                Layout::vertical([Constraint::Length(table_height), Constraint::Min(3)])
+                    .areas(body);
+            metros::draw(state, frame, metros_area);
+            events::draw(state, frame, events_area);
+        }
+        View::Latency => {
+            let events_height = if body.height >= 24 { 6 } else { 4 };
+            let [pane, events_area] =
+                Layout::vertical([Constraint::Min(8), Constraint::Length(events_height)])
+                    .areas(body);
+            latency::draw(state, frame, pane);
+            events::draw(state, frame, events_area);
+        }
+        View::Nomad => nomad::draw(state, frame, body),
+    }
     footer::draw(state, frame, footer_area);
     match &state.mode {
         Mode::Normal => {}

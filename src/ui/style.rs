@@ -26,6 +26,9 @@ pub fn header(t: &Theme) -> Style {
 pub fn selected(t: &Theme) -> Style {
     Style::new().bg(t.selected_bg).add_modifier(Modifier::BOLD)
 }
+pub fn lost(t: &Theme) -> Style {
+    Style::new().fg(t.lost).add_modifier(Modifier::BOLD)
+}
 pub fn level(t: &Theme, l: Level) -> Style {
     match l {
         Level::Info => Style::new(),

@@ -1,0 +1,104 @@
+//! Latency state: one row per probe target (the anycast URL, then each metro directly),
+//! with its statistics, its served-by metro and a history for the chart. Pure data,
+//! updated by `app::update`.
+
+use std::collections::VecDeque;
+use std::time::{Duration, SystemTime};
+
+use crate::probe::{ProbeSample, Stats};
+
+/// How much history the chart can show.
+pub const HISTORY: Duration = Duration::from_secs(600);
+pub const MIN_WINDOW_SECS: u64 = 30;
+pub const MAX_WINDOW_SECS: u64 = 600;
+
+pub const ANYCAST: &str = "anycast";
+
+/// One probed target.
+#[derive(Debug, Clone)]
+pub struct LatencyRow {
+    /// `anycast`, or the metro's name.
+    pub target: String,
+    pub stats: Stats,
+    /// Who served the latest successful probe.
+    pub served_by: Option<String>,
+    /// The served-by value was guessed from latency (no header in the response).
+    pub inferred: bool,
+    /// (time, TTFB ms or None when lost), oldest first, at most `HISTORY` long.
+    pub series: VecDeque<(SystemTime, Option<f64>)>,
+}
+
+impl LatencyRow {
+    pub fn new(target: &str, window: usize) -> LatencyRow {
+        LatencyRow {
+            target: target.to_string(),
+            stats: Stats::new(window),
+            served_by: None,
+            inferred: false,
+            series: VecDeque::new(),
+        }
+    }
+
+    pub fn p50(&self) -> Option<f64> {
+        self.stats.window().p50
+    }
+
+    /// Records a sample; returns the previous served-by when it changed.
+    pub fn record(&mut self, s: &ProbeSample) {
+        self.stats.record(s);
+        self.series.push_back((s.at, s.ttfb_ms()));
+        while let Some((t, _)) = self.series.front() {
+            if s.at.duration_since(*t).unwrap_or_default() > HISTORY {
+                self.series.pop_front();
+            } else {
+                break;
+            }
+        }
+    }
+}
+
+/// The chart's view: its time window and whether it is frozen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChartView {
+    pub window_secs: u64,
+    /// When frozen, the chart ends here instead of now.
+    pub frozen_at: Option<SystemTime>,
+    /// Chart every metro, not only the anycast target.
+    pub all_metros: bool,
+}
+
+impl Default for ChartView {
+    fn default() -> Self {
+        ChartView {
+            window_secs: 120,
+            frozen_at: None,
+            all_metros: false,
+        }
+    }
+}
+
+impl ChartView {
+    pub fn zoom_in(&mut self) {
+        self.window_secs = (self.window_secs / 2).max(MIN_WINDOW_SECS);
+    }
+    pub fn zoom_out(&mut self) {
+        self.window_secs = (self.window_secs * 2).min(MAX_WINDOW_SECS);
+    }
+}
+
+/// A vertical marker on the chart: a withdraw/restore or a change of served-by metro.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Marker {
+    pub at: SystemTime,
+    pub label: String,
+}
+
+/// Guesses who served a probe without a served-by header: the metro whose direct
+/// latency (window p50) is nearest to this sample's TTFB.
+pub fn infer_served_by<'a>(rows: &'a [LatencyRow], ttfb: f64) -> Option<&'a str> {
+    rows.iter()
+        .filter(|r| r.target != ANYCAST)
+        .filter_map(|r| r.p50().map(|p| (r.target.as_str(), (p - ttfb).abs())))
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|(t, _)| t)
+}

@@ -1,0 +1,414 @@
+//! The lab's data plane: per metro an HTTP app server that answers after that metro's WAN
+//! delay (with a little jitter), and an anycast front door that forwards each new
+//! connection to the metro the upstream BIRD prefers at that moment — no route, no
+//! connection, as with a black hole. A control socket lets `lab app stop|start` stop and
+//! start a metro's app server from another process.
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use http_body_util::Full;
+use hyper::body::Bytes;
+use hyper::{Method, Request, Response};
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
+use tokio::task::JoinHandle;
+
+use super::{LabError, LabState};
+use crate::bird::BirdClient;
+
+/// Access lines kept per metro (the Nomad endpoint serves them as the task's logs).
+const ACCESS_LOG_LINES: usize = 2000;
+/// How long the front door trusts the upstream's answer.
+const ROUTE_CACHE: Duration = Duration::from_millis(50);
+
+/// One metro's app server and what is known about it.
+pub struct AppMetro {
+    pub code: String,
+    pub display_name: String,
+    pub addr: SocketAddr,
+    pub delay: Duration,
+    pub state: Mutex<AppState>,
+}
+
+#[derive(Default)]
+pub struct AppState {
+    pub running: bool,
+    task: Option<JoinHandle<()>>,
+    pub started_at: Option<SystemTime>,
+    pub stopped_at: Option<SystemTime>,
+    pub restarts: u32,
+    /// Access lines, newest last; `log_base` counts lines dropped from the front, so a
+    /// byte offset into the whole log stays meaningful.
+    pub access_log: VecDeque<String>,
+    pub log_bytes: u64,
+    /// Task events (time, type, message), newest last.
+    pub events: Vec<(SystemTime, String, String)>,
+}
+
+/// What the data plane shares with the lab's Nomad endpoint.
+pub struct Shared {
+    pub metros: Vec<Arc<AppMetro>>,
+    /// Bumped on every change of an app server's state.
+    pub index: tokio::sync::watch::Sender<u64>,
+    pub started: SystemTime,
+}
+
+impl Shared {
+    pub fn metro(&self, code: &str) -> Option<&Arc<AppMetro>> {
+        self.metros.iter().find(|m| m.code == code)
+    }
+
+    fn bump(&self) {
+        self.index.send_modify(|i| *i += 1);
+    }
+
+    /// Starts a metro's app server (again).
+    pub async fn start_app(self: &Arc<Self>, code: &str) -> Result<String, String> {
+        let m = self
+            .metro(code)
+            .ok_or_else(|| format!("no metro `{code}` in this lab"))?
+            .clone();
+        if lock(&m.state).running {
+            return Ok(format!("{code}: app already running"));
+        }
+        let listener = TcpListener::bind(m.addr)
+            .await
+            .map_err(|e| format!("{code}: cannot listen on {}: {e}", m.addr))?;
+        let task = tokio::spawn(serve_app(listener, m.clone()));
+        {
+            let mut st = lock(&m.state);
+            let now = SystemTime::now();
+            if st.started_at.is_some() {
+                st.restarts += 1;
+                st.events
+                    .push((now, "Restarted".into(), "app server started again".into()));
+            } else {
+                st.events
+                    .push((now, "Started".into(), "Task started by client".into()));
+            }
+            st.running = true;
+            st.task = Some(task);
+            st.started_at = Some(now);
+            st.stopped_at = None;
+        }
+        self.bump();
+        Ok(format!("{code}: app started on {}", m.addr))
+    }
+
+    /// Stops a metro's app server: its port refuses connections from now on.
+    pub fn stop_app(&self, code: &str) -> Result<String, String> {
+        let m = self
+            .metro(code)
+            .ok_or_else(|| format!("no metro `{code}` in this lab"))?;
+        {
+            let mut st = lock(&m.state);
+            if !st.running {
+                return Ok(format!("{code}: app already stopped"));
+            }
+            if let Some(t) = st.task.take() {
+                t.abort();
+            }
+            st.running = false;
+            let now = SystemTime::now();
+            st.stopped_at = Some(now);
+            st.events.push((
+                now,
+                "Terminated".into(),
+                "app server stopped (exit code 1)".into(),
+            ));
+        }
+        self.bump();
+        Ok(format!("{code}: app stopped"))
+    }
+}
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panicking holder cannot leave this plain data inconsistent: keep going.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The running data plane; dropping it stops every server it started.
+pub struct Dataplane {
+    pub shared: Arc<Shared>,
+    tasks: Vec<JoinHandle<()>>,
+    control: PathBuf,
+}
+
+impl std::fmt::Debug for Dataplane {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Dataplane")
+            .field("metros", &self.shared.metros.len())
+            .finish()
+    }
+}
+
+impl Drop for Dataplane {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+        for m in &self.shared.metros {
+            if let Some(t) = lock(&m.state).task.take() {
+                t.abort();
+            }
+        }
+        let _ = std::fs::remove_file(&self.control);
+    }
+}
+
+impl Dataplane {
+    pub async fn start(state: &LabState) -> Result<Dataplane, LabError> {
+        let (index, _) = tokio::sync::watch::channel(1u64);
+        let shared = Arc::new(Shared {
+            metros: state
+                .metros
+                .iter()
+                .map(|m| {
+                    Arc::new(AppMetro {
+                        code: m.code.clone(),
+                        display_name: m.display_name.clone(),
+                        addr: state.app_addr(m),
+                        delay: Duration::from_millis(u64::from(m.rtt_ms)),
+                        state: Mutex::new(AppState::default()),
+                    })
+                })
+                .collect(),
+            index,
+            started: SystemTime::now(),
+        });
+        let mut dp = Dataplane {
+            shared: shared.clone(),
+            tasks: Vec::new(),
+            control: state.control_socket(),
+        };
+        for m in &state.metros {
+            shared.start_app(&m.code).await.map_err(LabError)?;
+        }
+        let front = TcpListener::bind(state.anycast_addr()).await.map_err(|e| {
+            LabError(format!(
+                "front door cannot listen on {}: {e}",
+                state.anycast_addr()
+            ))
+        })?;
+        let routes: Vec<(String, SocketAddr)> = state
+            .metros
+            .iter()
+            .map(|m| (format!("metro_{}", m.code), state.app_addr(m)))
+            .collect();
+        let router = Arc::new(Router {
+            upstream: tokio::sync::Mutex::new(BirdClient::new(
+                state.socket("upstream"),
+                Duration::from_secs(1),
+            )),
+            prefix: state.prefix.clone(),
+            routes,
+            cache: Mutex::new(None),
+        });
+        dp.tasks.push(tokio::spawn(front_door(front, router)));
+        let _ = std::fs::remove_file(&dp.control);
+        let control = UnixListener::bind(&dp.control)
+            .map_err(|e| LabError(format!("cannot create {}: {e}", dp.control.display())))?;
+        dp.tasks
+            .push(tokio::spawn(control_loop(control, shared.clone())));
+        let nomad: Vec<(String, SocketAddr)> = state
+            .metros
+            .iter()
+            .map(|m| (m.code.clone(), state.nomad_addr(m)))
+            .collect();
+        dp.tasks.extend(
+            super::nomad_api::start(&shared, &nomad)
+                .await
+                .map_err(LabError)?,
+        );
+        Ok(dp)
+    }
+}
+
+async fn serve_app(listener: TcpListener, m: Arc<AppMetro>) {
+    loop {
+        let Ok((stream, peer)) = listener.accept().await else {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let m = m.clone();
+        tokio::spawn(async move {
+            let svc = hyper::service::service_fn(move |req| respond(req, peer, m.clone()));
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), svc)
+                .await;
+        });
+    }
+}
+
+async fn respond(
+    req: Request<hyper::body::Incoming>,
+    peer: SocketAddr,
+    m: Arc<AppMetro>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let start = Instant::now();
+    tokio::time::sleep(m.delay + jitter()).await;
+    let body = if req.method() == Method::HEAD {
+        Bytes::new()
+    } else {
+        Bytes::from(format!("hello from {} ({})\n", m.code, m.display_name))
+    };
+    let took = start.elapsed().as_secs_f64() * 1000.0;
+    let line = format!(
+        "{} {peer} {} {} 200 {took:.1}ms",
+        humantime::format_rfc3339_millis(SystemTime::now()),
+        req.method(),
+        req.uri().path()
+    );
+    {
+        let mut st = lock(&m.state);
+        st.log_bytes += line.len() as u64 + 1;
+        st.access_log.push_back(line);
+        while st.access_log.len() > ACCESS_LOG_LINES {
+            st.access_log.pop_front();
+        }
+    }
+    let mut resp = Response::new(Full::new(body));
+    let h = resp.headers_mut();
+    if let Ok(v) = m.code.parse() {
+        h.insert("x-served-by", v);
+    }
+    if let Ok(v) = format!("app;dur={took:.1}").parse() {
+        h.insert("server-timing", v);
+    }
+    Ok(resp)
+}
+
+/// Up to ±1 ms, so repeated probes are not identical (a real WAN never is).
+fn jitter() -> Duration {
+    let nanos = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let mut x = nanos ^ 0x9E37_79B9;
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    Duration::from_micros(u64::from(x % 2000))
+}
+
+/// Which metro's app server the upstream's best path leads to, asked of its BIRD.
+struct Router {
+    upstream: tokio::sync::Mutex<BirdClient>,
+    prefix: String,
+    /// Upstream protocol name -> the metro's app server.
+    routes: Vec<(String, SocketAddr)>,
+    cache: Mutex<Option<(Instant, Option<SocketAddr>)>>,
+}
+
+impl Router {
+    async fn best(&self) -> Option<SocketAddr> {
+        if let Some((at, best)) = *lock(&self.cache) {
+            if at.elapsed() < ROUTE_CACHE {
+                return best;
+            }
+        }
+        let mut client = self.upstream.lock().await;
+        // Another connection may have refreshed it while this one waited.
+        if let Some((at, best)) = *lock(&self.cache) {
+            if at.elapsed() < ROUTE_CACHE {
+                return best;
+            }
+        }
+        let best = match client.show_route_for(&self.prefix, false).await {
+            Ok(routes) => routes
+                .iter()
+                .find(|r| r.best)
+                .and_then(|r| self.routes.iter().find(|(p, _)| *p == r.protocol))
+                .map(|(_, addr)| *addr),
+            Err(_) => None,
+        };
+        *lock(&self.cache) = Some((Instant::now(), best));
+        best
+    }
+}
+
+async fn front_door(listener: TcpListener, router: Arc<Router>) {
+    loop {
+        let Ok((mut client, _)) = listener.accept().await else {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            continue;
+        };
+        let router = router.clone();
+        tokio::spawn(async move {
+            // No route: the connection dies, as traffic to a withdrawn prefix would.
+            let Some(addr) = router.best().await else {
+                return;
+            };
+            let Ok(mut server) = TcpStream::connect(addr).await else {
+                return;
+            };
+            let _ = client.set_nodelay(true);
+            let _ = server.set_nodelay(true);
+            let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+        });
+    }
+}
+
+async fn control_loop(listener: UnixListener, shared: Arc<Shared>) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            continue;
+        };
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            let (read, mut write) = stream.into_split();
+            let mut line = String::new();
+            if BufReader::new(read).read_line(&mut line).await.is_err() {
+                return;
+            }
+            let words: Vec<&str> = line.split_whitespace().collect();
+            let reply = match words.as_slice() {
+                ["app", "stop", code] => shared.stop_app(code),
+                ["app", "start", code] => shared.start_app(code).await,
+                _ => Err(format!("unknown lab command `{}`", line.trim())),
+            };
+            let text = match reply {
+                Ok(t) => format!("ok {t}\n"),
+                Err(e) => format!("error {e}\n"),
+            };
+            let _ = write.write_all(text.as_bytes()).await;
+        });
+    }
+}
+
+/// Sends one command to the lab's control socket (`app stop am`) and returns its answer.
+pub async fn control(socket: &Path, command: &str) -> Result<String, LabError> {
+    let talk = async {
+        let stream = UnixStream::connect(socket).await?;
+        let (read, mut write) = stream.into_split();
+        write.write_all(format!("{command}\n").as_bytes()).await?;
+        let mut line = String::new();
+        BufReader::new(read).read_line(&mut line).await?;
+        Ok::<String, std::io::Error>(line)
+    };
+    let line = tokio::time::timeout(Duration::from_secs(5), talk)
+        .await
+        .map_err(|_| LabError(format!("the lab at {} did not answer", socket.display())))?
+        .map_err(|e| {
+            LabError(format!(
+                "cannot reach the lab at {}: {e} (is it running?)",
+                socket.display()
+            ))
+        })?;
+    match line.trim().split_once(' ') {
+        Some(("ok", text)) => Ok(text.to_string()),
+        Some(("error", text)) => Err(LabError(text.to_string())),
+        _ => Err(LabError(format!(
+            "unexpected answer from the lab: {}",
+            line.trim()
+        ))),
+    }
+}

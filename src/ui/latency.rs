@@ -1,0 +1,244 @@
+//! The latency pane: one row per probe target (last, p50, p95, min, max, loss, jitter,
+//! served-by, sparkline) and a braille chart of recent minutes with vertical markers at
+//! withdrawals, restorations and changes of the serving metro.
+
+use std::time::SystemTime;
+
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::symbols::Marker as Symbol;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Axis, Block, Cell, Chart, Dataset, GraphType, Paragraph, Row, Table};
+use ratatui::Frame;
+
+use super::spark::sparkline;
+use super::style;
+use crate::app::latency::{LatencyRow, ANYCAST};
+use crate::app::State;
+use crate::domain::clock;
+
+pub fn draw(state: &State, frame: &mut Frame, area: Rect) {
+    if state.latency.is_empty() {
+        let text = "no probe targets: set [anycast] url and metros' address in the config";
+        frame.render_widget(
+            Paragraph::new(Span::styled(text, style::dim(&state.theme)))
+                .block(Block::bordered().title(" latency ")),
+            area,
+        );
+        return;
+    }
+    let rows_height = (state.latency.len() as u16 + 3).min(area.height / 2);
+    let [table_area, chart_area] =
+        Layout::vertical([Constraint::Length(rows_height), Constraint::Min(5)]).areas(area);
+    table(state, frame, table_area);
+    chart(state, frame, chart_area);
+}
+
+fn ms(v: Option<f64>) -> String {
+    v.map(|v| format!("{v:.1}")).unwrap_or_else(|| "-".into())
+}
+
+fn table(state: &State, frame: &mut Frame, area: Rect) {
+    let t = &state.theme;
+    let wide = area.width >= 100;
+    let mut head = vec![
+        "TARGET", "SERVED", "LAST", "P50", "P95", "MIN", "MAX", "LOSS", "JTR",
+    ];
+    let mut widths = vec![
+        Constraint::Length(8),
+        Constraint::Length(6),
+        Constraint::Length(7),
+        Constraint::Length(7),
+        Constraint::Length(7),
+        Constraint::Length(7),
+        Constraint::Length(7),
+        Constraint::Length(5),
+        Constraint::Length(5),
+    ];
+    if wide {
+        head.push("HISTORY");
+        widths.push(Constraint::Min(10));
+    }
+    let spark_width = area.width.saturating_sub(80) as usize;
+    let rows = state.latency.iter().map(|r| {
+        let w = r.stats.window();
+        let last_lost = r.stats.last_sample().is_some_and(|s| !s.ok());
+        let served = match (&r.served_by, r.inferred) {
+            (Some(s), false) => Span::styled(s.clone(), style::ok(t)),
+            (Some(s), true) => Span::styled(format!("{s}?"), style::dim(t)),
+            (None, _) => Span::styled("-", style::dim(t)),
+        };
+        let last = if last_lost {
+            Span::styled("lost", style::lost(t))
+        } else {
+            Span::raw(ms(w.last))
+        };
+        let loss_style = if w.loss_pct > 0.0 {
+            style::warn(t)
+        } else {
+            Style::new()
+        };
+        let mut cells = vec![
+            Cell::from(r.target.clone()),
+            Cell::from(served),
+            Cell::from(last),
+            Cell::from(ms(w.p50)),
+            Cell::from(ms(w.p95)),
+            Cell::from(ms(w.min)),
+            Cell::from(ms(w.max)),
+            Cell::from(Span::styled(format!("{:.0}%", w.loss_pct), loss_style)),
+            Cell::from(ms(w.jitter_avg)),
+        ];
+        if wide {
+            cells.push(Cell::from(sparkline(&r.stats.history(), spark_width, t)));
+        }
+        Row::new(cells)
+    });
+    let table = Table::new(rows, widths)
+        .header(Row::new(head).style(style::dim(t)))
+        .column_spacing(1)
+        .block(Block::bordered().title(" latency (ms, TTFB; window p50/p95) "));
+    frame.render_widget(table, area);
+}
+
+fn seconds_before(end: SystemTime, t: SystemTime) -> f64 {
+    end.duration_since(t)
+        .map(|d| -d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+fn chart(state: &State, frame: &mut Frame, area: Rect) {
+    let t = &state.theme;
+    let end = state.chart.frozen_at.unwrap_or(state.now);
+    let window = state.chart.window_secs as f64;
+    let charted: Vec<&LatencyRow> = state
+        .latency
+        .iter()
+        .filter(|r| state.chart.all_metros || r.target == ANYCAST)
+        .collect();
+    let points: Vec<(String, Vec<(f64, f64)>, Vec<f64>)> = charted
+        .iter()
+        .map(|r| {
+            let mut ok = Vec::new();
+            let mut lost = Vec::new();
+            for (at, v) in &r.series {
+                let x = seconds_before(end, *at);
+                if x < -window || *at > end {
+                    continue;
+                }
+                match v {
+                    Some(v) => ok.push((x, *v)),
+                    None => lost.push(x),
+                }
+            }
+            (r.target.clone(), ok, lost)
+        })
+        .collect();
+    let y_max = points
+        .iter()
+        .flat_map(|(_, ok, _)| ok.iter().map(|p| p.1))
+        .fold(10.0f64, f64::max)
+        * 1.15;
+    let lost_points: Vec<(f64, f64)> = points
+        .iter()
+        .flat_map(|(_, _, lost)| lost.iter().map(|x| (*x, y_max)))
+        .collect();
+    let markers: Vec<(String, [(f64, f64); 2])> = state
+        .markers
+        .iter()
+        .filter(|m| m.at <= end)
+        .map(|m| {
+            (
+                format!("{} {}", clock(m.at), m.label),
+                seconds_before(end, m.at),
+            )
+        })
+        .filter(|(_, x)| *x >= -window)
+        .map(|(label, x)| (label, [(x, 0.0), (x, y_max)]))
+        .collect();
+    let palette = [t.chart, t.ok, t.warn, t.accent, t.header];
+    let mut datasets: Vec<Dataset> = markers
+        .iter()
+        .map(|(_, line)| {
+            Dataset::default()
+                .marker(Symbol::Braille)
+                .graph_type(GraphType::Line)
+                .style(style::dim(t))
+                .data(line)
+        })
+        .collect();
+    for (i, (name, ok, _)) in points.iter().enumerate() {
+        datasets.push(
+            Dataset::default()
+                .name(name.clone())
+                .marker(Symbol::Braille)
+                .graph_type(GraphType::Line)
+                .style(Style::new().fg(palette[i % palette.len()]))
+                .data(ok),
+        );
+    }
+    if !lost_points.is_empty() {
+        datasets.push(
+            Dataset::default()
+                .marker(Symbol::Dot)
+                .graph_type(GraphType::Scatter)
+                .style(style::lost(t))
+                .data(&lost_points),
+        );
+    }
+    let mut title = vec![Span::raw(format!(
+        " {} over {}s ",
+        charted_name(state),
+        state.chart.window_secs
+    ))];
+    if let Some(at) = state.chart.frozen_at {
+        title.push(Span::styled(
+            format!("FROZEN at {} ", clock(at)),
+            style::warn(t),
+        ));
+    }
+    let marker_text: Vec<String> = markers
+        .iter()
+        .rev()
+        .take(3)
+        .map(|(l, _)| l.clone())
+        .collect();
+    let block = Block::bordered()
+        .title(Line::from(title))
+        .title_bottom(Line::from(Span::styled(
+            if marker_text.is_empty() {
+                String::new()
+            } else {
+                format!(" │ {} ", marker_text.join(" · "))
+            },
+            style::dim(t),
+        )));
+    let chart = Chart::new(datasets)
+        .block(block)
+        .legend_position(if state.chart.all_metros {
+            Some(ratatui::widgets::LegendPosition::TopLeft)
+        } else {
+            None
+        })
+        .x_axis(
+            Axis::default()
+                .bounds([-window, 0.0])
+                .labels([format!("-{}s", state.chart.window_secs), "now".to_string()])
+                .style(style::dim(t)),
+        )
+        .y_axis(
+            Axis::default()
+                .bounds([0.0, y_max])
+                .labels(["0".to_string(), format!("{y_max:.0} ms")])
+                .style(style::dim(t)),
+        );
+    frame.render_widget(chart, area);
+}
+
+fn charted_name(state: &State) -> &'static str {
+    if state.chart.all_metros {
+        "every target"
+    } else {
+        "anycast"
+    }
+}
