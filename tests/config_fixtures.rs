@@ -9,8 +9,10 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use platform_tui::config;
+use platform_tui::config::{MetroNomad, Probe, ProbeMethod};
 
 const VALID: &str = "tests/fixtures/config/valid";
 const INVALID: &str = "tests/fixtures/config/invalid";
@@ -39,7 +41,7 @@ fn valid_fixtures_parse() {
 #[test]
 fn invalid_fixtures_fail_with_expected_text() {
     let files = tomls(INVALID);
-    assert!(files.len() >= 12, "expected at least 12 invalid fixtures");
+    assert!(files.len() >= 20, "expected at least 20 invalid fixtures");
     let bless = std::env::var_os("BLESS_CONFIG_FIXTURES").is_some();
     let mut failures = Vec::new();
     for file in files {
@@ -109,6 +111,89 @@ fn example_config_is_the_template_and_parses() {
     // The template spells out the defaults, so it must mean the same as saying nothing.
     assert_eq!(cfg.console.keymap, config::keymap::Keymap::default());
     assert_eq!(cfg.console.theme, config::theme::Theme::default());
+    assert_eq!(cfg.probe, Probe::default());
+    assert_eq!(cfg.anycast.url.as_deref(), Some("http://198.18.0.10:8080/"));
+    for (name, port, token_env) in [
+        ("da", 8081, "NOMAD_TOKEN_DA"),
+        ("am", 8082, "NOMAD_TOKEN_AM"),
+    ] {
+        let m = cfg.metro(name).unwrap();
+        assert_eq!(m.address.map(|a| a.port()), Some(port), "{name}");
+        let nomad = m.nomad.as_ref().unwrap();
+        assert_eq!(nomad.token_env.as_deref(), Some(token_env));
+    }
+}
+
+#[test]
+fn probe_and_nomad_fixture_values() {
+    let cfg = config::load(Path::new(&format!("{VALID}/probe_and_nomad.toml"))).unwrap();
+    assert_eq!(
+        cfg.probe,
+        Probe {
+            interval: Duration::from_millis(500),
+            timeout: Duration::from_millis(1500),
+            method: ProbeMethod::Get,
+            keep_alive: true,
+            window: 120,
+            served_by_header: "x-served-by".into(),
+            status_probes: 5,
+        }
+    );
+    let da = cfg.metro("da").unwrap();
+    assert_eq!(da.address, Some("127.0.0.1:18081".parse().unwrap()));
+    assert_eq!(
+        da.nomad,
+        Some(MetroNomad {
+            address: Some("http://127.0.0.1:14646".into()),
+            token_env: Some("NOMAD_TOKEN_DA".into()),
+            region: Some("global".into()),
+            namespace: Some("default".into()),
+            timeout: Some(Duration::from_millis(3000)),
+            ..MetroNomad::default()
+        })
+    );
+    let am = cfg.metro("am").unwrap();
+    assert_eq!(am.address, Some("[::1]:18082".parse().unwrap()));
+    let nomad = am.nomad.as_ref().unwrap();
+    assert_eq!(
+        nomad.address.as_deref(),
+        Some("https://nomad.am.example:4646")
+    );
+    assert_eq!(
+        nomad.ca_cert,
+        Some(PathBuf::from(format!("{VALID}/certs/am-ca.pem")))
+    );
+    assert_eq!(nomad.skip_verify, Some(false));
+
+    let cfg = config::load(Path::new(&format!("{VALID}/nomad_inline.toml"))).unwrap();
+    assert_eq!(cfg.probe.status_probes, 0);
+    assert_eq!(cfg.probe.method, ProbeMethod::Head);
+    assert_eq!(cfg.metro("sv").unwrap().nomad, Some(MetroNomad::default()));
+    assert_eq!(
+        cfg.metro("am")
+            .unwrap()
+            .nomad
+            .as_ref()
+            .unwrap()
+            .namespace
+            .as_deref(),
+        Some("apps")
+    );
+}
+
+#[test]
+fn nomad_token_values_are_never_echoed() {
+    for name in ["nomad_token", "token_in_token_env"] {
+        let path = PathBuf::from(format!("{INVALID}/{name}.toml"));
+        let text = fs::read_to_string(&path).unwrap();
+        let secret = "0f6c1a2e-5b7d-4c1e-9a3f-7d2b8e4c6a10";
+        assert!(text.contains(secret), "{name} should hold the fake token");
+        let e = config::load(&path).unwrap_err();
+        assert!(!e.to_string().contains(secret), "{e}");
+        assert!(e.to_string().contains("token_env"), "{e}");
+        let err_file = fs::read_to_string(path.with_extension("err")).unwrap();
+        assert!(!err_file.contains(secret), "{name}.err");
+    }
 }
 
 #[test]
@@ -132,6 +217,24 @@ fn template_documents_every_key() {
         "method",
         "withdraw =",
         "restore =",
+        "https is not supported",
+        "[probe]",
+        "interval_ms",
+        "timeout_ms",
+        "method = \"HEAD\"",
+        "keep_alive",
+        "window",
+        "served_by_header",
+        "status_probes",
+        "address = \"127.0.0.1:",
+        "[metro.nomad]",
+        "address = \"http://",
+        "token_env = \"NOMAD_TOKEN_AM\"",
+        "region",
+        "namespace",
+        "ca_cert",
+        "tls_server_name",
+        "skip_verify",
     ] {
         assert!(t.contains(key), "template does not mention {key}");
     }

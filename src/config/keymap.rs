@@ -19,11 +19,26 @@ pub enum Action {
     Refresh,
     Help,
     Quit,
+    ViewOverview,
+    ViewLatency,
+    ViewNomad,
+    NextView,
+    Freeze,
+    ZoomIn,
+    ZoomOut,
+    ToggleAllMetros,
+    NextMetro,
+    Filter,
+    Sort,
+    Open,
+    Logs,
+    LogStream,
+    Back,
 }
 
 impl Action {
     /// Every action, in the order the help overlay lists them.
-    pub const ALL: [Action; 7] = [
+    pub const ALL: [Action; 22] = [
         Action::SelectUp,
         Action::SelectDown,
         Action::Withdraw,
@@ -31,6 +46,21 @@ impl Action {
         Action::Refresh,
         Action::Help,
         Action::Quit,
+        Action::ViewOverview,
+        Action::ViewLatency,
+        Action::ViewNomad,
+        Action::NextView,
+        Action::Freeze,
+        Action::ZoomIn,
+        Action::ZoomOut,
+        Action::ToggleAllMetros,
+        Action::NextMetro,
+        Action::Filter,
+        Action::Sort,
+        Action::Open,
+        Action::Logs,
+        Action::LogStream,
+        Action::Back,
     ];
 
     /// The action's key in `[console.keys]`.
@@ -43,6 +73,21 @@ impl Action {
             Action::Refresh => "refresh",
             Action::Help => "help",
             Action::Quit => "quit",
+            Action::ViewOverview => "view_overview",
+            Action::ViewLatency => "view_latency",
+            Action::ViewNomad => "view_nomad",
+            Action::NextView => "next_view",
+            Action::Freeze => "freeze",
+            Action::ZoomIn => "zoom_in",
+            Action::ZoomOut => "zoom_out",
+            Action::ToggleAllMetros => "toggle_all_metros",
+            Action::NextMetro => "next_metro",
+            Action::Filter => "filter",
+            Action::Sort => "sort",
+            Action::Open => "open",
+            Action::Logs => "logs",
+            Action::LogStream => "log_stream",
+            Action::Back => "back",
         }
     }
 
@@ -56,6 +101,21 @@ impl Action {
             Action::Refresh => "poll every metro now",
             Action::Help => "show or hide this help",
             Action::Quit => "quit the console",
+            Action::ViewOverview => "show the overview",
+            Action::ViewLatency => "show the latency pane",
+            Action::ViewNomad => "show the Nomad pane",
+            Action::NextView => "cycle views",
+            Action::Freeze => "freeze or unfreeze the latency chart",
+            Action::ZoomIn => "shorten the chart's time window",
+            Action::ZoomOut => "lengthen the chart's time window",
+            Action::ToggleAllMetros => "chart every metro, not only anycast",
+            Action::NextMetro => "Nomad pane: next metro (or all)",
+            Action::Filter => "Nomad pane: filter allocations",
+            Action::Sort => "Nomad pane: sort by the next column",
+            Action::Open => "Nomad pane: open the selected allocation",
+            Action::Logs => "Nomad pane: follow the allocation's logs",
+            Action::LogStream => "logs: switch stdout/stderr",
+            Action::Back => "close the detail or logs view",
         }
     }
 
@@ -200,7 +260,7 @@ fn bad_key(spec: &str) -> String {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Keymap {
     /// Indexed like [`Action::ALL`].
-    keys: [Vec<KeySpec>; 7],
+    keys: [Vec<KeySpec>; Action::ALL.len()],
 }
 
 fn key(code: KeyCode) -> KeySpec {
@@ -227,6 +287,21 @@ impl Default for Keymap {
                 vec![ctrl('r')],
                 vec![key(KeyCode::Char('?'))],
                 vec![key(KeyCode::Char('q')), ctrl('c')],
+                vec![key(KeyCode::Char('1'))],
+                vec![key(KeyCode::Char('2'))],
+                vec![key(KeyCode::Char('3'))],
+                vec![key(KeyCode::Tab)],
+                vec![key(KeyCode::Char('f'))],
+                vec![key(KeyCode::Char('+'))],
+                vec![key(KeyCode::Char('-'))],
+                vec![key(KeyCode::Char('a'))],
+                vec![key(KeyCode::Char('m'))],
+                vec![key(KeyCode::Char('/'))],
+                vec![key(KeyCode::Char('s'))],
+                vec![key(KeyCode::Enter)],
+                vec![key(KeyCode::Char('l'))],
+                vec![key(KeyCode::Char('o'))],
+                vec![key(KeyCode::Esc)],
             ],
         }
     }
@@ -393,12 +468,52 @@ mod tests {
         let km = Keymap::default();
         assert_eq!(km.conflict(), None);
         let b = km.bindings();
-        assert_eq!(b.len(), 7);
+        assert_eq!(b.len(), 22);
         assert_eq!(b[0], (Action::SelectUp, vec!["up".into(), "k".into()]));
         assert_eq!(b[4], (Action::Refresh, vec!["ctrl-r".into()]));
         assert_eq!(b[6], (Action::Quit, vec!["q".into(), "ctrl-c".into()]));
         let order: Vec<Action> = b.iter().map(|(a, _)| *a).collect();
         assert_eq!(order, Action::ALL.to_vec());
+        for a in Action::ALL {
+            assert!(!km.keys(a).is_empty(), "{a} has no default key");
+        }
+    }
+
+    #[test]
+    fn view_and_pane_defaults() {
+        let km = Keymap::default();
+        let labels =
+            |a: Action| -> Vec<String> { km.keys(a).iter().map(ToString::to_string).collect() };
+        for (action, name, want) in [
+            (Action::ViewOverview, "view_overview", "1"),
+            (Action::ViewLatency, "view_latency", "2"),
+            (Action::ViewNomad, "view_nomad", "3"),
+            (Action::NextView, "next_view", "tab"),
+            (Action::Freeze, "freeze", "f"),
+            (Action::ZoomIn, "zoom_in", "+"),
+            (Action::ZoomOut, "zoom_out", "-"),
+            (Action::ToggleAllMetros, "toggle_all_metros", "a"),
+            (Action::NextMetro, "next_metro", "m"),
+            (Action::Filter, "filter", "/"),
+            (Action::Sort, "sort", "s"),
+            (Action::Open, "open", "enter"),
+            (Action::Logs, "logs", "l"),
+            (Action::LogStream, "log_stream", "o"),
+            (Action::Back, "back", "esc"),
+        ] {
+            assert_eq!(action.name(), name);
+            assert_eq!(labels(action), [want], "{name}");
+            let k = parse_key(want).unwrap();
+            assert_eq!(km.action_for(&ev(k.code, k.modifiers)), Some(action));
+        }
+        // The new actions come after the original seven, in the help overlay's order.
+        assert_eq!(Action::ALL[7], Action::ViewOverview);
+        assert_eq!(Action::ALL[21], Action::Back);
+        // `+` is typed with shift on most layouts; it still matches.
+        assert_eq!(
+            km.action_for(&ev(KeyCode::Char('+'), KeyModifiers::SHIFT)),
+            Some(Action::ZoomIn)
+        );
     }
 
     #[test]

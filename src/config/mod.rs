@@ -16,7 +16,7 @@ pub mod theme;
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -36,6 +36,27 @@ pub const DEFAULT_REFRESH: Duration = Duration::from_millis(1000);
 pub const DEFAULT_ORIGIN_PROTOCOL: &str = "anycast";
 /// Longest metro name: it is a column in an 80x24 terminal.
 pub const MAX_METRO_NAME: usize = 16;
+/// Allowed `probe.interval_ms`.
+pub const PROBE_INTERVAL_MS_RANGE: std::ops::RangeInclusive<i64> = 100..=60_000;
+/// Time between two probes of one target when `probe.interval_ms` is not set.
+pub const DEFAULT_PROBE_INTERVAL: Duration = Duration::from_millis(1000);
+/// Allowed `probe.timeout_ms`.
+pub const PROBE_TIMEOUT_MS_RANGE: std::ops::RangeInclusive<i64> = 50..=60_000;
+/// How long a probe may take before it counts as lost, when not set.
+pub const DEFAULT_PROBE_TIMEOUT: Duration = Duration::from_millis(2000);
+/// Allowed `probe.window`, in samples.
+pub const PROBE_WINDOW_RANGE: std::ops::RangeInclusive<i64> = 2..=10_000;
+/// Samples kept per target for statistics when `probe.window` is not set.
+pub const DEFAULT_PROBE_WINDOW: usize = 60;
+/// Response header naming the metro that answered, when `probe.served_by_header` is not
+/// set.
+pub const DEFAULT_SERVED_BY_HEADER: &str = "x-served-by";
+/// Allowed `probe.status_probes`.
+pub const STATUS_PROBES_RANGE: std::ops::RangeInclusive<i64> = 0..=100;
+/// Probes per target taken by `platform-tui status` when not set.
+pub const DEFAULT_STATUS_PROBES: u32 = 3;
+/// Allowed `metro.nomad.timeout_ms`.
+pub const NOMAD_TIMEOUT_MS_RANGE: std::ops::RangeInclusive<i64> = 100..=600_000;
 
 // ---------------------------------------------------------------------------------------
 // The validated model
@@ -46,6 +67,8 @@ pub const MAX_METRO_NAME: usize = 16;
 pub struct Config {
     pub console: Console,
     pub anycast: Anycast,
+    /// `[probe]`; defaults when the table is absent.
+    pub probe: Probe,
     /// In file order; at least one, names unique.
     pub metros: Vec<Metro>,
     /// The file this was parsed from.
@@ -89,7 +112,8 @@ impl Default for Console {
 pub struct Anycast {
     /// Normalised CIDR, e.g. `198.18.0.10/32` or `2001:db8::/48`.
     pub prefix: String,
-    /// Where the anycast service answers HTTP, for probing.
+    /// Where the anycast service answers HTTP, for probing: checked to be
+    /// `http://host[:port][/path]` (https is not supported yet), kept as written.
     pub url: Option<String>,
     pub observer: Option<Observer>,
 }
@@ -98,6 +122,63 @@ pub struct Anycast {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Observer {
     pub bird_socket: PathBuf,
+}
+
+/// `[probe]`: how the latency prober samples the anycast URL and each metro's address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Probe {
+    /// Time between two probes of one target (`interval_ms`).
+    pub interval: Duration,
+    /// A probe that has not answered after this long is lost (`timeout_ms`).
+    pub timeout: Duration,
+    pub method: ProbeMethod,
+    /// Reuse one connection per target; off, every probe pays for its own connect, which
+    /// is what a new viewer of the anycast address sees.
+    pub keep_alive: bool,
+    /// Samples kept per target for statistics and the chart.
+    pub window: usize,
+    /// Response header naming the metro that answered; lower-cased.
+    pub served_by_header: String,
+    /// Probes per target taken by `platform-tui status`; 0 leaves latency out.
+    pub status_probes: u32,
+}
+
+impl Default for Probe {
+    fn default() -> Self {
+        Probe {
+            interval: DEFAULT_PROBE_INTERVAL,
+            timeout: DEFAULT_PROBE_TIMEOUT,
+            method: ProbeMethod::default(),
+            keep_alive: false,
+            window: DEFAULT_PROBE_WINDOW,
+            served_by_header: DEFAULT_SERVED_BY_HEADER.to_string(),
+            status_probes: DEFAULT_STATUS_PROBES,
+        }
+    }
+}
+
+/// The HTTP method a probe sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ProbeMethod {
+    #[default]
+    Head,
+    Get,
+}
+
+impl ProbeMethod {
+    /// The method as sent on the wire (and written in the config).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProbeMethod::Head => "HEAD",
+            ProbeMethod::Get => "GET",
+        }
+    }
+}
+
+impl fmt::Display for ProbeMethod {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// One `[[metro]]`.
@@ -113,6 +194,34 @@ pub struct Metro {
     /// This metro's protocol name at the observer.
     pub observer_protocol: String,
     pub withdraw: WithdrawMethod,
+    /// The metro's own HTTP address, probed directly with the anycast URL's `Host`
+    /// header (like `curl --resolve`), so its latency is known even when it does not
+    /// serve the anycast address.
+    pub address: Option<SocketAddr>,
+    /// `[metro.nomad]`: the metro's Nomad API. `None` when the table is absent.
+    pub nomad: Option<MetroNomad>,
+}
+
+/// `[metro.nomad]`: where the metro's Nomad HTTP API is and how to talk to it. Unset
+/// values follow Nomad's own conventions (`NOMAD_ADDR`, `NOMAD_TOKEN`, ...) when the
+/// client is built, not here. The token itself is never in the config, only the name
+/// of the environment variable holding it, so deriving `Debug` leaks nothing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MetroNomad {
+    /// `http(s)://host[:port]`; default: `NOMAD_ADDR`.
+    pub address: Option<String>,
+    /// Name of the environment variable holding the ACL token; default: `NOMAD_TOKEN`.
+    pub token_env: Option<String>,
+    pub region: Option<String>,
+    pub namespace: Option<String>,
+    /// CA certificate for an https address; resolved against the config file's directory.
+    pub ca_cert: Option<PathBuf>,
+    /// Name expected in the server's certificate, when it differs from the address's host.
+    pub tls_server_name: Option<String>,
+    /// Do not verify the server's certificate.
+    pub skip_verify: Option<bool>,
+    /// Timeout for one API request (`timeout_ms`).
+    pub timeout: Option<Duration>,
 }
 
 /// How a metro's advertisement is withdrawn and restored.
@@ -211,6 +320,7 @@ pub fn template() -> &'static str {
 struct RawFile {
     console: Option<RawConsole>,
     anycast: Option<RawAnycast>,
+    probe: Option<RawProbe>,
     metro: Option<Vec<RawMetro>>,
 }
 
@@ -246,6 +356,18 @@ struct RawObserver {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+struct RawProbe {
+    interval_ms: Option<Spanned<i64>>,
+    timeout_ms: Option<Spanned<i64>>,
+    method: Option<Spanned<String>>,
+    keep_alive: Option<Spanned<bool>>,
+    window: Option<Spanned<i64>>,
+    served_by_header: Option<Spanned<String>>,
+    status_probes: Option<Spanned<i64>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawMetro {
     name: Option<Spanned<String>>,
     display_name: Option<Spanned<String>>,
@@ -254,6 +376,8 @@ struct RawMetro {
     export_protocol: Option<Spanned<String>>,
     observer_protocol: Option<Spanned<String>>,
     withdraw: Option<RawWithdraw>,
+    address: Option<Spanned<String>>,
+    nomad: Option<RawNomad>,
 }
 
 #[derive(Deserialize)]
@@ -262,6 +386,21 @@ struct RawWithdraw {
     method: Option<Spanned<String>>,
     withdraw: Option<Spanned<String>>,
     restore: Option<Spanned<String>>,
+}
+
+/// `[metro.nomad]`. There is deliberately no `token`: an unknown-key error for it is
+/// reworded by [`Cx::toml_error`] to point at `token_env`, without the value.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNomad {
+    address: Option<Spanned<String>>,
+    token_env: Option<Spanned<String>>,
+    region: Option<Spanned<String>>,
+    namespace: Option<Spanned<String>>,
+    ca_cert: Option<Spanned<String>>,
+    tls_server_name: Option<Spanned<String>>,
+    skip_verify: Option<Spanned<bool>>,
+    timeout_ms: Option<Spanned<i64>>,
 }
 
 // ---------------------------------------------------------------------------------------
@@ -318,6 +457,18 @@ impl Cx<'_> {
             // from the line itself.
             None => line_path(self.text, span.start),
         };
+        // `token` under `[metro.nomad]` is a secret in the wrong place, not a typo.
+        let (key, message) = match key {
+            Some(table)
+                if is_nomad_table(&table) && message.starts_with("unknown key `token`,") =>
+            {
+                (
+                    Some(format!("{table}.token")),
+                    NOMAD_TOKEN_MESSAGE.to_string(),
+                )
+            }
+            key => (key, message),
+        };
         self.err_at(at, key.as_deref(), message)
     }
 
@@ -336,6 +487,45 @@ impl Cx<'_> {
         Ok(value.get_ref())
     }
 
+    /// An integer within `range`, or an error naming the range in `unit`s.
+    fn int_in(
+        &self,
+        value: &Spanned<i64>,
+        key: &str,
+        range: &std::ops::RangeInclusive<i64>,
+        unit: &str,
+    ) -> Res<u64> {
+        let v = *value.get_ref();
+        if !range.contains(&v) {
+            let unit = if unit.is_empty() {
+                String::new()
+            } else {
+                format!(" {unit}")
+            };
+            return Err(self.err(
+                value,
+                key,
+                format!(
+                    "must be between {} and {}{unit}, got {v}",
+                    range.start(),
+                    range.end()
+                ),
+            ));
+        }
+        Ok(v.unsigned_abs())
+    }
+
+    /// A `*_ms` key within `range`, as a duration.
+    fn millis(
+        &self,
+        value: &Spanned<i64>,
+        key: &str,
+        range: &std::ops::RangeInclusive<i64>,
+    ) -> Res<Duration> {
+        self.int_in(value, key, range, "milliseconds")
+            .map(Duration::from_millis)
+    }
+
     fn validate(&self, raw: RawFile) -> Res<Config> {
         let console = match raw.console {
             Some(c) => self.console(c)?,
@@ -344,6 +534,10 @@ impl Cx<'_> {
         let anycast = match raw.anycast {
             Some(a) => self.anycast(a)?,
             None => return Err(self.err_at(0, None, "missing required table `[anycast]`")),
+        };
+        let probe = match raw.probe {
+            Some(p) => self.probe(p)?,
+            None => Probe::default(),
         };
         let Some(raw_metros) = raw.metro else {
             return Err(self.err_at(
@@ -379,6 +573,7 @@ impl Cx<'_> {
         Ok(Config {
             console,
             anycast,
+            probe,
             metros,
             source: Some(self.path.to_path_buf()),
         })
@@ -390,19 +585,7 @@ impl Cx<'_> {
             console.read_only = *ro.get_ref();
         }
         if let Some(ms) = raw.refresh_ms {
-            let v = *ms.get_ref();
-            if !REFRESH_MS_RANGE.contains(&v) {
-                return Err(self.err(
-                    &ms,
-                    "console.refresh_ms",
-                    format!(
-                        "must be between {} and {} milliseconds, got {v}",
-                        REFRESH_MS_RANGE.start(),
-                        REFRESH_MS_RANGE.end()
-                    ),
-                ));
-            }
-            console.refresh = Duration::from_millis(v.unsigned_abs());
+            console.refresh = self.millis(&ms, "console.refresh_ms", &REFRESH_MS_RANGE)?;
         }
         if let Some(dir) = raw.state_dir {
             let d = self.non_empty(&dir, "console.state_dir")?;
@@ -490,16 +673,7 @@ impl Cx<'_> {
         let url = match raw.url {
             Some(url) => {
                 let u = url.get_ref().trim();
-                let rest = u
-                    .strip_prefix("http://")
-                    .or_else(|| u.strip_prefix("https://"));
-                if rest.is_none_or(str::is_empty) {
-                    return Err(self.err(
-                        &url,
-                        "anycast.url",
-                        format!("`{u}` is not an http:// or https:// URL"),
-                    ));
-                }
+                check_anycast_url(u).map_err(|m| self.err(&url, "anycast.url", m))?;
                 Some(u.to_string())
             }
             None => None,
@@ -577,6 +751,16 @@ impl Cx<'_> {
             Some(w) => self.withdraw(w, &key("withdraw"))?,
             None => WithdrawMethod::Disable,
         };
+        let address = match raw.address {
+            Some(a) => {
+                Some(parse_socket_addr(a.get_ref()).map_err(|m| self.err(&a, &key("address"), m))?)
+            }
+            None => None,
+        };
+        let nomad = match raw.nomad {
+            Some(n) => Some(self.nomad(n, &key("nomad"))?),
+            None => None,
+        };
         Ok(Metro {
             name,
             display_name,
@@ -585,6 +769,92 @@ impl Cx<'_> {
             export_protocol,
             observer_protocol,
             withdraw,
+            address,
+            nomad,
+        })
+    }
+
+    fn probe(&self, raw: RawProbe) -> Res<Probe> {
+        let mut probe = Probe::default();
+        if let Some(ms) = raw.interval_ms {
+            probe.interval = self.millis(&ms, "probe.interval_ms", &PROBE_INTERVAL_MS_RANGE)?;
+        }
+        if let Some(ms) = raw.timeout_ms {
+            probe.timeout = self.millis(&ms, "probe.timeout_ms", &PROBE_TIMEOUT_MS_RANGE)?;
+        }
+        if let Some(m) = raw.method {
+            probe.method = match m.get_ref().to_ascii_uppercase().as_str() {
+                "HEAD" => ProbeMethod::Head,
+                "GET" => ProbeMethod::Get,
+                _ => {
+                    return Err(self.err(
+                        &m,
+                        "probe.method",
+                        format!(
+                            "unknown probe method `{}`, expected `HEAD` or `GET`",
+                            m.get_ref()
+                        ),
+                    ))
+                }
+            };
+        }
+        if let Some(k) = raw.keep_alive {
+            probe.keep_alive = *k.get_ref();
+        }
+        if let Some(w) = raw.window {
+            let n = self.int_in(&w, "probe.window", &PROBE_WINDOW_RANGE, "samples")?;
+            probe.window = usize::try_from(n).unwrap_or(DEFAULT_PROBE_WINDOW);
+        }
+        if let Some(h) = raw.served_by_header {
+            check_header_name(h.get_ref())
+                .map_err(|m| self.err(&h, "probe.served_by_header", m))?;
+            probe.served_by_header = h.get_ref().to_ascii_lowercase();
+        }
+        if let Some(n) = raw.status_probes {
+            let n = self.int_in(&n, "probe.status_probes", &STATUS_PROBES_RANGE, "")?;
+            probe.status_probes = u32::try_from(n).unwrap_or(DEFAULT_STATUS_PROBES);
+        }
+        Ok(probe)
+    }
+
+    fn nomad(&self, raw: RawNomad, table: &str) -> Res<MetroNomad> {
+        let key = |k: &str| format!("{table}.{k}");
+        let text = |v: Option<Spanned<String>>, k: &str| -> Res<Option<String>> {
+            v.map(|v| self.non_empty(&v, &key(k)).map(str::to_string))
+                .transpose()
+        };
+        let address = match raw.address {
+            Some(a) => {
+                let u = a.get_ref().trim();
+                check_nomad_address(u).map_err(|m| self.err(&a, &key("address"), m))?;
+                Some(u.trim_end_matches('/').to_string())
+            }
+            None => None,
+        };
+        let token_env = match raw.token_env {
+            Some(t) => {
+                check_env_name(t.get_ref()).map_err(|m| self.err(&t, &key("token_env"), m))?;
+                Some(t.into_inner())
+            }
+            None => None,
+        };
+        let ca_cert = match raw.ca_cert {
+            Some(c) => Some(self.resolve(self.non_empty(&c, &key("ca_cert"))?)),
+            None => None,
+        };
+        let timeout = match raw.timeout_ms {
+            Some(ms) => Some(self.millis(&ms, &key("timeout_ms"), &NOMAD_TIMEOUT_MS_RANGE)?),
+            None => None,
+        };
+        Ok(MetroNomad {
+            address,
+            token_env,
+            region: text(raw.region, "region")?,
+            namespace: text(raw.namespace, "namespace")?,
+            ca_cert,
+            tls_server_name: text(raw.tls_server_name, "tls_server_name")?,
+            skip_verify: raw.skip_verify.map(Spanned::into_inner),
+            timeout,
         })
     }
 
@@ -675,6 +945,165 @@ fn check_protocol(name: &str) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// What `token = ...` under `[metro.nomad]` gets instead of "unknown key": the value is
+/// a secret, so it is neither stored nor repeated.
+const NOMAD_TOKEN_MESSAGE: &str = "the Nomad token is never written in the config: set \
+     `token_env` to the name of the environment variable that holds it (default NOMAD_TOKEN)";
+
+/// `metro[2].nomad`: the table [`NOMAD_TOKEN_MESSAGE`] is for.
+fn is_nomad_table(path: &str) -> bool {
+    path.strip_prefix("metro[")
+        .and_then(|rest| rest.split_once(']'))
+        .is_some_and(|(index, rest)| {
+            !index.is_empty() && index.bytes().all(|b| b.is_ascii_digit()) && rest == ".nomad"
+        })
+}
+
+/// The parts of `scheme://host[:port][rest]` that the config checks.
+struct UrlParts<'a> {
+    /// As written: compare it case-insensitively.
+    scheme: &'a str,
+    /// Everything after the authority: path, query, fragment.
+    rest: &'a str,
+}
+
+/// Split a URL and check its authority: a host name, IPv4 address or `[IPv6]`, and an
+/// optional port 1..=65535. No user info: credentials do not belong in a config file.
+fn split_url(url: &str) -> Result<UrlParts<'_>, String> {
+    if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!("`{url}` contains spaces or control characters"));
+    }
+    let (scheme, after) = url
+        .split_once("://")
+        .ok_or_else(|| format!("`{url}` is not a URL"))?;
+    let end = after.find(['/', '?', '#']).unwrap_or(after.len());
+    let (authority, rest) = after.split_at(end);
+    if authority.contains('@') {
+        return Err(format!(
+            "`{scheme}://...` has user info; credentials are not allowed in the URL"
+        ));
+    }
+    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+        let (inside, after) = v6
+            .split_once(']')
+            .ok_or_else(|| format!("`{url}`: unclosed `[` in the host"))?;
+        if inside.parse::<std::net::Ipv6Addr>().is_err() {
+            return Err(format!("`{url}`: `[{inside}]` is not an IPv6 address"));
+        }
+        match after {
+            "" => (inside, None),
+            _ => match after.strip_prefix(':') {
+                Some(p) => (inside, Some(p)),
+                None => return Err(format!("`{url}`: unexpected `{after}` after the host")),
+            },
+        }
+    } else {
+        match authority.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (authority, None),
+        }
+    };
+    if host.is_empty() {
+        return Err(format!("`{url}` has no host"));
+    }
+    if !authority.starts_with('[')
+        && !host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == '_')
+    {
+        return Err(format!("`{url}`: invalid host `{host}`"));
+    }
+    if let Some(p) = port {
+        let ok = !p.is_empty()
+            && p.len() <= 5
+            && p.bytes().all(|b| b.is_ascii_digit())
+            && p.parse::<u16>().is_ok_and(|n| n != 0);
+        if !ok {
+            return Err(format!("`{url}`: invalid port `{p}`, expected 1..65535"));
+        }
+    }
+    Ok(UrlParts { scheme, rest })
+}
+
+/// `[anycast] url`: `http://host[:port][/path]`. The prober speaks plain HTTP only.
+fn check_anycast_url(url: &str) -> Result<(), String> {
+    let form = "http://host[:port][/path]";
+    let not_http = || format!("`{url}` is not an http:// URL ({form})");
+    let parts = split_url(url).map_err(|m| if url.contains("://") { m } else { not_http() })?;
+    if parts.scheme.eq_ignore_ascii_case("https") {
+        return Err(format!(
+            "https is not supported yet: use an http:// URL ({form})"
+        ));
+    }
+    if !parts.scheme.eq_ignore_ascii_case("http") {
+        return Err(not_http());
+    }
+    if !(parts.rest.is_empty() || parts.rest.starts_with('/')) {
+        return Err(format!("`{url}`: the path must start with `/` ({form})"));
+    }
+    Ok(())
+}
+
+/// `[metro.nomad] address`: `http(s)://host[:port]`, like `NOMAD_ADDR`.
+fn check_nomad_address(url: &str) -> Result<(), String> {
+    let form = "http(s)://host:port, e.g. http://127.0.0.1:4646";
+    let parts = split_url(url).map_err(|m| {
+        if url.contains("://") {
+            m
+        } else {
+            format!("`{url}` is not an http:// or https:// URL ({form})")
+        }
+    })?;
+    if !(parts.scheme.eq_ignore_ascii_case("http") || parts.scheme.eq_ignore_ascii_case("https")) {
+        return Err(format!(
+            "`{url}` is not an http:// or https:// URL ({form})"
+        ));
+    }
+    if !(parts.rest.is_empty() || parts.rest == "/") {
+        return Err(format!("`{url}`: a Nomad address has no path ({form})"));
+    }
+    Ok(())
+}
+
+/// `[[metro]] address`: an IP and a port; no name lookup happens at config time.
+fn parse_socket_addr(text: &str) -> Result<SocketAddr, String> {
+    let addr: SocketAddr = text.parse().map_err(|_| {
+        format!("`{text}` is not an address: expected IP:port, e.g. 127.0.0.1:8080 or [::1]:8080")
+    })?;
+    if addr.port() == 0 {
+        return Err(format!("`{text}`: port 0 cannot be probed"));
+    }
+    Ok(addr)
+}
+
+/// An HTTP header name as the prober will look it up: `[A-Za-z0-9-]+`.
+fn check_header_name(name: &str) -> Result<(), String> {
+    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+        return Err(format!(
+            "invalid header name `{name}`: use letters, digits and '-', e.g. x-served-by"
+        ));
+    }
+    Ok(())
+}
+
+/// `token_env` names a variable. The value is not repeated in the error: someone who
+/// pasted the token itself here should not see it echoed into logs.
+fn check_env_name(name: &str) -> Result<(), String> {
+    let mut chars = name.chars();
+    let first_ok = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
+    if first_ok && chars.all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Ok(());
+    }
+    Err(
+        "not an environment variable name (letters, digits and '_', not starting with a \
+         digit): give the name of the variable holding the token, e.g. NOMAD_TOKEN_AM, \
+         not the token"
+            .to_string(),
+    )
 }
 
 /// Parse `addr/len` (or a bare address, meaning a host route) and write it the way BIRD
@@ -1045,6 +1474,9 @@ bird_socket = "run/am.ctl"
         assert_eq!(am.observer_protocol, "am");
         assert_eq!(am.withdraw, WithdrawMethod::Disable);
         assert_eq!(am.withdraw.name(), "disable");
+        assert_eq!(am.address, None);
+        assert_eq!(am.nomad, None);
+        assert_eq!(c.probe, Probe::default());
         assert!(c.metro("da").is_none());
         assert_eq!(c.source, Some(PathBuf::from("/etc/ptui/config.toml")));
     }
@@ -1057,6 +1489,221 @@ bird_socket = "run/am.ctl"
             ["da", "am"]
         );
         assert!(c.anycast.observer.is_some());
+        assert_eq!(c.probe, Probe::default(), "the template shows the defaults");
+        let da = c.metro("da").unwrap();
+        assert_eq!(da.address, Some("127.0.0.1:8081".parse().unwrap()));
+        let nomad = da.nomad.as_ref().unwrap();
+        assert_eq!(nomad.token_env.as_deref(), Some("NOMAD_TOKEN_DA"));
+        assert_eq!(nomad.timeout, Some(Duration::from_millis(5000)));
+        let am = c.metro("am").unwrap().nomad.as_ref().unwrap();
+        assert_eq!(am.address.as_deref(), Some("https://127.0.0.1:4656"));
+        assert_eq!(
+            am.ca_cert,
+            Some(PathBuf::from("/etc/ptui/certs/nomad-ca.pem"))
+        );
+        assert_eq!(am.skip_verify, Some(false));
+    }
+
+    #[test]
+    fn probe_table() {
+        let p = Probe::default();
+        assert_eq!(p.interval, Duration::from_millis(1000));
+        assert_eq!(p.timeout, Duration::from_millis(2000));
+        assert_eq!(p.method, ProbeMethod::Head);
+        assert!(!p.keep_alive);
+        assert_eq!(p.window, 60);
+        assert_eq!(p.served_by_header, "x-served-by");
+        assert_eq!(p.status_probes, 3);
+        let text = format!(
+            "[probe]\ninterval_ms = 100\ntimeout_ms = 50\nmethod = \"get\"\nkeep_alive = true\n\
+             window = 10000\nserved_by_header = \"X-Metro\"\nstatus_probes = 0\n{MINIMAL}"
+        );
+        let c = parse_ok(&text);
+        assert_eq!(
+            c.probe,
+            Probe {
+                interval: Duration::from_millis(100),
+                timeout: Duration::from_millis(50),
+                method: ProbeMethod::Get,
+                keep_alive: true,
+                window: 10_000,
+                served_by_header: "x-metro".into(),
+                status_probes: 0,
+            }
+        );
+        assert_eq!(ProbeMethod::Get.to_string(), "GET");
+        assert_eq!(ProbeMethod::Head.as_str(), "HEAD");
+        let probe = |body: &str| parse_err(&format!("[probe]\n{body}\n{MINIMAL}"));
+        assert_eq!(
+            probe("interval_ms = 60001"),
+            "c.toml:2:15: probe.interval_ms: must be between 100 and 60000 milliseconds, got 60001"
+        );
+        assert_eq!(
+            probe("timeout_ms = 49"),
+            "c.toml:2:14: probe.timeout_ms: must be between 50 and 60000 milliseconds, got 49"
+        );
+        assert_eq!(
+            probe("window = 1"),
+            "c.toml:2:10: probe.window: must be between 2 and 10000 samples, got 1"
+        );
+        assert_eq!(
+            probe("status_probes = 101"),
+            "c.toml:2:17: probe.status_probes: must be between 0 and 100, got 101"
+        );
+        assert_eq!(
+            probe("method = \"POST\""),
+            "c.toml:2:10: probe.method: unknown probe method `POST`, expected `HEAD` or `GET`"
+        );
+        for bad in ["", "x_served_by", "x served", "é"] {
+            let err = probe(&format!("served_by_header = \"{bad}\""));
+            assert!(
+                err.contains("probe.served_by_header: invalid header name"),
+                "{err}"
+            );
+        }
+        assert!(probe("jitter = 1").contains("probe: unknown key `jitter`"));
+    }
+
+    #[test]
+    fn anycast_urls() {
+        for ok in [
+            "http://198.18.0.10:8080/",
+            "http://198.18.0.10",
+            "HTTP://anycast.example:80/health?x=1",
+            "http://[2001:db8::1]:8080/",
+            "http://[::1]",
+            "http://localhost/a/b",
+        ] {
+            assert_eq!(check_anycast_url(ok), Ok(()), "{ok}");
+        }
+        assert_eq!(
+            check_anycast_url("https://198.18.0.10/").unwrap_err(),
+            "https is not supported yet: use an http:// URL (http://host[:port][/path])"
+        );
+        for bad in [
+            "198.18.0.10:8080",
+            "ftp://198.18.0.10/",
+            "http://",
+            "http:///path",
+            "http://host:0/",
+            "http://host:65536/",
+            "http://host:/",
+            "http://host:80x/",
+            "http://2001:db8::1/",
+            "http://[2001:db8::zz]/",
+            "http://[::1/",
+            "http://[::1]x/",
+            "http://user:pw@host/",
+            "http://ho st/",
+            "http://host?x",
+        ] {
+            assert!(check_anycast_url(bad).is_err(), "{bad}");
+        }
+        assert!(!check_anycast_url("http://user:secret@host/")
+            .unwrap_err()
+            .contains("secret"));
+    }
+
+    #[test]
+    fn metro_address() {
+        let with = |addr: &str| format!("{MINIMAL}address = \"{addr}\"\n");
+        let c = parse_ok(&with("127.0.0.1:8080"));
+        assert_eq!(c.metros[0].address, Some("127.0.0.1:8080".parse().unwrap()));
+        let c = parse_ok(&with("[::1]:8080"));
+        assert_eq!(c.metros[0].address, Some("[::1]:8080".parse().unwrap()));
+        assert_eq!(
+            parse_err(&with("localhost:8080")),
+            "c.toml:8:11: metro[0].address: `localhost:8080` is not an address: expected \
+             IP:port, e.g. 127.0.0.1:8080 or [::1]:8080"
+        );
+        for bad in ["127.0.0.1", "http://127.0.0.1:8080", "127.0.0.1:0", ""] {
+            assert!(
+                parse_err(&with(bad)).contains("metro[0].address: "),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn metro_nomad() {
+        let nomad = |body: &str| format!("{MINIMAL}[metro.nomad]\n{body}\n");
+        let c = parse_ok(&nomad(""));
+        assert_eq!(c.metros[0].nomad, Some(MetroNomad::default()));
+        let c = parse_ok(&nomad(
+            "address = \"https://nomad.am.example:4646/\"\ntoken_env = \"NOMAD_TOKEN_AM\"\n\
+             region = \"eu\"\nnamespace = \"apps\"\nca_cert = \"ca.pem\"\n\
+             tls_server_name = \"server.eu.nomad\"\nskip_verify = true\ntimeout_ms = 600000",
+        ));
+        assert_eq!(
+            c.metros[0].nomad,
+            Some(MetroNomad {
+                address: Some("https://nomad.am.example:4646".into()),
+                token_env: Some("NOMAD_TOKEN_AM".into()),
+                region: Some("eu".into()),
+                namespace: Some("apps".into()),
+                ca_cert: Some(PathBuf::from("/etc/ptui/ca.pem")),
+                tls_server_name: Some("server.eu.nomad".into()),
+                skip_verify: Some(true),
+                timeout: Some(Duration::from_millis(600_000)),
+            })
+        );
+        // Inline, in the second metro.
+        let text = format!(
+            "{MINIMAL}[[metro]]\nname = \"da\"\nbird_socket = \"da.ctl\"\n\
+             nomad = {{ address = \"http://127.0.0.1:4646\" }}\n"
+        );
+        let c = parse_ok(&text);
+        assert_eq!(c.metros[0].nomad, None);
+        assert_eq!(
+            c.metros[1].nomad.as_ref().unwrap().address.as_deref(),
+            Some("http://127.0.0.1:4646")
+        );
+        assert_eq!(
+            parse_err(&nomad("timeout_ms = 99")),
+            "c.toml:9:14: metro[0].nomad.timeout_ms: must be between 100 and 600000 \
+             milliseconds, got 99"
+        );
+        for bad in [
+            "127.0.0.1:4646",
+            "ftp://127.0.0.1:4646",
+            "http://127.0.0.1:4646/v1",
+        ] {
+            let err = parse_err(&nomad(&format!("address = \"{bad}\"")));
+            assert!(
+                err.starts_with("c.toml:9:11: metro[0].nomad.address: "),
+                "{err}"
+            );
+        }
+        assert!(parse_err(&nomad("region = \" \"")).ends_with("must not be empty"));
+        assert!(parse_err(&nomad("tokn_env = \"X\""))
+            .starts_with("c.toml:9:1: metro[0].nomad: unknown key `tokn_env`, expected one of"));
+    }
+
+    #[test]
+    fn nomad_tokens_are_never_echoed() {
+        let secret = "b4d5e6f7-1234-5678-9abc-def012345678";
+        for text in [
+            format!("{MINIMAL}[metro.nomad]\ntoken = \"{secret}\"\n"),
+            format!("{MINIMAL}nomad = {{ token = \"{secret}\" }}\n"),
+            format!("{MINIMAL}nomad.token = \"{secret}\"\n"),
+        ] {
+            let err = parse_err(&text);
+            assert!(!err.contains(secret), "{err}");
+            assert!(err.contains("metro[0].nomad.token: "), "{err}");
+            assert!(err.contains(NOMAD_TOKEN_MESSAGE), "{err}");
+        }
+        // Pasting the token where its variable's name belongs is not echoed either.
+        let err = parse_err(&format!(
+            "{MINIMAL}[metro.nomad]\ntoken_env = \"{secret}\"\n"
+        ));
+        assert!(!err.contains(secret), "{err}");
+        assert!(err.starts_with("c.toml:9:13: metro[0].nomad.token_env: not an environment"));
+        // `token` elsewhere is an ordinary unknown key.
+        let err = parse_err(&format!("[console]\ntoken = 1\n{MINIMAL}"));
+        assert!(err.contains("console: unknown key `token`"), "{err}");
+        assert!(is_nomad_table("metro[12].nomad"));
+        assert!(!is_nomad_table("metro[].nomad"));
+        assert!(!is_nomad_table("metro[0].nomad.x"));
     }
 
     #[test]
@@ -1203,7 +1850,7 @@ bird_socket = "run/am.ctl"
 
             #[test]
             fn mangled_template_never_panics(
-                at in 0usize..4000,
+                at in 0usize..8000,
                 cut in 0usize..40,
                 insert in "[\\[\\]\"'=.a-z0-9 \n#-]{0,20}",
             ) {

@@ -25,6 +25,10 @@ pub struct Theme {
     pub selected_bg: Color,
     /// Table headers and titles.
     pub header: Color,
+    /// Lost probe samples (timeouts, refused connections) in the latency pane.
+    pub lost: Color,
+    /// The latency chart's lines.
+    pub chart: Color,
 }
 
 impl Default for Theme {
@@ -37,13 +41,15 @@ impl Default for Theme {
             dim: Color::DarkGray,
             selected_bg: Color::Indexed(236),
             header: Color::White,
+            lost: Color::Magenta,
+            chart: Color::Cyan,
         }
     }
 }
 
 impl Theme {
     /// The slot names accepted in `[console.theme]`, in declaration order.
-    pub const NAMES: [&'static str; 7] = [
+    pub const NAMES: [&'static str; 9] = [
         "ok",
         "warn",
         "error",
@@ -51,6 +57,8 @@ impl Theme {
         "dim",
         "selected_bg",
         "header",
+        "lost",
+        "chart",
     ];
 
     fn slot(&mut self, name: &str) -> Option<&mut Color> {
@@ -62,12 +70,14 @@ impl Theme {
             "dim" => &mut self.dim,
             "selected_bg" => &mut self.selected_bg,
             "header" => &mut self.header,
+            "lost" => &mut self.lost,
+            "chart" => &mut self.chart,
             _ => return None,
         })
     }
 
     /// Every slot with its colour, in [`Theme::NAMES`] order.
-    pub fn entries(&self) -> [(&'static str, Color); 7] {
+    pub fn entries(&self) -> [(&'static str, Color); 9] {
         [
             ("ok", self.ok),
             ("warn", self.warn),
@@ -76,6 +86,8 @@ impl Theme {
             ("dim", self.dim),
             ("selected_bg", self.selected_bg),
             ("header", self.header),
+            ("lost", self.lost),
+            ("chart", self.chart),
         ]
     }
 
@@ -142,6 +154,8 @@ mod tests {
         assert_eq!(t.accent, Color::Cyan);
         assert_eq!(t.dim, Color::DarkGray);
         assert_eq!(t.header, Color::White);
+        assert_eq!(t.lost, Color::Magenta);
+        assert_eq!(t.chart, Color::Cyan);
         assert_eq!(t.entries().map(|(n, _)| n), Theme::NAMES);
     }
 
@@ -166,8 +180,10 @@ mod tests {
     #[test]
     fn overrides_by_name() {
         let mut t = Theme::default();
-        t.apply_overrides([("ok", "blue"), ("selected_bg", "#000080")])
+        t.apply_overrides([("ok", "blue"), ("selected_bg", "#000080"), ("lost", "red")])
             .unwrap();
+        assert_eq!(t.lost, Color::Red);
+        assert_eq!(t.chart, Color::Cyan);
         assert_eq!(t.ok, Color::Blue);
         assert_eq!(t.selected_bg, Color::Rgb(0, 0, 0x80));
         assert_eq!(t.warn, Color::Yellow);
