@@ -521,7 +521,25 @@ fn state_of(cfg: &Config, snap: Snapshot) -> State {
 }
 
 async fn status(cfg: &Config, json: bool) -> Result<(), Failure> {
-    let state = state_of(cfg, snapshot(cfg).await);
+    let count = u64::from(cfg.probe.status_probes);
+    let (snap, samples, nomad) = tokio::join!(
+        snapshot(cfg),
+        async {
+            if count == 0 {
+                Vec::new()
+            } else {
+                ops::probe_all(cfg, count, Duration::from_millis(50)).await
+            }
+        },
+        nomad_snapshots(cfg)
+    );
+    let mut state = state_of(cfg, snap);
+    for (target, sample) in samples {
+        update(&mut state, Msg::Probe { target, sample });
+    }
+    for (metro, snapshot) in nomad {
+        update(&mut state, Msg::Nomad { metro, snapshot });
+    }
     if json {
         println!(
             "{}",
@@ -560,6 +578,8 @@ pub fn status_json(state: &State) -> serde_json::Value {
                 None => (json!(null), Some("not polled".to_string())),
             };
             json!({
+                "nomad": nomad_json(m),
+                "latency": latency_json(state, &m.name),
                 "name": m.name,
                 "display_name": m.display_name,
                 "method": m.method,
@@ -581,7 +601,54 @@ pub fn status_json(state: &State) -> serde_json::Value {
             "advertising": state.advertising(),
             "best": state.best(),
             "observer_error": observer_error,
+            "latency": latency_json(state, crate::app::latency::ANYCAST),
         },
+    })
+}
+
+/// One round of every metro's Nomad API, concurrently.
+async fn nomad_snapshots(cfg: &Config) -> Vec<(String, crate::nomad::NomadSnapshot)> {
+    let futs = cfg.metros.iter().filter_map(|m| {
+        let settings = ops::nomad_settings(m)?;
+        let name = m.name.clone();
+        Some(async move {
+            let snap = match crate::nomad::Client::new(settings) {
+                Ok(c) => crate::nomad::snapshot(&c).await,
+                Err(e) => crate::nomad::NomadSnapshot {
+                    error: Some(e.to_string()),
+                    ..Default::default()
+                },
+            };
+            (name, snap)
+        })
+    });
+    futures_util::future::join_all(futs).await
+}
+
+/// `{leader, nodes_ready, nodes_total, allocs{running,pending,failed,total}, error}`, or
+/// null for a metro without a Nomad endpoint.
+fn nomad_json(m: &crate::app::MetroRow) -> serde_json::Value {
+    let Some(n) = &m.nomad else {
+        return serde_json::Value::Null;
+    };
+    let mut v = serde_json::to_value(n.summary()).unwrap_or_default();
+    v["error"] = serde_json::json!(n.error);
+    v
+}
+
+/// `{p50_ms, loss_pct, served_by}` of a probe target, or null when it is not probed.
+fn latency_json(state: &State, target: &str) -> serde_json::Value {
+    let Some(row) = state.latency_row(target) else {
+        return serde_json::Value::Null;
+    };
+    let w = row.stats.window();
+    serde_json::json!({
+        "p50_ms": w.p50.map(|v| (v * 100.0).round() / 100.0),
+        "p95_ms": w.p95.map(|v| (v * 100.0).round() / 100.0),
+        "loss_pct": (w.loss_pct * 10.0).round() / 10.0,
+        "served_by": row.served_by,
+        "served_by_inferred": row.inferred,
+        "samples": w.sent,
     })
 }
 

@@ -3,7 +3,8 @@ use std::io::Write as _;
 use clap::Parser;
 use platform_tui::cli::{run, Cli};
 
-#[tokio::main(flavor = "current_thread")]
+// Multi-threaded: probes keep their own clock while the console draws.
+#[tokio::main(worker_threads = 2)]
 async fn main() {
     let _ = color_eyre::install();
     let cli = Cli::parse();

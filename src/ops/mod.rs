@@ -198,3 +198,104 @@ async fn run_command(cmd: &str) -> Result<(), String> {
         )),
     }
 }
+
+/// The console's probe targets: the anycast URL, then every metro with an address probed
+/// directly with the anycast Host header (like `curl --resolve`).
+pub fn probe_targets(cfg: &Config) -> Vec<crate::probe::Target> {
+    use crate::app::latency::ANYCAST;
+    let Some(url) = &cfg.anycast.url else {
+        return Vec::new();
+    };
+    let Ok(base) = crate::probe::Target::from_url(ANYCAST, url) else {
+        return Vec::new();
+    };
+    let base = base.with_served_by_header(&cfg.probe.served_by_header);
+    std::iter::once(base.clone())
+        .chain(cfg.metros.iter().filter_map(|m| {
+            let addr = m.address?;
+            Some(
+                crate::probe::Target {
+                    name: m.name.clone(),
+                    ..base.clone()
+                }
+                .connect_to(addr),
+            )
+        }))
+        .collect()
+}
+
+/// Probe options from the config's `[probe]` table.
+pub fn probe_options(cfg: &Config) -> crate::probe::ProbeOptions {
+    crate::probe::ProbeOptions {
+        method: match cfg.probe.method {
+            crate::config::ProbeMethod::Head => crate::probe::Method::Head,
+            crate::config::ProbeMethod::Get => crate::probe::Method::Get,
+        },
+        timeout: cfg.probe.timeout,
+        keep_alive: cfg.probe.keep_alive,
+    }
+}
+
+/// Probes every target `count` times, `interval` apart, all targets at once; returns
+/// (target name, sample) pairs as they completed.
+pub async fn probe_all(
+    cfg: &Config,
+    count: u64,
+    interval: Duration,
+) -> Vec<(String, crate::probe::ProbeSample)> {
+    let opts = probe_options(cfg);
+    let mut handles = Vec::new();
+    for target in probe_targets(cfg) {
+        let name = target.name.clone();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let h = crate::probe::spawn_schedule(target, opts.clone(), interval, Some(count), tx);
+        handles.push(tokio::spawn(async move {
+            let mut out = Vec::new();
+            while let Some(s) = rx.recv().await {
+                out.push((name.clone(), s));
+            }
+            let _ = h.await;
+            out
+        }));
+    }
+    let mut all = Vec::new();
+    for h in handles {
+        if let Ok(v) = h.await {
+            all.extend(v);
+        }
+    }
+    all
+}
+
+/// Nomad client settings for a metro with a `[metro.nomad]` table: the config's values
+/// over the standard `NOMAD_*` environment. The token comes only from the environment
+/// (`token_env`, else `NOMAD_TOKEN`), never from the config file.
+pub fn nomad_settings(metro: &Metro) -> Option<crate::nomad::Settings> {
+    let n = metro.nomad.as_ref()?;
+    let mut s = crate::nomad::Settings::from_env();
+    if let Some(a) = &n.address {
+        s.address = a.clone();
+    }
+    if let Some(var) = &n.token_env {
+        s.token = std::env::var(var).ok().filter(|t| !t.is_empty());
+    }
+    if let Some(r) = &n.region {
+        s.region = Some(r.clone());
+    }
+    if let Some(ns) = &n.namespace {
+        s.namespace = ns.clone();
+    }
+    if let Some(ca) = &n.ca_cert {
+        s.ca_cert = Some(ca.clone());
+    }
+    if let Some(name) = &n.tls_server_name {
+        s.tls_server_name = Some(name.clone());
+    }
+    if let Some(skip) = n.skip_verify {
+        s.skip_verify = skip;
+    }
+    if let Some(t) = n.timeout {
+        s.timeout = t;
+    }
+    Some(s)
+}

@@ -26,6 +26,9 @@ pub async fn run_console(cfg: Config, source: String) -> color_eyre::Result<()> 
     let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
     let refresh = Arc::new(Notify::new());
     let poller = tokio::spawn(poll_loop(cfg.clone(), tx.clone(), refresh.clone()));
+    let probes = spawn_probes(&cfg, &tx);
+    let (nomad_clients, watchers) = spawn_nomad(&cfg, &tx);
+    let mut logs: Option<tokio::task::JoinHandle<()>> = None;
 
     let mut hup = signal(SignalKind::hangup())?;
     let mut term = signal(SignalKind::terminate())?;
@@ -68,6 +71,64 @@ pub async fn run_console(cfg: Config, source: String) -> color_eyre::Result<()> 
                 match effect {
                     Effect::Quit => return Ok(()),
                     Effect::Refresh => refresh.notify_one(),
+                    Effect::FetchAllocation { metro, id } => {
+                        if let Some(client) = nomad_clients
+                            .iter()
+                            .find(|(m, _)| *m == metro)
+                            .map(|(_, c)| c.clone())
+                        {
+                            let tx = tx.clone();
+                            tokio::spawn(async move {
+                                let result =
+                                    client.allocation(&id).await.map_err(|e| e.to_string());
+                                let _ = tx.send(Msg::Allocation { metro, id, result });
+                            });
+                        }
+                    }
+                    Effect::StopLogs => {
+                        if let Some(h) = logs.take() {
+                            h.abort();
+                        }
+                    }
+                    Effect::FollowLogs {
+                        metro,
+                        alloc_id,
+                        task,
+                        stderr,
+                    } => {
+                        if let Some(h) = logs.take() {
+                            h.abort();
+                        }
+                        if let Some(client) = nomad_clients
+                            .iter()
+                            .find(|(m, _)| *m == metro)
+                            .map(|(_, c)| c.clone())
+                        {
+                            let tx = tx.clone();
+                            let kind = if stderr {
+                                crate::nomad::logs::LogKind::Stderr
+                            } else {
+                                crate::nomad::logs::LogKind::Stdout
+                            };
+                            logs = Some(tokio::spawn(async move {
+                                let mut rx =
+                                    client.logs(&alloc_id, &task, kind, true, Some(50_000));
+                                while let Some(chunk) = rx.recv().await {
+                                    let chunk = chunk.map_err(|e| e.to_string());
+                                    if tx
+                                        .send(Msg::Log {
+                                            alloc_id: alloc_id.clone(),
+                                            stderr,
+                                            chunk,
+                                        })
+                                        .is_err()
+                                    {
+                                        return;
+                                    }
+                                }
+                            }));
+                        }
+                    }
                     Effect::Execute(req) => {
                         let (cfg, tx, refresh) = (cfg.clone(), tx.clone(), refresh.clone());
                         tokio::spawn(async move {
@@ -92,6 +153,9 @@ pub async fn run_console(cfg: Config, source: String) -> color_eyre::Result<()> 
         std::mem::forget(terminal);
     }
     poller.abort();
+    for p in probes.into_iter().chain(watchers).chain(logs) {
+        p.abort();
+    }
     result
 }
 
@@ -109,4 +173,94 @@ async fn poll_loop(cfg: Arc<Config>, tx: mpsc::UnboundedSender<Msg>, refresh: Ar
             _ = refresh.notified() => {}
         }
     }
+}
+
+/// One probe schedule per target, each on its own clock; samples reach the state machine
+/// as messages.
+fn spawn_probes(cfg: &Config, tx: &mpsc::UnboundedSender<Msg>) -> Vec<tokio::task::JoinHandle<()>> {
+    let opts = ops::probe_options(cfg);
+    let mut handles = Vec::new();
+    for target in ops::probe_targets(cfg) {
+        let name = target.name.clone();
+        let (ptx, mut prx) = mpsc::unbounded_channel();
+        handles.push(crate::probe::spawn_schedule(
+            target,
+            opts.clone(),
+            cfg.probe.interval,
+            None,
+            ptx,
+        ));
+        let tx = tx.clone();
+        handles.push(tokio::spawn(async move {
+            while let Some(sample) = prx.recv().await {
+                if tx
+                    .send(Msg::Probe {
+                        target: name.clone(),
+                        sample,
+                    })
+                    .is_err()
+                {
+                    return;
+                }
+            }
+        }));
+    }
+    handles
+}
+
+/// One Nomad watcher per metro with a `[metro.nomad]` table (blocking queries, no
+/// hammering); each update reaches the state machine as a message. A client that cannot
+/// be built (bad address, bad CA file) is reported as that metro's Nomad error.
+#[allow(clippy::type_complexity)]
+fn spawn_nomad(
+    cfg: &Config,
+    tx: &mpsc::UnboundedSender<Msg>,
+) -> (
+    Vec<(String, crate::nomad::Client)>,
+    Vec<tokio::task::JoinHandle<()>>,
+) {
+    let mut clients = Vec::new();
+    let mut handles = Vec::new();
+    for m in &cfg.metros {
+        let Some(settings) = ops::nomad_settings(m) else {
+            continue;
+        };
+        let name = m.name.clone();
+        match crate::nomad::Client::new(settings) {
+            Ok(client) => {
+                let (ntx, mut nrx) = mpsc::unbounded_channel();
+                handles.push(crate::nomad::spawn_watch(
+                    client.clone(),
+                    Duration::from_secs(300),
+                    ntx,
+                ));
+                clients.push((name.clone(), client));
+                let tx = tx.clone();
+                handles.push(tokio::spawn(async move {
+                    while let Some(snapshot) = nrx.recv().await {
+                        if tx
+                            .send(Msg::Nomad {
+                                metro: name.clone(),
+                                snapshot,
+                            })
+                            .is_err()
+                        {
+                            return;
+                        }
+                    }
+                }));
+            }
+            Err(e) => {
+                let snapshot = crate::nomad::NomadSnapshot {
+                    error: Some(e.to_string()),
+                    ..Default::default()
+                };
+                let _ = tx.send(Msg::Nomad {
+                    metro: name,
+                    snapshot,
+                });
+            }
+        }
+    }
+    (clients, handles)
 }
