@@ -1,1 +1,21 @@
-//! placeholder
+//! Nomad backend: everything between the console and one metro's Nomad agent
+//! over its HTTP API (`shared/reference/nomad-api.md`).
+//!
+//! Owns settings from `NOMAD_*` and the HTTP client with blocking queries
+//! ([`client`]), lenient serde models of the list/detail payloads ([`models`]),
+//! the reconnecting event stream ([`events`]), task log streaming ([`logs`]),
+//! and the per-metro live snapshot the console and `status` read ([`watch`]).
+//! Each metro is its own single-node cluster, so callers hold one [`Client`]
+//! per metro. Knows nothing about the terminal UI.
+
+pub mod client;
+pub mod events;
+pub mod logs;
+pub mod models;
+pub mod watch;
+
+pub use client::{Client, Indexed, NomadError, QueryOptions, Settings};
+pub use events::{Event, EventFrame, StreamItem, StreamOptions};
+pub use logs::{LogChunk, LogKind};
+pub use models::*;
+pub use watch::{snapshot, spawn_watch, AllocCounts, NomadSnapshot, NomadSummary};

@@ -1,0 +1,718 @@
+//! HTTP client for one Nomad agent (one metro): settings from the `NOMAD_*`
+//! environment, error mapping worded for operators, and the read endpoints the
+//! console uses, with blocking-query support.
+//!
+//! Blocking queries (reference §3): pass [`QueryOptions::index`] (the last
+//! `X-Nomad-Index` seen) and optionally `wait` (default 5 min, capped at
+//! 10 min). The request's HTTP timeout is `wait × 17/16 + Settings::timeout`,
+//! because the server adds up to `wait/16` of jitter. A return is no guarantee
+//! of change. **If the returned [`Indexed::index`] is lower than the index that
+//! was sent** (dev agent restarted, cluster rebuilt), the caller must reset its
+//! index to 0 and re-list; the client reports the index as received and does
+//! not hide this ([`crate::nomad::watch`] does the reset).
+
+use super::models::{AgentSelf, AllocStub, Allocation, JobStub, NodeStub};
+use reqwest::header::{HeaderMap, HeaderValue};
+use reqwest::{StatusCode, Url};
+use serde::de::DeserializeOwned;
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Nomad's default blocking wait when `index` is set without `wait`.
+pub const DEFAULT_WAIT: Duration = Duration::from_secs(300);
+/// Nomad's maximum blocking wait.
+pub const MAX_WAIT: Duration = Duration::from_secs(600);
+/// Longest body excerpt kept in an error.
+const BODY_EXCERPT: usize = 200;
+
+/// Where and how to reach one Nomad agent.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// Agent URL, e.g. `http://127.0.0.1:4646`.
+    pub address: String,
+    /// ACL SecretID, sent as `X-Nomad-Token`. Never printed.
+    pub token: Option<String>,
+    /// `region=` parameter on every request.
+    pub region: Option<String>,
+    /// `namespace=` for list endpoints; `*` = every namespace the token sees.
+    pub namespace: String,
+    /// PEM CA bundle for `https` addresses.
+    pub ca_cert: Option<PathBuf>,
+    /// Name to verify the server certificate against (and send as SNI).
+    pub tls_server_name: Option<String>,
+    /// Disable certificate verification.
+    pub skip_verify: bool,
+    /// Timeout of one ordinary request (and connect timeout); margin for
+    /// blocking ones.
+    pub timeout: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            address: "http://127.0.0.1:4646".into(),
+            token: None,
+            region: None,
+            namespace: "*".into(),
+            ca_cert: None,
+            tls_server_name: None,
+            skip_verify: false,
+            timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Settings")
+            .field("address", &self.address)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("region", &self.region)
+            .field("namespace", &self.namespace)
+            .field("ca_cert", &self.ca_cert)
+            .field("tls_server_name", &self.tls_server_name)
+            .field("skip_verify", &self.skip_verify)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+/// Go's `strconv.ParseBool`; anything else is `false`.
+fn go_bool(s: &str) -> bool {
+    matches!(s, "1" | "t" | "T" | "true" | "TRUE" | "True")
+}
+
+impl Settings {
+    /// `NOMAD_ADDR`, `NOMAD_TOKEN`, `NOMAD_REGION`, `NOMAD_NAMESPACE`,
+    /// `NOMAD_CACERT`, `NOMAD_TLS_SERVER_NAME`, `NOMAD_SKIP_VERIFY`; empty
+    /// variables count as unset; defaults otherwise (namespace `*`, 10 s).
+    pub fn from_env() -> Settings {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// [`Settings::from_env`] over any variable source (tests, config layers).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Settings {
+        let get = |k: &str| lookup(k).filter(|v| !v.trim().is_empty());
+        let mut s = Settings::default();
+        if let Some(a) = get("NOMAD_ADDR") {
+            s.address = a.trim().to_string();
+        }
+        s.token = get("NOMAD_TOKEN").map(|t| t.trim().to_string());
+        s.region = get("NOMAD_REGION");
+        if let Some(ns) = get("NOMAD_NAMESPACE") {
+            s.namespace = ns;
+        }
+        s.ca_cert = get("NOMAD_CACERT").map(PathBuf::from);
+        s.tls_server_name = get("NOMAD_TLS_SERVER_NAME");
+        s.skip_verify = get("NOMAD_SKIP_VERIFY").is_some_and(|v| go_bool(v.trim()));
+        s
+    }
+}
+
+/// Everything that can go wrong talking to Nomad, worded for operators.
+/// No variant ever carries the ACL token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NomadError {
+    InvalidAddress(String),
+    /// Refused, unreachable, reset: the agent could not be talked to.
+    Connect(String),
+    Timeout,
+    /// 403: the token lacks a capability (body text from Nomad).
+    Forbidden(String),
+    /// Any other non-2xx status; `body` truncated to 200 characters.
+    Http {
+        status: u16,
+        body: String,
+    },
+    /// The body was not the JSON we expected.
+    Decode(String),
+    Tls(String),
+}
+
+impl fmt::Display for NomadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NomadError::InvalidAddress(m) => write!(f, "invalid nomad address: {m}"),
+            NomadError::Connect(m) => write!(f, "nomad unreachable: {m}"),
+            NomadError::Timeout => f.write_str("nomad timed out"),
+            NomadError::Forbidden(body) => {
+                let b = body.trim();
+                if b.is_empty() || b.eq_ignore_ascii_case("permission denied") {
+                    f.write_str("ACL: permission denied (403)")
+                } else {
+                    write!(f, "ACL: permission denied (403): {b}")
+                }
+            }
+            NomadError::Http { status, body } => {
+                let b = body.trim();
+                if b.is_empty() {
+                    write!(f, "HTTP {status}")
+                } else {
+                    write!(f, "HTTP {status}: {b}")
+                }
+            }
+            NomadError::Decode(m) => write!(f, "bad JSON from nomad: {m}"),
+            NomadError::Tls(m) => write!(f, "TLS: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for NomadError {}
+
+/// Blocking-query parameters. `index == 0` means an ordinary request.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QueryOptions {
+    /// Last `X-Nomad-Index` seen; 0 = not blocking.
+    pub index: u64,
+    /// Server-side wait (default 5 min, capped at 10 min); only sent with an index.
+    pub wait: Option<Duration>,
+}
+
+impl QueryOptions {
+    pub fn blocking(index: u64, wait: Duration) -> Self {
+        QueryOptions {
+            index,
+            wait: Some(wait),
+        }
+    }
+}
+
+/// A response body with the consistency headers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Indexed<T> {
+    pub value: T,
+    /// `X-Nomad-Index` (0 when absent). May be lower than the index sent: reset.
+    pub index: u64,
+    /// `X-Nomad-KnownLeader`.
+    pub known_leader: Option<bool>,
+    /// `X-Nomad-LastContact` (ms since the answering server heard the leader).
+    pub last_contact_ms: Option<u64>,
+}
+
+/// One Nomad agent. Cheap to clone: the connection pool is shared.
+#[derive(Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    base: Url,
+    settings: Settings,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("base", &self.base.as_str())
+            .field("settings", &self.settings)
+            .finish()
+    }
+}
+
+/// Cut to at most `max` characters, on a character boundary, with an ellipsis.
+pub(crate) fn truncate(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.to_string(),
+    }
+}
+
+/// Go duration text Nomad's `wait` parameter accepts.
+fn wait_param(wait: Duration) -> String {
+    let ms = wait.as_millis().max(1);
+    if ms.is_multiple_of(1000) {
+        format!("{}s", ms / 1000)
+    } else {
+        format!("{ms}ms")
+    }
+}
+
+/// Short, lower-case text for an I/O error kind; `None` for the rest.
+fn io_kind_text(kind: std::io::ErrorKind) -> Option<&'static str> {
+    use std::io::ErrorKind::*;
+    Some(match kind {
+        ConnectionRefused => "connection refused",
+        ConnectionReset => "connection reset",
+        ConnectionAborted => "connection aborted",
+        NotConnected => "not connected",
+        AddrNotAvailable => "address not available",
+        BrokenPipe => "connection closed",
+        UnexpectedEof => "connection closed",
+        TimedOut => "timed out",
+        PermissionDenied => "permission denied",
+        _ => return None,
+    })
+}
+
+/// The most specific text in an error's source chain.
+fn root_text(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cur: &(dyn std::error::Error + 'static) = e;
+    let mut text = cur.to_string();
+    loop {
+        if let Some(io) = cur.downcast_ref::<std::io::Error>() {
+            if let Some(t) = io_kind_text(io.kind()) {
+                return t.to_string();
+            }
+        }
+        match cur.source() {
+            Some(next) => {
+                cur = next;
+                let t = cur.to_string();
+                if !t.is_empty() {
+                    text = t;
+                }
+            }
+            None => break,
+        }
+    }
+    match text.find(" (os error") {
+        Some(i) => text[..i].to_string(),
+        None => text,
+    }
+}
+
+fn chain_mentions_tls(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = cur {
+        let t = c.to_string().to_ascii_lowercase();
+        if t.contains("certificate") || t.contains("tls") || t.contains("handshake") {
+            return true;
+        }
+        cur = c.source();
+    }
+    false
+}
+
+/// Map a transport error to a [`NomadError`].
+pub(crate) fn map_reqwest(e: &reqwest::Error) -> NomadError {
+    if e.is_timeout() {
+        return NomadError::Timeout;
+    }
+    if e.is_builder() {
+        return NomadError::InvalidAddress(truncate(&root_text(e), BODY_EXCERPT));
+    }
+    let text = truncate(&root_text(e), BODY_EXCERPT);
+    if chain_mentions_tls(e) {
+        return NomadError::Tls(text);
+    }
+    NomadError::Connect(text)
+}
+
+fn header_u64(h: &HeaderMap, name: &str) -> Option<u64> {
+    h.get(name)?.to_str().ok()?.trim().parse().ok()
+}
+
+impl Client {
+    /// Validate the address and build the HTTP/1.1 client. Does not connect.
+    /// With `tls_server_name` on an `https` address, the host is resolved here
+    /// (blocking) and requests go to it under the server name.
+    pub fn new(settings: Settings) -> Result<Client, NomadError> {
+        let mut base = Url::parse(settings.address.trim()).map_err(|e| {
+            NomadError::InvalidAddress(format!("{}: {e}", truncate(&settings.address, 80)))
+        })?;
+        if !matches!(base.scheme(), "http" | "https") || base.host_str().is_none() {
+            return Err(NomadError::InvalidAddress(format!(
+                "{}: expected http:// or https://",
+                truncate(&settings.address, 80)
+            )));
+        }
+        if base.cannot_be_a_base() || base.query().is_some() {
+            return Err(NomadError::InvalidAddress(truncate(&settings.address, 80)));
+        }
+        if settings.namespace.is_empty() {
+            return Err(NomadError::InvalidAddress("empty namespace".into()));
+        }
+
+        let mut headers = HeaderMap::new();
+        if let Some(token) = settings.token.as_deref().filter(|t| !t.is_empty()) {
+            let mut v = HeaderValue::from_str(token).map_err(|_| {
+                NomadError::InvalidAddress("token contains invalid characters".into())
+            })?;
+            v.set_sensitive(true);
+            headers.insert("X-Nomad-Token", v);
+        }
+
+        let mut builder = reqwest::Client::builder()
+            .http1_only()
+            .use_rustls_tls()
+            .default_headers(headers)
+            .connect_timeout(settings.timeout)
+            .user_agent(concat!("platform-tui/", env!("CARGO_PKG_VERSION")));
+
+        if base.scheme() == "https" {
+            if let Some(path) = &settings.ca_cert {
+                let pem = std::fs::read(path)
+                    .map_err(|e| NomadError::Tls(format!("CA file {}: {e}", path.display())))?;
+                let certs = reqwest::Certificate::from_pem_bundle(&pem)
+                    .map_err(|e| NomadError::Tls(format!("CA file {}: {e}", path.display())))?;
+                if certs.is_empty() {
+                    return Err(NomadError::Tls(format!(
+                        "CA file {}: no certificate",
+                        path.display()
+                    )));
+                }
+                for c in certs {
+                    builder = builder.add_root_certificate(c);
+                }
+            }
+            if settings.skip_verify {
+                builder = builder.danger_accept_invalid_certs(true);
+            }
+            if let Some(name) = settings
+                .tls_server_name
+                .as_deref()
+                .filter(|n| !n.is_empty())
+            {
+                use std::net::ToSocketAddrs;
+                let host = base.host_str().unwrap_or_default().to_string();
+                let port = base.port_or_known_default().unwrap_or(4646);
+                let host = host.trim_start_matches('[').trim_end_matches(']');
+                let addrs: Vec<_> = (host, port)
+                    .to_socket_addrs()
+                    .map_err(|e| NomadError::Connect(format!("resolve {host}: {e}")))?
+                    .collect();
+                builder = builder.resolve_to_addrs(name, &addrs);
+                base.set_host(Some(name))
+                    .map_err(|e| NomadError::InvalidAddress(format!("tls server name: {e}")))?;
+            }
+        }
+
+        let http = builder.build().map_err(|e| map_reqwest(&e))?;
+        Ok(Client {
+            http,
+            base,
+            settings,
+        })
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// Replace the token in any text that may echo it (defence in depth).
+    pub(crate) fn redact(&self, s: String) -> String {
+        match self.settings.token.as_deref() {
+            Some(t) if t.len() >= 4 && s.contains(t) => s.replace(t, "<redacted>"),
+            _ => s,
+        }
+    }
+
+    pub(crate) fn redact_err(&self, e: NomadError) -> NomadError {
+        match e {
+            NomadError::InvalidAddress(m) => NomadError::InvalidAddress(self.redact(m)),
+            NomadError::Connect(m) => NomadError::Connect(self.redact(m)),
+            NomadError::Forbidden(m) => NomadError::Forbidden(self.redact(m)),
+            NomadError::Http { status, body } => NomadError::Http {
+                status,
+                body: self.redact(body),
+            },
+            NomadError::Decode(m) => NomadError::Decode(self.redact(m)),
+            NomadError::Tls(m) => NomadError::Tls(self.redact(m)),
+            NomadError::Timeout => NomadError::Timeout,
+        }
+    }
+
+    /// `namespace` value for per-object endpoints, where `*` is not meaningful.
+    pub(crate) fn object_namespace(&self) -> Option<&str> {
+        match self.settings.namespace.as_str() {
+            "*" | "" => None,
+            ns => Some(ns),
+        }
+    }
+
+    /// `<address>/v1/<segments…>?region=…&<params…>`; segments are escaped.
+    pub(crate) fn url(&self, segments: &[&str], params: &[(&str, &str)]) -> Url {
+        let mut url = self.base.clone();
+        if let Ok(mut p) = url.path_segments_mut() {
+            p.pop_if_empty().push("v1").extend(segments);
+        }
+        {
+            let mut q = url.query_pairs_mut();
+            if let Some(r) = self.settings.region.as_deref().filter(|r| !r.is_empty()) {
+                q.append_pair("region", r);
+            }
+            for (k, v) in params {
+                q.append_pair(k, v);
+            }
+        }
+        if url.query() == Some("") {
+            url.set_query(None);
+        }
+        url
+    }
+
+    /// A GET without a body timeout, for streams (callers apply read timeouts).
+    pub(crate) async fn open_stream(&self, url: Url) -> Result<reqwest::Response, NomadError> {
+        let fut = self.http.get(url).send();
+        let resp = match tokio::time::timeout(self.settings.timeout, fut).await {
+            Err(_) => return Err(NomadError::Timeout),
+            Ok(r) => r.map_err(|e| self.redact_err(map_reqwest(&e)))?,
+        };
+        self.check_status(resp).await
+    }
+
+    /// Turn non-2xx responses into errors (reading a bounded body excerpt).
+    async fn check_status(&self, resp: reqwest::Response) -> Result<reqwest::Response, NomadError> {
+        let status = resp.status();
+        if status.is_success() {
+            return Ok(resp);
+        }
+        let body = match tokio::time::timeout(self.settings.timeout, resp.text()).await {
+            Ok(Ok(t)) => truncate(t.trim(), BODY_EXCERPT),
+            _ => String::new(),
+        };
+        let body = self.redact(body);
+        Err(if status == StatusCode::FORBIDDEN {
+            NomadError::Forbidden(body)
+        } else {
+            NomadError::Http {
+                status: status.as_u16(),
+                body,
+            }
+        })
+    }
+
+    /// GET a JSON document, with blocking-query parameters when `q.index > 0`.
+    async fn get<T: DeserializeOwned>(
+        &self,
+        segments: &[&str],
+        params: &[(&str, &str)],
+        q: QueryOptions,
+    ) -> Result<Indexed<T>, NomadError> {
+        let mut all: Vec<(&str, &str)> = params.to_vec();
+        let index_s;
+        let wait_s;
+        let mut timeout = self.settings.timeout;
+        if q.index > 0 {
+            let wait = q.wait.unwrap_or(DEFAULT_WAIT).min(MAX_WAIT);
+            index_s = q.index.to_string();
+            wait_s = wait_param(wait);
+            all.push(("index", &index_s));
+            all.push(("wait", &wait_s));
+            timeout = wait + wait / 16 + self.settings.timeout;
+        }
+        let url = self.url(segments, &all);
+        let req = self.http.get(url).timeout(timeout);
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| self.redact_err(map_reqwest(&e)))?;
+        let resp = self.check_status(resp).await?;
+        let h = resp.headers();
+        let index = header_u64(h, "x-nomad-index").unwrap_or(0);
+        let known_leader = h
+            .get("x-nomad-knownleader")
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.trim() == "true");
+        let last_contact_ms = header_u64(h, "x-nomad-lastcontact");
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|e| self.redact_err(map_reqwest(&e)))?;
+        let value = serde_json::from_slice(&bytes)
+            .map_err(|e| NomadError::Decode(self.redact(truncate(&e.to_string(), BODY_EXCERPT))))?;
+        Ok(Indexed {
+            value,
+            index,
+            known_leader,
+            last_contact_ms,
+        })
+    }
+
+    /// `GET /v1/status/leader`; `""` (no leader) is `None`.
+    pub async fn leader(&self) -> Result<Option<String>, NomadError> {
+        let r: Indexed<String> = self
+            .get(&["status", "leader"], &[], QueryOptions::default())
+            .await?;
+        let l = r.value.trim();
+        Ok(if l.is_empty() {
+            None
+        } else {
+            Some(l.to_string())
+        })
+    }
+
+    /// `GET /v1/agent/self` (needs `agent:read`).
+    pub async fn agent_self(&self) -> Result<AgentSelf, NomadError> {
+        Ok(self
+            .get(&["agent", "self"], &[], QueryOptions::default())
+            .await?
+            .value)
+    }
+
+    /// `GET /v1/nodes`.
+    pub async fn nodes(&self, q: QueryOptions) -> Result<Indexed<Vec<NodeStub>>, NomadError> {
+        self.get(&["nodes"], &[], q).await
+    }
+
+    /// `GET /v1/jobs?namespace=<settings.namespace>`.
+    pub async fn jobs(&self, q: QueryOptions) -> Result<Indexed<Vec<JobStub>>, NomadError> {
+        let ns = self.settings.namespace.clone();
+        self.get(&["jobs"], &[("namespace", &ns)], q).await
+    }
+
+    /// `GET /v1/allocations?namespace=<ns>&task_states=false` (list view; fetch
+    /// one [`Client::allocation`] for task states).
+    pub async fn allocations(
+        &self,
+        q: QueryOptions,
+    ) -> Result<Indexed<Vec<AllocStub>>, NomadError> {
+        let ns = self.settings.namespace.clone();
+        self.get(
+            &["allocations"],
+            &[("namespace", &ns), ("task_states", "false")],
+            q,
+        )
+        .await
+    }
+
+    /// `GET /v1/allocation/:id` (`namespace` only when not `*`).
+    pub async fn allocation(&self, id: &str) -> Result<Allocation, NomadError> {
+        let ns = self.object_namespace().map(str::to_string);
+        let params: Vec<(&str, &str)> = ns.iter().map(|n| ("namespace", n.as_str())).collect();
+        Ok(self
+            .get(&["allocation", id], &params, QueryOptions::default())
+            .await?
+            .value)
+    }
+
+    /// `GET /v1/job/:id/allocations` (with task states; `namespace` only when
+    /// not `*`, since a job ID is looked up in one namespace).
+    pub async fn job_allocations(
+        &self,
+        job_id: &str,
+        q: QueryOptions,
+    ) -> Result<Indexed<Vec<AllocStub>>, NomadError> {
+        let ns = self.object_namespace().map(str::to_string);
+        let params: Vec<(&str, &str)> = ns.iter().map(|n| ("namespace", n.as_str())).collect();
+        self.get(&["job", job_id, "allocations"], &params, q).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nomad_settings_from_lookup_and_defaults() {
+        let d = Settings::from_lookup(|_| None);
+        assert_eq!(d, Settings::default());
+        assert_eq!(d.namespace, "*");
+        assert_eq!(d.timeout, Duration::from_secs(10));
+        let s = Settings::from_lookup(|k| {
+            Some(
+                match k {
+                    "NOMAD_ADDR" => "https://10.0.0.1:4646",
+                    "NOMAD_TOKEN" => "s3cr3t-token-value",
+                    "NOMAD_REGION" => "global",
+                    "NOMAD_NAMESPACE" => "default",
+                    "NOMAD_CACERT" => "/etc/nomad/ca.pem",
+                    "NOMAD_TLS_SERVER_NAME" => "server.global.nomad",
+                    "NOMAD_SKIP_VERIFY" => "true",
+                    _ => return None,
+                }
+                .to_string(),
+            )
+        });
+        assert_eq!(s.address, "https://10.0.0.1:4646");
+        assert_eq!(s.token.as_deref(), Some("s3cr3t-token-value"));
+        assert_eq!(s.region.as_deref(), Some("global"));
+        assert_eq!(s.namespace, "default");
+        assert_eq!(s.ca_cert, Some(PathBuf::from("/etc/nomad/ca.pem")));
+        assert_eq!(s.tls_server_name.as_deref(), Some("server.global.nomad"));
+        assert!(s.skip_verify);
+        let dbg = format!("{s:?}");
+        assert!(!dbg.contains("s3cr3t"), "{dbg}");
+        assert!(dbg.contains("<redacted>"), "{dbg}");
+        let e = Settings::from_lookup(|k| {
+            (k == "NOMAD_TOKEN" || k == "NOMAD_SKIP_VERIFY").then(String::new)
+        });
+        assert_eq!(e.token, None);
+        assert!(!e.skip_verify);
+        assert!(!go_bool("yes"));
+    }
+
+    #[test]
+    fn nomad_invalid_addresses() {
+        for a in [
+            "",
+            "127.0.0.1:4646",
+            "ftp://x",
+            "http://",
+            "http://h:4646/?x=1",
+        ] {
+            let s = Settings {
+                address: a.into(),
+                ..Settings::default()
+            };
+            assert!(
+                matches!(Client::new(s), Err(NomadError::InvalidAddress(_))),
+                "{a}"
+            );
+        }
+        let s = Settings {
+            ca_cert: Some("/nonexistent/ca.pem".into()),
+            address: "https://127.0.0.1:4646".into(),
+            ..Settings::default()
+        };
+        assert!(matches!(Client::new(s), Err(NomadError::Tls(_))));
+    }
+
+    #[test]
+    fn nomad_url_building() {
+        let c = Client::new(Settings {
+            address: "http://127.0.0.1:4646/".into(),
+            region: Some("global".into()),
+            ..Settings::default()
+        })
+        .unwrap();
+        let u = c.url(&["job", "a b/c", "allocations"], &[("namespace", "*")]);
+        assert_eq!(
+            u.as_str(),
+            "http://127.0.0.1:4646/v1/job/a%20b%2Fc/allocations?region=global&namespace=*"
+        );
+        let c = Client::new(Settings {
+            address: "http://h:1/prefix".into(),
+            ..Settings::default()
+        })
+        .unwrap();
+        assert_eq!(
+            c.url(&["nodes"], &[]).as_str(),
+            "http://h:1/prefix/v1/nodes"
+        );
+    }
+
+    #[test]
+    fn nomad_error_display() {
+        let cases = [
+            (
+                NomadError::Connect("connection refused".into()),
+                "nomad unreachable: connection refused",
+            ),
+            (
+                NomadError::Forbidden("Permission denied".into()),
+                "ACL: permission denied (403)",
+            ),
+            (
+                NomadError::Http {
+                    status: 500,
+                    body: "oops".into(),
+                },
+                "HTTP 500: oops",
+            ),
+            (NomadError::Decode("eof".into()), "bad JSON from nomad: eof"),
+            (NomadError::Timeout, "nomad timed out"),
+        ];
+        for (e, want) in cases {
+            assert_eq!(e.to_string(), want);
+        }
+    }
+
+    #[test]
+    fn nomad_wait_and_truncate() {
+        assert_eq!(wait_param(Duration::from_secs(300)), "300s");
+        assert_eq!(wait_param(Duration::from_millis(1500)), "1500ms");
+        assert_eq!(wait_param(Duration::ZERO), "1ms");
+        assert_eq!(truncate("abc", 2), "ab…");
+        assert_eq!(truncate("ééé", 5), "ééé");
+        assert_eq!(truncate(&"x".repeat(300), 200).chars().count(), 201);
+    }
+}
