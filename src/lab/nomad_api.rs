@@ -202,22 +202,34 @@ async fn blocking(
     json_response(render(ctx), Some(index))
 }
 
-pub fn alloc_id(code: &str) -> String {
-    // Stable per metro, shaped like Nomad's UUIDs.
-    let hex: String = code.bytes().map(|b| format!("{b:02x}")).collect();
+/// 32 hex digits from a name (FNV-1a, twice): stable per metro, shaped like Nomad's UUIDs.
+fn uuid_for(kind: &str, code: &str) -> String {
+    let fnv = |seed: u64| {
+        format!("{kind}/{code}").bytes().fold(seed, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+        })
+    };
+    let hex = format!(
+        "{:016x}{:016x}",
+        fnv(0xcbf2_9ce4_8422_2325),
+        fnv(0x8422_2325_cbf2_9ce4)
+    );
     format!(
-        "{:0<8}-1a0b-4c0d-8e0f-{:0<12}",
-        &hex[..hex.len().min(8)],
-        hex
+        "{}-{}-4{}-8{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[13..16],
+        &hex[17..20],
+        &hex[20..32]
     )
 }
 
+pub fn alloc_id(code: &str) -> String {
+    uuid_for("alloc", code)
+}
+
 fn node_id(code: &str) -> String {
-    let hex: String = code.bytes().map(|b| format!("{b:02x}")).collect();
-    format!(
-        "{:0<8}-0000-4000-8000-000000000001",
-        &hex[..hex.len().min(8)]
-    )
+    uuid_for("node", code)
 }
 
 fn nanos(t: SystemTime) -> u128 {
@@ -285,7 +297,7 @@ fn alloc(ctx: &Ctx, task_states: bool) -> Value {
     };
     let index = *ctx.shared.index.borrow();
     let mut v = json!({
-        "ID": alloc_id(&m.code), "EvalID": alloc_id(&m.code).replace("1a0b", "e7a1"),
+        "ID": alloc_id(&m.code), "EvalID": uuid_for("eval", &m.code),
         "Name": format!("{JOB}.{GROUP}[0]"), "Namespace": "default",
         "NodeID": node_id(&m.code), "NodeName": format!("lab-{}", m.code),
         "JobID": JOB, "JobType": "service", "JobVersion": 0, "TaskGroup": GROUP,

@@ -7,25 +7,39 @@ use ratatui::widgets::{Block, Cell, Row, Table};
 use ratatui::Frame;
 
 use super::header::secs_between;
+use super::spark::sparkline;
 use super::style;
 use crate::app::{MetroRow, State};
 use crate::domain::age;
 
 pub fn draw(state: &State, frame: &mut Frame, area: Rect) {
     let t = &state.theme;
-    let head = Row::new([
-        "",
-        "",
-        "METRO",
-        "NAME",
-        "BGP",
-        "SINCE",
-        "ORIGIN",
-        "ADVERTISED",
-        "EXP",
-        "NOTE",
-    ])
-    .style(style::dim(t));
+    // 80 columns hold the essentials; wider terminals also get SINCE and a trend.
+    let wide = area.width >= 100;
+    let mut cols: Vec<(&str, Constraint)> = vec![
+        ("", Constraint::Length(1)),
+        ("", Constraint::Length(1)),
+        ("METRO", Constraint::Length(5)),
+        ("NAME", Constraint::Length(if wide { 10 } else { 9 })),
+        ("BGP", Constraint::Length(11)),
+    ];
+    if wide {
+        cols.push(("SINCE", Constraint::Length(5)));
+    }
+    cols.extend([
+        ("ORIGIN", Constraint::Length(6)),
+        ("ADVERTISED", Constraint::Length(10)),
+        ("EXP", Constraint::Length(3)),
+        ("P50", Constraint::Length(6)),
+    ]);
+    if wide {
+        cols.push(("TREND", Constraint::Length(10)));
+    }
+    cols.extend([
+        ("NOMAD", Constraint::Length(9)),
+        ("NOTE", Constraint::Min(6)),
+    ]);
+    let head = Row::new(cols.iter().map(|(h, _)| *h)).style(style::dim(t));
     let best = state.best();
     let rows = state.metros.iter().enumerate().map(|(i, m)| {
         let row = Row::new(cells(
@@ -33,6 +47,7 @@ pub fn draw(state: &State, frame: &mut Frame, area: Rect) {
             m,
             i == state.selected,
             best == Some(m.name.as_str()),
+            wide,
         ));
         if i == state.selected {
             row.style(style::selected(t))
@@ -40,26 +55,20 @@ pub fn draw(state: &State, frame: &mut Frame, area: Rect) {
             row
         }
     });
-    let widths = [
-        Constraint::Length(1),
-        Constraint::Length(1),
-        Constraint::Length(5),
-        Constraint::Length(10),
-        Constraint::Length(11),
-        Constraint::Length(5),
-        Constraint::Length(7),
-        Constraint::Length(11),
-        Constraint::Length(3),
-        Constraint::Min(10),
-    ];
-    let table = Table::new(rows, widths)
+    let table = Table::new(rows, cols.iter().map(|(_, w)| *w))
         .header(head)
         .column_spacing(1)
         .block(Block::bordered().title(" metros "));
     frame.render_widget(table, area);
 }
 
-fn cells<'a>(state: &'a State, m: &'a MetroRow, selected: bool, is_best: bool) -> Vec<Cell<'a>> {
+fn cells<'a>(
+    state: &'a State,
+    m: &'a MetroRow,
+    selected: bool,
+    is_best: bool,
+    wide: bool,
+) -> Vec<Cell<'a>> {
     let t = &state.theme;
     let marker = if is_best {
         Cell::from(Span::styled("★", style::ok(t)))
@@ -74,16 +83,14 @@ fn cells<'a>(state: &'a State, m: &'a MetroRow, selected: bool, is_best: bool) -
         Cell::from(m.name.as_str()),
         Cell::from(m.display_name.as_str()),
     ];
+    let mut note_cell = Cell::from("");
     match &m.status {
         None => {
             out.push(Cell::from(Span::styled("polling…", style::dim(t))));
-            out.extend([
-                Cell::from(""),
-                Cell::from(""),
-                Cell::from(""),
-                Cell::from(""),
-                Cell::from(""),
-            ]);
+            if wide {
+                out.push(Cell::from(""));
+            }
+            out.extend([Cell::from(""), Cell::from(""), Cell::from("")]);
         }
         Some(Err(e)) => {
             let since = m
@@ -91,7 +98,9 @@ fn cells<'a>(state: &'a State, m: &'a MetroRow, selected: bool, is_best: bool) -
                 .map(|s| secs_between(s, state.now))
                 .unwrap_or(0);
             out.push(Cell::from(Span::styled("unreachable", style::error(t))));
-            out.push(Cell::from(age(since)));
+            if wide {
+                out.push(Cell::from(age(since)));
+            }
             let last = m
                 .last_good
                 .as_ref()
@@ -102,9 +111,12 @@ fn cells<'a>(state: &'a State, m: &'a MetroRow, selected: bool, is_best: bool) -
                 style::dim(t),
             )));
             out.push(Cell::from(""));
-            // The cause only; the full text is in the events pane.
+            // The cause and its age; the full text is in the events pane.
             let cause = e.rsplit(": ").next().unwrap_or(e);
-            out.push(Cell::from(Span::styled(cause, style::error(t))));
+            note_cell = Cell::from(Span::styled(
+                format!("{cause} ({})", age(since)),
+                style::error(t),
+            ));
         }
         Some(Ok(r)) => {
             let (session, since, session_style) = match &r.bgp {
@@ -119,7 +131,9 @@ fn cells<'a>(state: &'a State, m: &'a MetroRow, selected: bool, is_best: bool) -
                 None => ("-".to_string(), String::new(), style::dim(t)),
             };
             out.push(Cell::from(Span::styled(session, session_style)));
-            out.push(Cell::from(since));
+            if wide {
+                out.push(Cell::from(since));
+            }
             let origin = r.origin_state();
             out.push(Cell::from(Span::styled(
                 origin,
@@ -139,10 +153,70 @@ fn cells<'a>(state: &'a State, m: &'a MetroRow, selected: bool, is_best: bool) -
                     .map(|e| e.to_string())
                     .unwrap_or_else(|| "-".into()),
             ));
-            out.push(Cell::from(note(state, m, r)));
+            note_cell = Cell::from(note(state, m, r));
         }
     }
+    let row = state.latency_row(&m.name);
+    let p50 = match row {
+        Some(r) if r.stats.last_sample().is_some_and(|s| !s.ok()) => {
+            Span::styled("lost", style::lost(t))
+        }
+        Some(r) => Span::raw(
+            r.p50()
+                .map(|p| format!("{p:.0}ms"))
+                .unwrap_or_else(|| "…".into()),
+        ),
+        None => Span::styled("-", style::dim(t)),
+    };
+    out.push(Cell::from(p50));
+    if wide {
+        out.push(Cell::from(
+            row.map(|r| sparkline(&r.stats.history(), 10, t))
+                .unwrap_or_default(),
+        ));
+    }
+    out.push(Cell::from(nomad_cell(state, m)));
+    out.push(note_cell);
     out
+}
+
+/// Leader ok or missing, allocations running/total, failures highlighted.
+fn nomad_cell(state: &State, m: &MetroRow) -> Line<'static> {
+    let t = &state.theme;
+    if !m.has_nomad {
+        return Line::from(Span::styled("-", style::dim(t)));
+    }
+    let Some(n) = &m.nomad else {
+        return Line::from(Span::styled("…", style::dim(t)));
+    };
+    if let Some(e) = &n.error {
+        let since = m
+            .nomad_error_since
+            .map(|s| secs_between(s, state.now))
+            .unwrap_or(0);
+        let what = if e.contains("403") || e.contains("ACL") {
+            "denied"
+        } else {
+            "down"
+        };
+        return Line::from(Span::styled(
+            format!("{what} {}", age(since)),
+            style::error(t),
+        ));
+    }
+    let s = n.summary();
+    if !s.leader {
+        return Line::from(Span::styled("no leader", style::error(t)));
+    }
+    let text = format!("{}/{}", s.allocs.running, s.allocs.total);
+    if s.allocs.failed > 0 {
+        Line::from(vec![
+            Span::styled(text, style::warn(t)),
+            Span::styled(format!(" {}✗", s.allocs.failed), style::error(t)),
+        ])
+    } else {
+        Line::from(Span::styled(text, style::ok(t)))
+    }
 }
 
 fn note<'a>(state: &State, m: &MetroRow, r: &crate::domain::RouterStatus) -> Line<'a> {
