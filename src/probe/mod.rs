@@ -1,1 +1,24 @@
-//! placeholder
+//! HTTP latency probes: which metro served a request, and how fast.
+//!
+//! Owns everything between "probe this URL" and the numbers the console and the
+//! `probe` command show, following `shared/reference/latency.md`:
+//!
+//! - [`engine`]: one probe is a new TCP connection (or a kept-alive one), one `HEAD`
+//!   or `GET` over hyper's low-level HTTP/1 client, timed on the monotonic clock from
+//!   before name resolution to the response headers (TTFB) and to the end of the body;
+//!   the served-by header names the site. [`spawn_schedule`] runs probes on a fixed
+//!   clock, each spawned with its own timeout so a slow probe never delays the next.
+//! - [`stats`]: loss, min/avg/max, sample standard deviation, nearest-rank
+//!   percentiles and mtr-style jitter over a sliding window and over the session.
+//! - [`output`]: the exact text lines the CLI prints and scripts parse.
+//!
+//! Knows nothing about the terminal UI (never imports ratatui or crossterm).
+
+pub mod engine;
+pub mod output;
+pub mod stats;
+
+pub use engine::{
+    probe_once, spawn_schedule, ErrorKind, Method, ProbeOptions, ProbeSample, Prober, Target,
+};
+pub use stats::{Stats, Summary};
