@@ -65,42 +65,37 @@ impl Target {
     /// Parses an `http://` URL. An empty `name` names the target after the URL.
     pub fn from_url(name: &str, url: &str) -> Result<Target, String> {
         let url = url.trim();
-        let uri: Uri = url
-            .parse()
-            .map_err(|e| format!("invalid URL `{url}`: {e}"))?;
-        match uri.scheme_str() {
-            Some(s) if s.eq_ignore_ascii_case("http") => {}
-            Some(s) if s.eq_ignore_ascii_case("https") => {
-                return Err(format!("invalid URL `{url}`: https is not supported yet"))
-            }
-            Some(s) => {
-                return Err(format!(
-                    "invalid URL `{url}`: unsupported scheme `{s}` (only http:// is supported)"
-                ))
-            }
-            None => {
-                return Err(format!(
-                    "invalid URL `{url}`: missing scheme (expected http://host[:port]/path)"
-                ))
-            }
+        let bad = |why: &str| format!("invalid URL `{url}`: {why}");
+        let Some((scheme, rest)) = url.split_once("://") else {
+            return Err(bad("missing scheme (expected http://host[:port]/path)"));
+        };
+        if scheme.eq_ignore_ascii_case("https") {
+            return Err(bad("https is not supported yet"));
         }
+        if !scheme.eq_ignore_ascii_case("http") {
+            return Err(bad(&format!(
+                "unsupported scheme `{scheme}` (only http:// is supported)"
+            )));
+        }
+        if rest.is_empty() || rest.starts_with(['/', '?', '#']) {
+            return Err(bad("missing host"));
+        }
+        let uri: Uri = url.parse().map_err(|e| bad(&format!("{e}")))?;
         let authority = match uri.authority() {
             Some(a) if !a.host().is_empty() => a,
-            _ => return Err(format!("invalid URL `{url}`: missing host")),
+            _ => return Err(bad("missing host")),
         };
         if authority.as_str().contains('@') {
-            return Err(format!(
-                "invalid URL `{url}`: credentials in the URL are not supported"
-            ));
+            return Err(bad("credentials in the URL are not supported"));
         }
         if authority.port_u16() == Some(0) {
-            return Err(format!("invalid URL `{url}`: port 0"));
+            return Err(bad("port 0"));
         }
         let mut parts = uri.into_parts();
         if parts.path_and_query.is_none() {
             parts.path_and_query = Some(PathAndQuery::from_static("/"));
         }
-        let uri = Uri::from_parts(parts).map_err(|e| format!("invalid URL `{url}`: {e}"))?;
+        let uri = Uri::from_parts(parts).map_err(|e| bad(&format!("{e}")))?;
         Ok(Target {
             name: if name.is_empty() { url } else { name }.to_string(),
             uri,
@@ -390,7 +385,8 @@ impl Prober {
 /// Stops after `count` probes have completed (`None`: runs until the receiver is dropped
 /// or the handle aborted; aborting also cancels probes in flight). If the runtime stalls
 /// for more than an interval, the clock resumes from now rather than bursting the
-/// missed probes. An interval under 1 ms is taken as 1 ms.
+/// missed probes. An interval under 1 ms is taken as 1 ms. Must be called from within a
+/// Tokio runtime (a multi-thread one keeps probes off the UI thread).
 pub fn spawn_schedule(
     target: Target,
     opts: ProbeOptions,
@@ -716,10 +712,14 @@ mod tests {
         assert!(e.contains("missing scheme"), "{e}");
         let e = Target::from_url("x", "http://exa mple/").unwrap_err();
         assert!(e.starts_with("invalid URL `http://exa mple/`: "), "{e}");
-        let e = Target::from_url("x", "http:///path").unwrap_err();
-        assert!(e.starts_with("invalid URL `http:///path`: "), "{e}");
+        for url in ["http:///path", "http://", "http://:80/"] {
+            let e = Target::from_url("x", url).unwrap_err();
+            assert_eq!(e, format!("invalid URL `{url}`: missing host"));
+        }
         let e = Target::from_url("x", "").unwrap_err();
         assert!(e.starts_with("invalid URL ``: "), "{e}");
+        let e = Target::from_url("x", "HTTPS://x.test").unwrap_err();
+        assert!(e.contains("https is not supported yet"), "{e}");
         let e = Target::from_url("x", "http://u:p@example.test/").unwrap_err();
         assert!(e.contains("credentials"), "{e}");
     }
