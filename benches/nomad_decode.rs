@@ -1,1 +1,135 @@
-fn main() {}
+//! Decode cost of the two big Nomad list payloads the watch re-reads on every
+//! change: 10 000 allocation stubs (`task_states=false` shape, as listed) and
+//! 10 000 job stubs with summaries. JSON is generated in setup, in the field
+//! shapes of the reference (`shared/reference/nomad-api.md` §4–5).
+
+use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
+use platform_tui::nomad::{AllocStub, JobStub};
+use serde_json::json;
+
+const N: usize = 10_000;
+
+fn uuid(i: usize, salt: u32) -> String {
+    let x = (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ u64::from(salt);
+    format!(
+        "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
+        (x >> 32) as u32,
+        (x >> 16) as u16,
+        x as u16 & 0xfff,
+        (x >> 20) as u16 & 0xfff,
+        x & 0xffff_ffff_ffff
+    )
+}
+
+fn allocs_json() -> Vec<u8> {
+    let statuses = [
+        "running", "running", "running", "pending", "failed", "complete", "lost",
+    ];
+    let items: Vec<_> = (0..N)
+        .map(|i| {
+            let job = uuid(i / 3, 7);
+            json!({
+                "ID": uuid(i, 1),
+                "EvalID": uuid(i, 2),
+                "Name": format!("{job}.{job}[{}]", i % 3),
+                "Namespace": "default",
+                "NodeID": uuid(i % 4, 3),
+                "NodeName": format!("fermyon-{}", i % 4),
+                "JobID": job,
+                "JobType": "service",
+                "JobVersion": i % 5,
+                "TaskGroup": job,
+                "AllocatedResources": null,
+                "DesiredStatus": if i % 7 == 5 { "stop" } else { "run" },
+                "DesiredDescription": "",
+                "ClientStatus": statuses[i % statuses.len()],
+                "ClientDescription": "Tasks are running",
+                "DesiredTransition": {"Migrate": null, "Reschedule": null, "ForceReschedule": null},
+                "TaskStates": null,
+                "DeploymentStatus": if i % 2 == 0 {
+                    json!({"Healthy": true, "Timestamp": "2025-11-27T07:21:14.402113Z", "Canary": false, "ModifyIndex": i})
+                } else {
+                    serde_json::Value::Null
+                },
+                "FollowupEvalID": "",
+                "NextAllocation": "",
+                "RescheduleTracker": null,
+                "PreemptedAllocations": null,
+                "PreemptedByAllocation": "",
+                "CreateIndex": 57 + i,
+                "ModifyIndex": 60 + i,
+                "CreateTime": 1_764_228_073_950_112_000u64 + i as u64,
+                "ModifyTime": 1_764_228_074_480_310_000u64 + i as u64,
+            })
+        })
+        .collect();
+    serde_json::to_vec(&items).expect("serialize allocs")
+}
+
+fn jobs_json() -> Vec<u8> {
+    let items: Vec<_> = (0..N)
+        .map(|i| {
+            let id = uuid(i, 9);
+            json!({
+                "ID": id,
+                "ParentID": "",
+                "Name": id,
+                "Namespace": "default",
+                "Datacenters": ["dc1"],
+                "Multiregion": null,
+                "Type": if i % 10 == 0 { "batch" } else { "service" },
+                "Priority": 50,
+                "Periodic": false,
+                "ParameterizedJob": false,
+                "Stop": i % 13 == 0,
+                "Status": if i % 13 == 0 { "dead" } else { "running" },
+                "StatusDescription": "",
+                "JobSummary": {
+                    "JobID": id,
+                    "Namespace": "default",
+                    "Summary": {
+                        id.clone(): {"Queued": 0, "Complete": i % 2, "Failed": i % 3, "Running": 1,
+                                     "Starting": 0, "Lost": 0, "Unknown": 0}
+                    },
+                    "Children": {"Pending": 0, "Running": 0, "Dead": 0},
+                    "CreateIndex": 31 + i,
+                    "ModifyIndex": 44 + i,
+                },
+                "CreateIndex": 31 + i,
+                "ModifyIndex": 44 + i,
+                "JobModifyIndex": 31 + i,
+                "SubmitTime": 1_764_226_402_512_345_678u64 + i as u64,
+            })
+        })
+        .collect();
+    serde_json::to_vec(&items).expect("serialize jobs")
+}
+
+fn decode(c: &mut Criterion) {
+    let allocs = allocs_json();
+    let jobs = jobs_json();
+    let mut g = c.benchmark_group("nomad_decode");
+    g.sample_size(20);
+
+    g.throughput(Throughput::Bytes(allocs.len() as u64));
+    g.bench_function("alloc_stubs_10k", |b| {
+        b.iter(|| {
+            let v: Vec<AllocStub> = serde_json::from_slice(black_box(&allocs)).expect("decode");
+            assert_eq!(v.len(), N);
+            v
+        })
+    });
+
+    g.throughput(Throughput::Bytes(jobs.len() as u64));
+    g.bench_function("job_stubs_10k", |b| {
+        b.iter(|| {
+            let v: Vec<JobStub> = serde_json::from_slice(black_box(&jobs)).expect("decode");
+            assert_eq!(v.len(), N);
+            v
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, decode);
+criterion_main!(benches);

@@ -104,15 +104,15 @@ impl Source {
     }
 }
 
-/// One error text for the status bar: a single message when every failing
-/// source says the same thing, else `source: message; …`.
+/// One error text for the status bar: the bare message when several failing
+/// sources say the same thing (agent down), else `source: message; …`.
 fn compose_error(errors: &[Option<String>; 4]) -> Option<String> {
     let failing: Vec<(Source, &String)> = SOURCES
         .iter()
         .filter_map(|&s| errors[s.slot()].as_ref().map(|e| (s, e)))
         .collect();
     let first = failing.first()?;
-    if failing.iter().all(|(_, e)| *e == first.1) {
+    if failing.len() > 1 && failing.iter().all(|(_, e)| *e == first.1) {
         return Some(first.1.clone());
     }
     Some(
@@ -493,6 +493,9 @@ mod tests {
     fn nomad_compose_error() {
         let mut e: [Option<String>; 4] = Default::default();
         assert_eq!(compose_error(&e), None);
+        e[2] = Some("HTTP 500: boom".into());
+        assert_eq!(compose_error(&e).as_deref(), Some("jobs: HTTP 500: boom"));
+        e[2] = None;
         e[1] = Some("nomad unreachable: connection refused".into());
         e[3] = Some("nomad unreachable: connection refused".into());
         assert_eq!(
@@ -516,7 +519,10 @@ mod tests {
         assert!(!st.apply(Update::Allocs(Ok(vec![alloc("a", "running")]))));
         assert!(st.apply(Update::Allocs(Err("HTTP 500: boom".into()))));
         assert_eq!(st.snap.allocs.len(), 1);
-        assert_eq!(st.snap.error.as_deref(), Some("HTTP 500: boom"));
+        assert_eq!(
+            st.snap.error.as_deref(),
+            Some("allocations: HTTP 500: boom")
+        );
         assert!(!st.apply(Update::Allocs(Err("HTTP 500: boom".into()))));
         assert!(st.apply(Update::Allocs(Ok(vec![alloc("a", "running")]))));
         assert_eq!(st.snap.error, None);

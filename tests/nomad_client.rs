@@ -1,0 +1,926 @@
+//! The Nomad client against an in-test HTTP/1.1 server on 127.0.0.1:0 that
+//! speaks the reference's wire format: blocking queries, the NDJSON event
+//! stream, framed logs, and the failure modes (403, 500, bad JSON, slow
+//! server, refused connection). Every wait is bounded.
+#![allow(clippy::unwrap_used)]
+
+use http_body_util::{combinators::UnsyncBoxBody, BodyExt, Full, StreamBody};
+use hyper::body::{Bytes, Frame, Incoming};
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use platform_tui::nomad::events::{StreamItem, StreamOptions};
+use platform_tui::nomad::logs::{LogChunk, LogKind};
+use platform_tui::nomad::watch::{spawn_watch_with, WatchOptions};
+use platform_tui::nomad::{
+    snapshot, spawn_watch, AllocStub, Client, NomadError, NomadSnapshot, QueryOptions, Settings,
+};
+use serde_json::json;
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch};
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+type Body = UnsyncBoxBody<Bytes, BoxError>;
+
+const STEP: Duration = Duration::from_secs(5);
+
+/// One request as the server saw it.
+#[derive(Debug, Clone)]
+struct Seen {
+    path: String,
+    query: Vec<(String, String)>,
+    token: Option<String>,
+}
+
+impl Seen {
+    fn q(&self, key: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn qs(&self, key: &str) -> Vec<&str> {
+        self.query
+            .iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    fn wait(&self) -> Option<Duration> {
+        let w = self.q("wait")?;
+        if let Some(ms) = w.strip_suffix("ms") {
+            return Some(Duration::from_millis(ms.parse().ok()?));
+        }
+        Some(Duration::from_secs(w.strip_suffix('s')?.parse().ok()?))
+    }
+
+    fn index(&self) -> u64 {
+        self.q("index").and_then(|i| i.parse().ok()).unwrap_or(0)
+    }
+}
+
+struct TestServer {
+    addr: SocketAddr,
+    seen: Arc<Mutex<Vec<Seen>>>,
+}
+
+impl TestServer {
+    async fn start<F, Fut>(handler: F) -> TestServer
+    where
+        F: Fn(Seen) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Response<Body>> + Send + 'static,
+    {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let handler = Arc::new(handler);
+        let log = seen.clone();
+        // The accept loop ends with the test's runtime.
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let handler = handler.clone();
+                let log = log.clone();
+                tokio::spawn(async move {
+                    let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
+                        let handler = handler.clone();
+                        let log = log.clone();
+                        async move {
+                            let url =
+                                reqwest::Url::parse(&format!("http://t{}", req.uri())).unwrap();
+                            let seen = Seen {
+                                path: url.path().to_string(),
+                                query: url
+                                    .query_pairs()
+                                    .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                                    .collect(),
+                                token: req
+                                    .headers()
+                                    .get("x-nomad-token")
+                                    .map(|v| v.to_str().unwrap().to_string()),
+                            };
+                            log.lock().unwrap().push(seen.clone());
+                            Ok::<_, Infallible>(handler(seen).await)
+                        }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), svc)
+                        .await;
+                });
+            }
+        });
+        TestServer { addr, seen }
+    }
+
+    fn settings(&self) -> Settings {
+        Settings {
+            address: format!("http://{}", self.addr),
+            timeout: Duration::from_secs(2),
+            ..Settings::default()
+        }
+    }
+
+    fn client(&self) -> Client {
+        Client::new(self.settings()).unwrap()
+    }
+
+    fn requests(&self, path: &str) -> Vec<Seen> {
+        self.seen
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|s| s.path == path)
+            .cloned()
+            .collect()
+    }
+}
+
+fn respond(status: u16, body: impl Into<Bytes>, index: Option<u64>) -> Response<Body> {
+    let mut b = Response::builder()
+        .status(status)
+        .header("content-type", "application/json");
+    if let Some(i) = index {
+        b = b
+            .header("X-Nomad-Index", i.to_string())
+            .header("X-Nomad-KnownLeader", "true")
+            .header("X-Nomad-LastContact", "0");
+    }
+    b.body(
+        Full::new(body.into())
+            .map_err(|never| match never {})
+            .boxed_unsync(),
+    )
+    .unwrap()
+}
+
+/// A body fed by the test through a channel; an `Err` aborts the connection.
+fn streaming(rx: mpsc::Receiver<Result<Bytes, BoxError>>) -> Response<Body> {
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item.map(Frame::data), rx))
+    });
+    Response::builder()
+        .status(200)
+        .body(BodyExt::boxed_unsync(StreamBody::new(stream)))
+        .unwrap()
+}
+
+fn fixture(name: &str) -> String {
+    std::fs::read_to_string(format!(
+        "{}/tests/fixtures/nomad/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
+
+fn alloc_json(id: &str, status: &str) -> serde_json::Value {
+    json!({"ID": id, "Name": "app.app[0]", "Namespace": "default", "JobID": "app",
+           "TaskGroup": "app", "DesiredStatus": "run", "ClientStatus": status,
+           "NodeID": "n1", "NodeName": "fermyon", "CreateIndex": 1, "ModifyIndex": 1})
+}
+
+/// A tiny cluster: one global index and the three lists, with blocking
+/// semantics (hold until the index passes the one sent, or `wait`).
+#[derive(Clone)]
+struct Cluster {
+    index: u64,
+    jobs: serde_json::Value,
+    allocs: serde_json::Value,
+    nodes: serde_json::Value,
+    leader: String,
+    fail_allocs: bool,
+}
+
+impl Cluster {
+    fn new(index: u64, alloc_status: &str) -> Self {
+        Cluster {
+            index,
+            jobs: json!([{"ID": "app", "Name": "app", "Type": "service", "Status": "running"}]),
+            allocs: json!([alloc_json(
+                "a1b2c3d4-0000-4000-8000-000000000001",
+                alloc_status
+            )]),
+            nodes: json!([{"ID": "n1", "Name": "fermyon", "Status": "ready"}]),
+            leader: "127.0.0.1:4647".into(),
+            fail_allocs: false,
+        }
+    }
+}
+
+async fn cluster_server(state: watch::Receiver<Cluster>) -> TestServer {
+    TestServer::start(move |req| {
+        let mut rx = state.clone();
+        async move {
+            if req.path == "/v1/status/leader" {
+                return respond(200, json!(rx.borrow().leader).to_string(), None);
+            }
+            if req.path == "/v1/agent/self" {
+                return respond(200, fixture("agent_self.json"), None);
+            }
+            let sent = req.index();
+            if sent > 0 {
+                let wait = req.wait().unwrap_or(Duration::from_secs(300));
+                let _ = tokio::time::timeout(wait, rx.wait_for(|c| c.index > sent)).await;
+            }
+            let c = rx.borrow().clone();
+            let body = match req.path.as_str() {
+                "/v1/jobs" => &c.jobs,
+                "/v1/allocations" if c.fail_allocs => {
+                    return respond(500, "rpc error: boom", None);
+                }
+                "/v1/allocations" => &c.allocs,
+                "/v1/nodes" => &c.nodes,
+                _ => return respond(404, "Not Found", None),
+            };
+            respond(200, body.to_string(), Some(c.index))
+        }
+    })
+    .await
+}
+
+async fn next<T>(rx: &mut mpsc::Receiver<T>) -> T {
+    tokio::time::timeout(STEP, rx.recv())
+        .await
+        .expect("timed out waiting for an item")
+        .expect("channel closed")
+}
+
+/// Receive snapshots until one satisfies `pred` (bounded by `within`).
+async fn snapshot_where(
+    rx: &mut mpsc::UnboundedReceiver<NomadSnapshot>,
+    within: Duration,
+    pred: impl Fn(&NomadSnapshot) -> bool,
+) -> NomadSnapshot {
+    let deadline = Instant::now() + within;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let s = tokio::time::timeout(left, rx.recv())
+            .await
+            .expect("no matching snapshot in time")
+            .expect("watch ended");
+        if pred(&s) {
+            return s;
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Blocking queries
+// ---------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blocking_query_holds_until_the_index_changes() {
+    let (tx, rx) = watch::channel(Cluster::new(10, "running"));
+    let server = cluster_server(rx).await;
+    let client = server.client();
+
+    let first = client.allocations(QueryOptions::default()).await.unwrap();
+    assert_eq!(first.index, 10);
+    assert_eq!(first.known_leader, Some(true));
+    assert_eq!(first.last_contact_ms, Some(0));
+    assert_eq!(first.value[0].client_status, "running");
+
+    let c2 = client.clone();
+    let started = Instant::now();
+    let pending = tokio::spawn(async move {
+        c2.allocations(QueryOptions::blocking(10, Duration::from_secs(5)))
+            .await
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    tx.send_modify(|c| {
+        c.index = 11;
+        c.allocs = json!([alloc_json("a1b2c3d4-0000-4000-8000-000000000001", "failed")]);
+    });
+    let second = pending.await.unwrap().unwrap();
+    let took = started.elapsed();
+    assert_eq!(second.index, 11);
+    assert_eq!(second.value[0].client_status, "failed");
+    assert!(
+        took >= Duration::from_millis(250) && took < Duration::from_secs(3),
+        "{took:?}"
+    );
+
+    let reqs = server.requests("/v1/allocations");
+    assert_eq!(reqs[0].q("index"), None, "first list is not blocking");
+    assert_eq!(reqs[1].q("index"), Some("10"));
+    assert_eq!(reqs[1].q("wait"), Some("5s"));
+    assert_eq!(reqs[1].q("task_states"), Some("false"));
+    assert_eq!(reqs[1].q("namespace"), Some("*"));
+
+    // Nothing changes: the server returns after `wait` with the same index.
+    let started = Instant::now();
+    let same = client
+        .allocations(QueryOptions::blocking(11, Duration::from_millis(300)))
+        .await
+        .unwrap();
+    assert_eq!(same.index, 11);
+    assert!(started.elapsed() >= Duration::from_millis(250));
+    assert_eq!(
+        server.requests("/v1/allocations")[2].q("wait"),
+        Some("300ms")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blocking_timeout_covers_wait_plus_jitter() {
+    // The server answers after 450 ms: longer than `wait` (300 ms) and than the
+    // ordinary timeout (300 ms), but within wait*17/16 + timeout.
+    let server = TestServer::start(|_| async {
+        tokio::time::sleep(Duration::from_millis(450)).await;
+        respond(200, "[]", Some(3))
+    })
+    .await;
+    let client = Client::new(Settings {
+        timeout: Duration::from_millis(300),
+        ..server.settings()
+    })
+    .unwrap();
+    let r = client
+        .nodes(QueryOptions::blocking(2, Duration::from_millis(300)))
+        .await
+        .unwrap();
+    assert_eq!(r.index, 3);
+    // The same delay on an ordinary request is a timeout.
+    assert_eq!(
+        client.nodes(QueryOptions::default()).await,
+        Err(NomadError::Timeout)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn index_going_backwards_is_reported_and_the_watch_resets() {
+    let (tx, rx) = watch::channel(Cluster::new(50, "running"));
+    let server = cluster_server(rx).await;
+    let client = server.client();
+
+    // The dev agent restarts: state wiped, index back to 3.
+    tx.send_modify(|c| {
+        c.index = 3;
+        c.jobs = json!([{"ID": "fresh", "Name": "fresh", "Status": "pending"}]);
+    });
+    let r = client
+        .jobs(QueryOptions::blocking(50, Duration::from_millis(200)))
+        .await
+        .unwrap();
+    assert_eq!(r.index, 3, "the client reports the lower index as received");
+
+    // The watch, started before the restart, must re-list from index 0.
+    tx.send_modify(|c| {
+        c.index = 50;
+        c.jobs = json!([{"ID": "old", "Name": "old", "Status": "running"}]);
+    });
+    let (stx, mut srx) = mpsc::unbounded_channel();
+    let opts = WatchOptions {
+        backoff_start: Duration::from_millis(50),
+        ..WatchOptions::new(Duration::from_millis(400))
+    };
+    let before = server.requests("/v1/jobs").len();
+    let handle = spawn_watch_with(client, opts, stx);
+    let s = snapshot_where(&mut srx, STEP, |_| true).await;
+    assert_eq!(s.jobs[0].id, "old");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    tx.send_modify(|c| {
+        c.index = 3;
+        c.jobs = json!([{"ID": "fresh", "Name": "fresh", "Status": "pending"}]);
+    });
+    let s = snapshot_where(&mut srx, STEP, |s| {
+        s.jobs.first().is_some_and(|j| j.id == "fresh")
+    })
+    .await;
+    assert_eq!(s.error, None);
+    // The data of the lower-index answer is applied at once; the re-list
+    // without an index follows it.
+    let deadline = Instant::now() + STEP;
+    loop {
+        let jobs = server.requests("/v1/jobs").split_off(before);
+        let went_back = jobs
+            .windows(2)
+            .any(|w| w[0].index() == 50 && w[1].index() == 0);
+        if went_back {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no re-list after the index went backwards: {jobs:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    drop(srx);
+    tokio::time::timeout(STEP, handle).await.unwrap().unwrap();
+}
+
+// ---------------------------------------------------------------------------
+// Errors, auth, parameters
+// ---------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_codes_and_bad_json_map_to_errors() {
+    let server = TestServer::start(|req| async move {
+        match req.path.as_str() {
+            "/v1/nodes" => respond(403, "Permission denied", None),
+            "/v1/jobs" => respond(500, "x".repeat(1000), None),
+            "/v1/allocations" => respond(200, "[{\"ID\": ", Some(1)),
+            "/v1/status/leader" => respond(200, "\"\"", None),
+            _ => respond(404, "", None),
+        }
+    })
+    .await;
+    let client = server.client();
+    let q = QueryOptions::default();
+
+    let e = client.nodes(q).await.unwrap_err();
+    assert_eq!(e, NomadError::Forbidden("Permission denied".into()));
+    assert_eq!(e.to_string(), "ACL: permission denied (403)");
+
+    match client.jobs(q).await.unwrap_err() {
+        NomadError::Http { status, body } => {
+            assert_eq!(status, 500);
+            assert!(body.chars().count() <= 201, "{}", body.len());
+        }
+        other => panic!("{other:?}"),
+    }
+
+    let e = client.allocations(q).await.unwrap_err();
+    assert!(matches!(e, NomadError::Decode(_)), "{e:?}");
+    assert!(e.to_string().starts_with("bad JSON from nomad: "), "{e}");
+
+    assert_eq!(client.leader().await.unwrap(), None);
+    assert!(matches!(
+        client.allocation("nope").await,
+        Err(NomadError::Http { status: 404, .. })
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_server_times_out_within_bounds() {
+    let server = TestServer::start(|_| async {
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        respond(200, "[]", Some(1))
+    })
+    .await;
+    let client = Client::new(Settings {
+        timeout: Duration::from_millis(300),
+        ..server.settings()
+    })
+    .unwrap();
+    let started = Instant::now();
+    assert_eq!(
+        client.jobs(QueryOptions::default()).await,
+        Err(NomadError::Timeout)
+    );
+    assert!(started.elapsed() < Duration::from_secs(2));
+    let snap = snapshot(&client).await;
+    assert!(snap.error.is_some());
+    assert!(started.elapsed() < Duration::from_secs(3));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_connection_is_connect() {
+    let addr = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let client = Client::new(Settings {
+        address: format!("http://{addr}"),
+        timeout: Duration::from_secs(2),
+        ..Settings::default()
+    })
+    .unwrap();
+    let e = client.leader().await.unwrap_err();
+    assert_eq!(e, NomadError::Connect("connection refused".into()));
+    assert_eq!(e.to_string(), "nomad unreachable: connection refused");
+    let snap = snapshot(&client).await;
+    assert_eq!(
+        snap.error.as_deref(),
+        Some("nomad unreachable: connection refused")
+    );
+    assert!(!snap.summary().leader);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_is_sent_as_header_and_never_shown() {
+    const TOKEN: &str = "9f1c2e3d-secret-acl-token-4b5a";
+    let server = TestServer::start(|req| async move {
+        match req.path.as_str() {
+            // A server that echoes the token must not leak it either.
+            "/v1/jobs" => respond(403, format!("ACL token {TOKEN} not found"), None),
+            "/v1/nodes" => respond(200, format!("{{\"bad\": \"{TOKEN}\""), Some(1)),
+            "/v1/allocations" => respond(500, format!("no such token {TOKEN}"), None),
+            "/v1/status/leader" => respond(200, "\"127.0.0.1:4647\"", None),
+            _ => respond(200, "[]", Some(1)),
+        }
+    })
+    .await;
+    let settings = Settings {
+        token: Some(TOKEN.into()),
+        region: Some("global".into()),
+        namespace: "default".into(),
+        ..server.settings()
+    };
+    let client = Client::new(settings.clone()).unwrap();
+    let q = QueryOptions::default();
+    let errors = [
+        client.jobs(q).await.unwrap_err(),
+        client.nodes(q).await.unwrap_err(),
+        client.allocations(q).await.unwrap_err(),
+    ];
+    assert!(matches!(errors[0], NomadError::Forbidden(_)));
+    for e in &errors {
+        for text in [e.to_string(), format!("{e:?}")] {
+            assert!(!text.contains(TOKEN), "{text}");
+        }
+    }
+    for text in [format!("{settings:?}"), format!("{client:?}")] {
+        assert!(!text.contains(TOKEN), "{text}");
+        assert!(text.contains("<redacted>"), "{text}");
+    }
+    let snap = snapshot(&client).await;
+    assert!(!snap.error.unwrap().contains(TOKEN));
+
+    let jobs = server.requests("/v1/jobs");
+    assert_eq!(jobs[0].token.as_deref(), Some(TOKEN));
+    assert_eq!(jobs[0].q("region"), Some("global"));
+    assert_eq!(jobs[0].q("namespace"), Some("default"));
+    assert!(server
+        .seen
+        .lock()
+        .unwrap()
+        .iter()
+        .all(|s| s.token.as_deref() == Some(TOKEN) && !s.query.iter().any(|(_, v)| v == TOKEN)));
+
+    // Without a token no header is sent.
+    let anon = server.client();
+    anon.leader().await.unwrap();
+    let last = server.requests("/v1/status/leader").pop().unwrap();
+    assert_eq!(last.token, None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leader_agent_allocation_and_job_allocations() {
+    let server = TestServer::start(|req| async move {
+        match req.path.as_str() {
+            "/v1/status/leader" => respond(200, fixture("leader.json"), None),
+            "/v1/agent/self" => respond(200, fixture("agent_self.json"), None),
+            "/v1/allocation/2d9e4a61-7c3b-4f18-b0a5-6e1d8c2f9b47" => {
+                respond(200, fixture("allocation.json"), Some(91))
+            }
+            "/v1/job/hippo/allocations" => {
+                respond(200, fixture("allocations_task_states.json"), Some(99))
+            }
+            "/v1/nodes" => respond(200, fixture("nodes.json"), Some(101)),
+            "/v1/jobs" => respond(200, fixture("jobs.json"), Some(91)),
+            "/v1/allocations" => respond(200, fixture("allocations.json"), Some(91)),
+            _ => respond(404, "", None),
+        }
+    })
+    .await;
+    let client = server.client();
+    assert_eq!(
+        client.leader().await.unwrap().as_deref(),
+        Some("145.40.97.17:4647")
+    );
+    let agent = client.agent_self().await.unwrap();
+    assert!(agent.is_leader());
+    assert_eq!(agent.version().as_deref(), Some("1.4.1"));
+    let a = client
+        .allocation("2d9e4a61-7c3b-4f18-b0a5-6e1d8c2f9b47")
+        .await
+        .unwrap();
+    assert_eq!(a.restarts(), 2);
+    let ja = client
+        .job_allocations("hippo", QueryOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(ja.index, 99);
+    assert!(ja.value.iter().all(|a| a.task_states.is_some()));
+    // `*` is not sent to per-object endpoints.
+    assert_eq!(
+        server.requests("/v1/job/hippo/allocations")[0].q("namespace"),
+        None
+    );
+
+    let snap = snapshot(&client).await;
+    assert_eq!(snap.error, None);
+    assert!(snap.agent.is_some());
+    assert_eq!(snap.jobs.len(), 5);
+    let s = snap.summary();
+    assert!(s.leader);
+    assert_eq!((s.nodes_ready, s.nodes_total), (1, 2));
+    assert_eq!(
+        (s.allocs.running, s.allocs.failed, s.allocs.total),
+        (2, 1, 3)
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Event stream
+// ---------------------------------------------------------------------------
+
+fn event_line(frame_index: u64, event_indexes: &[u64]) -> String {
+    let events: Vec<_> = event_indexes
+        .iter()
+        .map(|i| {
+            json!({"Topic": "Allocation", "Type": "AllocationUpdated", "Key": format!("a{i}"),
+                   "Namespace": "default", "FilterKeys": ["app"], "Index": i,
+                   "Payload": {"Allocation": alloc_json(&format!("a{i}"), "running")}})
+        })
+        .collect();
+    format!("{}\n", json!({"Index": frame_index, "Events": events}))
+}
+
+fn frame_indexes(item: &StreamItem) -> Vec<u64> {
+    match item {
+        StreamItem::Frame(f) => f.events.iter().map(|e| e.index).collect(),
+        other => panic!("expected a frame, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn event_stream_reconnects_resumes_and_drops_duplicates() {
+    let conns = Arc::new(AtomicUsize::new(0));
+    let second_body_gone = Arc::new(AtomicBool::new(false));
+    let (c2, gone) = (conns.clone(), second_body_gone.clone());
+    let server = TestServer::start(move |req| {
+        let n = c2.fetch_add(1, Ordering::SeqCst);
+        let gone = gone.clone();
+        async move {
+            assert_eq!(req.path, "/v1/event/stream");
+            let (tx, rx) = mpsc::channel::<Result<Bytes, BoxError>>(8);
+            tokio::spawn(async move {
+                let send = |s: String| tx.send(Ok(Bytes::from(s)));
+                if n == 0 {
+                    // A frame split across two chunks, a heartbeat, a frame,
+                    // a malformed line, then the connection drops.
+                    let line = event_line(5, &[5]);
+                    let (a, b) = line.split_at(line.len() / 2);
+                    let _ = send(a.to_string()).await;
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    let _ = send(b.to_string()).await;
+                    let _ = send("{}\n".into()).await;
+                    let _ = send(event_line(7, &[6, 7])).await;
+                    let _ = send("this is not json\n".into()).await;
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    let _ = tx.send(Err("connection dropped".into())).await;
+                } else {
+                    // Replays of 6 and 7 (already applied), then 8.
+                    let _ = send(event_line(7, &[6, 7])).await;
+                    let _ = send(event_line(8, &[7, 8])).await;
+                    // Heartbeats until the client goes away (bounded).
+                    for _ in 0..100 {
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        if send("{}\n".into()).await.is_err() {
+                            gone.store(true, Ordering::SeqCst);
+                            return;
+                        }
+                    }
+                }
+            });
+            streaming(rx)
+        }
+    })
+    .await;
+    let client = server.client();
+    let opts = StreamOptions {
+        read_timeout: Duration::from_secs(2),
+        backoff_start: Duration::from_millis(50),
+        ..StreamOptions::default()
+    };
+    let mut rx = client.event_stream_with(&["Allocation", "Job"], 4, opts);
+
+    assert_eq!(frame_indexes(&next(&mut rx).await), vec![5]);
+    assert_eq!(next(&mut rx).await, StreamItem::Heartbeat);
+    assert_eq!(frame_indexes(&next(&mut rx).await), vec![6, 7]);
+    assert!(matches!(
+        next(&mut rx).await,
+        StreamItem::Error(NomadError::Decode(_))
+    ));
+    assert_eq!(
+        next(&mut rx).await,
+        StreamItem::Reconnected { from_index: 7 }
+    );
+    let item = next(&mut rx).await;
+    assert_eq!(frame_indexes(&item), vec![8], "duplicates must be dropped");
+    if let StreamItem::Frame(f) = &item {
+        assert_eq!(f.events[0].allocation().unwrap().id, "a8");
+        assert_eq!(f.events[0].r#type, "AllocationUpdated");
+    }
+    assert_eq!(next(&mut rx).await, StreamItem::Heartbeat);
+
+    let reqs = server.requests("/v1/event/stream");
+    assert_eq!(reqs.len(), 2);
+    assert_eq!(reqs[0].qs("topic"), vec!["Allocation", "Job"]);
+    assert_eq!(reqs[0].q("index"), Some("4"));
+    assert_eq!(reqs[0].q("namespace"), Some("*"));
+    assert_eq!(reqs[1].q("index"), Some("7"), "resume from the last index");
+    assert!(reqs.iter().all(|r| !r.qs("topic").contains(&"*")));
+
+    // Dropping the receiver ends the task and closes the connection.
+    drop(rx);
+    let deadline = Instant::now() + STEP;
+    while !second_body_gone.load(Ordering::SeqCst) {
+        assert!(Instant::now() < deadline, "stream not closed after drop");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(conns.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn event_stream_silence_triggers_reconnect_and_errors_back_off() {
+    let conns = Arc::new(AtomicUsize::new(0));
+    let c2 = conns.clone();
+    let server = TestServer::start(move |_| {
+        let n = c2.fetch_add(1, Ordering::SeqCst);
+        async move {
+            match n {
+                // Silent: no heartbeat at all.
+                0 => {
+                    let (tx, rx) = mpsc::channel::<Result<Bytes, BoxError>>(1);
+                    tokio::spawn(async move {
+                        tokio::time::sleep(Duration::from_secs(5)).await;
+                        drop(tx);
+                    });
+                    streaming(rx)
+                }
+                1 => respond(403, "Permission denied", None),
+                _ => respond(200, "{}\n", None),
+            }
+        }
+    })
+    .await;
+    let client = server.client();
+    let opts = StreamOptions {
+        read_timeout: Duration::from_millis(300),
+        backoff_start: Duration::from_millis(50),
+        ..StreamOptions::default()
+    };
+    let started = Instant::now();
+    let mut rx = client.event_stream_with(&["Node"], 0, opts);
+    assert_eq!(next(&mut rx).await, StreamItem::Error(NomadError::Timeout));
+    assert!(started.elapsed() < Duration::from_secs(2));
+    assert!(matches!(
+        next(&mut rx).await,
+        StreamItem::Error(NomadError::Forbidden(_))
+    ));
+    assert_eq!(
+        next(&mut rx).await,
+        StreamItem::Reconnected { from_index: 0 }
+    );
+    assert_eq!(next(&mut rx).await, StreamItem::Heartbeat);
+
+    // Topics are always named.
+    let mut bad = client.event_stream(&[], 0);
+    assert!(matches!(next(&mut bad).await, StreamItem::Error(_)));
+    let mut star = client.event_stream(&["*"], 0);
+    assert!(matches!(next(&mut star).await, StreamItem::Error(_)));
+}
+
+// ---------------------------------------------------------------------------
+// Logs
+// ---------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_follow_decodes_frames_across_chunks() {
+    let server = TestServer::start(|req| async move {
+        if !req.path.starts_with("/v1/client/fs/logs/") {
+            return respond(404, "", None);
+        }
+        if req.q("type") == Some("stderr") {
+            return respond(500, "Unknown allocation", None);
+        }
+        let (tx, rx) = mpsc::channel::<Result<Bytes, BoxError>>(8);
+        tokio::spawn(async move {
+            let body = concat!(
+                "{}",
+                r#"{"File":"alloc/logs/spin.stdout.0","Offset":5000,"Data":"aGVsbG8K"}"#,
+                r#"{"File":"alloc/logs/spin.stdout.0","FileEvent":"file truncated"}"#,
+                "{}",
+                r#"{"File":"alloc/logs/spin.stdout.0","Offset":6,"Data":"YWdhaW4K"}"#,
+            );
+            // Uneven chunks that cut frames and base64 strings.
+            for piece in body.as_bytes().chunks(17) {
+                if tx.send(Ok(Bytes::copy_from_slice(piece))).await.is_err() {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        });
+        streaming(rx)
+    })
+    .await;
+    let client = server.client();
+    let mut rx = client.logs(
+        "0b6f3c2e-8d41-4a7e-9c55-2f1e7b9a6d10",
+        "spin",
+        LogKind::Stdout,
+        true,
+        Some(5000),
+    );
+    assert_eq!(next(&mut rx).await, Ok(LogChunk::Data(b"hello\n".to_vec())));
+    assert_eq!(
+        next(&mut rx).await,
+        Ok(LogChunk::Reset("file truncated".into()))
+    );
+    assert_eq!(next(&mut rx).await, Ok(LogChunk::Data(b"again\n".to_vec())));
+    let end = tokio::time::timeout(STEP, rx.recv()).await.unwrap();
+    assert_eq!(end, None, "the stream ends with the body");
+
+    let req = &server.requests("/v1/client/fs/logs/0b6f3c2e-8d41-4a7e-9c55-2f1e7b9a6d10")[0];
+    assert_eq!(req.q("task"), Some("spin"));
+    assert_eq!(req.q("type"), Some("stdout"));
+    assert_eq!(req.q("follow"), Some("true"));
+    assert_eq!(req.q("origin"), Some("end"));
+    assert_eq!(req.q("offset"), Some("5000"));
+
+    let mut err = client.logs("x", "spin", LogKind::Stderr, false, None);
+    assert!(matches!(
+        next(&mut err).await,
+        Err(NomadError::Http { status: 500, .. })
+    ));
+    let req = server.requests("/v1/client/fs/logs/x").pop().unwrap();
+    assert_eq!(req.q("origin"), Some("start"));
+    assert_eq!(req.q("follow"), Some("false"));
+}
+
+// ---------------------------------------------------------------------------
+// Watch
+// ---------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_sees_an_allocation_fail_promptly_and_does_not_hammer() {
+    let (tx, rx) = watch::channel(Cluster::new(20, "running"));
+    let server = cluster_server(rx).await;
+    let (stx, mut srx) = mpsc::unbounded_channel();
+    let handle = spawn_watch(server.client(), Duration::from_secs(2), stx);
+
+    let first = snapshot_where(&mut srx, STEP, |_| true).await;
+    assert_eq!(first.summary().allocs.running, 1);
+    assert!(first.summary().leader);
+    assert!(first.updated.is_some());
+
+    // Idle: the blocking queries sit on the server; no polling storm.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let before = server.requests("/v1/allocations").len();
+    assert!(before <= 3, "{before} allocation requests while idle");
+
+    let changed_at = Instant::now();
+    tx.send_modify(|c| {
+        c.index = 21;
+        c.allocs = json!([alloc_json("a1b2c3d4-0000-4000-8000-000000000001", "failed")]);
+    });
+    let s = snapshot_where(&mut srx, Duration::from_secs(2), |s| {
+        s.summary().allocs.failed == 1
+    })
+    .await;
+    assert!(changed_at.elapsed() < Duration::from_secs(1));
+    assert_eq!(s.summary().allocs.running, 0);
+    assert!(s.allocs.iter().all(AllocStub::is_bad));
+    let after = server.requests("/v1/allocations");
+    assert!(after.iter().skip(1).all(|r| r.q("wait") == Some("2s")));
+    assert!(after.last().unwrap().index() >= 20);
+
+    drop(srx);
+    tokio::time::timeout(STEP, handle).await.unwrap().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_keeps_data_on_errors_and_recovers() {
+    let (tx, rx) = watch::channel(Cluster::new(5, "running"));
+    let server = cluster_server(rx).await;
+    let (stx, mut srx) = mpsc::unbounded_channel();
+    let opts = WatchOptions {
+        backoff_start: Duration::from_millis(50),
+        backoff_cap: Duration::from_millis(200),
+        ..WatchOptions::new(Duration::from_secs(2))
+    };
+    let handle = spawn_watch_with(server.client(), opts, stx);
+    snapshot_where(&mut srx, STEP, |s| s.allocs.len() == 1).await;
+
+    tx.send_modify(|c| {
+        c.index = 6;
+        c.fail_allocs = true;
+    });
+    let s = snapshot_where(&mut srx, STEP, |s| s.error.is_some()).await;
+    assert_eq!(s.allocs.len(), 1, "last data kept");
+    assert_eq!(
+        s.error.as_deref(),
+        Some("allocations: HTTP 500: rpc error: boom")
+    );
+
+    tx.send_modify(|c| {
+        c.index = 7;
+        c.fail_allocs = false;
+    });
+    let s = snapshot_where(&mut srx, STEP, |s| s.error.is_none()).await;
+    assert_eq!(s.allocs.len(), 1);
+    // Backoff keeps the error phase to a handful of requests.
+    let n = server.requests("/v1/allocations").len();
+    assert!(n < 20, "{n} allocation requests");
+
+    drop(srx);
+    tokio::time::timeout(STEP, handle).await.unwrap().unwrap();
+}
