@@ -17,7 +17,7 @@ fn keys_withdraw_and_restore_through_the_console() {
         &format!("{} --config {}", bin(), lab.config.display()),
     );
     let screen = t.wait_for("Established");
-    assert!(screen.contains("served via am"), "{screen}");
+    assert!(screen.contains("best path am"), "{screen}");
     t.keys(&["w"]);
     let screen = t.wait_for("Withdraw am (Amsterdam)?");
     assert!(

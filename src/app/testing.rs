@@ -19,11 +19,13 @@ pub fn at(secs: u64) -> SystemTime {
 
 pub fn config(metros: &[(&str, &str)], read_only: bool) -> Config {
     let mut text = format!(
-        "[console]\nread_only = {read_only}\n[anycast]\nprefix = \"198.18.0.10/32\"\n[anycast.observer]\nbird_socket = \"run/upstream.ctl\"\n"
+        "[console]\nread_only = {read_only}\n[anycast]\nprefix = \"198.18.0.10/32\"\nurl = \"http://127.0.0.2:8080/\"\n[anycast.observer]\nbird_socket = \"run/upstream.ctl\"\n"
     );
-    for (name, display) in metros {
+    for (i, (name, display)) in metros.iter().enumerate() {
         text.push_str(&format!(
-            "[[metro]]\nname = \"{name}\"\ndisplay_name = \"{display}\"\nbird_socket = \"run/{name}.ctl\"\nexport_protocol = \"upstream\"\nobserver_protocol = \"metro_{name}\"\n"
+            "[[metro]]\nname = \"{name}\"\ndisplay_name = \"{display}\"\nbird_socket = \"run/{name}.ctl\"\nexport_protocol = \"upstream\"\nobserver_protocol = \"metro_{name}\"\naddress = \"127.0.0.{}:8080\"\n[metro.nomad]\naddress = \"http://127.0.0.{}:4646\"\n",
+            10 + i,
+            10 + i
         ));
     }
     config::parse(&text, Path::new("/lab/platform-tui.toml")).expect("test config parses")
@@ -98,4 +100,102 @@ pub fn key(c: char) -> KeyEvent {
 
 pub fn code(c: KeyCode) -> KeyEvent {
     KeyEvent::new(c, KeyModifiers::NONE)
+}
+
+/// A probe sample at `secs`: `Some(ms)` served by `by`, or `None` for a timeout.
+pub fn sample(
+    seq: u64,
+    secs: u64,
+    ttfb: Option<f64>,
+    by: Option<&str>,
+) -> crate::probe::ProbeSample {
+    let d = |ms: f64| Duration::from_secs_f64(ms / 1000.0);
+    crate::probe::ProbeSample {
+        seq,
+        at: at(secs),
+        connect: ttfb.map(|_| d(0.1)),
+        ttfb: ttfb.map(d),
+        total: ttfb.map(|v| d(v + 0.1)),
+        status: ttfb.map(|_| 200),
+        peer: None,
+        served_by: ttfb.and(by.map(str::to_string)),
+        error: if ttfb.is_none() {
+            Some(crate::probe::ErrorKind::Timeout)
+        } else {
+            None
+        },
+        reconnected: false,
+    }
+}
+
+/// Feeds `n` samples a second apart for every target: anycast served by `via`.
+pub fn probe_history(s: &mut State, from: u64, n: u64, via: &str) {
+    let delay = |m: &str| if m == "am" { 70.0 } else { 300.0 };
+    for i in 0..n {
+        let t = from + i;
+        let wobble = (i % 5) as f64 * 0.7;
+        let lost = i % 17 == 16;
+        let sample_for = |m: &str| {
+            sample(
+                t,
+                t,
+                if lost { None } else { Some(delay(m) + wobble) },
+                Some(m),
+            )
+        };
+        let mut anycast = sample_for(via);
+        anycast.seq = t;
+        super::update(
+            s,
+            super::Msg::Probe {
+                target: "anycast".into(),
+                sample: anycast,
+            },
+        );
+        for m in ["am", "da"] {
+            super::update(
+                s,
+                super::Msg::Probe {
+                    target: m.into(),
+                    sample: sample_for(m),
+                },
+            );
+        }
+    }
+}
+
+/// A metro's Nomad state: one node, the app job, and allocations with these client
+/// statuses.
+pub fn nomad(metro: &str, statuses: &[&str], error: Option<&str>) -> crate::nomad::NomadSnapshot {
+    let allocs: Vec<serde_json::Value> = statuses
+        .iter()
+        .enumerate()
+        .map(|(i, st)| {
+            serde_json::json!({
+                "ID": format!("{:08x}-5e2a-4b7c-8d3f-9f0e1d2c3b4a", (metro.len() * 7919 + i * 104_729) as u32),
+                "Name": format!("spin-app.web[{i}]"), "JobID": "spin-app", "TaskGroup": "web",
+                "NodeName": format!("lab-{metro}"), "DesiredStatus": "run", "ClientStatus": st,
+                "CreateTime": (T0 as i64 - 3600) * 1_000_000_000
+            })
+        })
+        .collect();
+    let running = statuses.iter().filter(|s| **s == "running").count();
+    let failed = statuses.iter().filter(|s| **s == "failed").count();
+    let job = serde_json::json!({
+        "ID": "spin-app", "Name": "spin-app", "Type": "service", "Status": "running",
+        "JobSummary": {"Summary": {"web": {"Running": running, "Failed": failed}}}
+    });
+    let node = serde_json::json!({"ID": "n1", "Name": format!("lab-{metro}"), "Status": "ready", "Datacenter": metro});
+    crate::nomad::NomadSnapshot {
+        leader: Some("127.0.0.10:4647".into()),
+        agent: None,
+        nodes: vec![serde_json::from_value(node).expect("node")],
+        jobs: vec![serde_json::from_value(job).expect("job")],
+        allocs: allocs
+            .into_iter()
+            .map(|a| serde_json::from_value(a).expect("alloc"))
+            .collect(),
+        error: error.map(str::to_string),
+        updated: Some(at(0)),
+    }
 }

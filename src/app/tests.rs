@@ -293,3 +293,286 @@ fn tick_moves_the_clock_only() {
     assert!(update(&mut s, Msg::Tick(at(42))).is_empty());
     assert_eq!(s.now, at(42));
 }
+
+mod latency_and_nomad {
+    use super::super::testing::{nomad, probe_history, sample, snapshot, state};
+    use super::super::*;
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+    fn key(c: char) -> Msg {
+        Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE))
+    }
+    fn code(c: KeyCode) -> Msg {
+        Msg::Key(KeyEvent::new(c, KeyModifiers::NONE))
+    }
+
+    #[test]
+    fn a_change_of_serving_metro_is_an_event_with_both_latencies_and_a_marker() {
+        let mut s = state(false);
+        probe_history(&mut s, 0, 5, "am");
+        assert_eq!(
+            s.latency_row("anycast")
+                .and_then(|r| r.served_by.clone())
+                .as_deref(),
+            Some("am")
+        );
+        assert!(s.events.is_empty());
+        update(
+            &mut s,
+            Msg::Probe {
+                target: "anycast".into(),
+                sample: sample(5, 5, Some(301.0), Some("da")),
+            },
+        );
+        let e = s.events.back().expect("event");
+        assert_eq!(e.text, "anycast now served by da (was am): 73 ms → 301 ms");
+        assert_eq!(s.markers.last().map(|m| m.label.as_str()), Some("→da"));
+    }
+
+    #[test]
+    fn lost_probes_do_not_change_the_serving_metro() {
+        let mut s = state(false);
+        probe_history(&mut s, 0, 3, "am");
+        update(
+            &mut s,
+            Msg::Probe {
+                target: "anycast".into(),
+                sample: sample(3, 3, None, None),
+            },
+        );
+        let row = s.latency_row("anycast").expect("row");
+        assert_eq!(row.served_by.as_deref(), Some("am"));
+        assert_eq!(row.stats.window().loss_pct, 25.0);
+        assert_eq!(row.series.back().map(|(_, v)| *v), Some(None));
+    }
+
+    #[test]
+    fn served_by_is_inferred_from_latency_without_the_header() {
+        let mut s = state(false);
+        probe_history(&mut s, 0, 5, "am");
+        update(
+            &mut s,
+            Msg::Probe {
+                target: "anycast".into(),
+                sample: sample(5, 5, Some(299.0), None),
+            },
+        );
+        let row = s.latency_row("anycast").expect("row");
+        assert_eq!(row.served_by.as_deref(), Some("da"));
+        assert!(row.inferred);
+    }
+
+    #[test]
+    fn chart_keys_freeze_zoom_and_toggle() {
+        let mut s = state(false);
+        update(&mut s, key('2'));
+        assert_eq!(s.view, View::Latency);
+        update(&mut s, Msg::Tick(super::super::testing::at(50)));
+        update(&mut s, key('f'));
+        assert_eq!(s.chart.frozen_at, Some(super::super::testing::at(50)));
+        update(&mut s, key('f'));
+        assert_eq!(s.chart.frozen_at, None);
+        let w = s.chart.window_secs;
+        update(&mut s, key('+'));
+        assert_eq!(s.chart.window_secs, w / 2);
+        for _ in 0..10 {
+            update(&mut s, key('-'));
+        }
+        assert_eq!(s.chart.window_secs, latency::MAX_WINDOW_SECS);
+        for _ in 0..10 {
+            update(&mut s, key('+'));
+        }
+        assert_eq!(s.chart.window_secs, latency::MIN_WINDOW_SECS);
+        update(&mut s, key('a'));
+        assert!(s.chart.all_metros);
+        update(&mut s, code(KeyCode::Tab));
+        assert_eq!(s.view, View::Nomad);
+        update(&mut s, code(KeyCode::Tab));
+        assert_eq!(s.view, View::Overview);
+    }
+
+    fn nomad_state() -> State {
+        let mut s = state(false);
+        update(
+            &mut s,
+            Msg::Snapshot(snapshot(1, &[("am", Ok(true)), ("da", Ok(true))])),
+        );
+        update(
+            &mut s,
+            Msg::Nomad {
+                metro: "am".into(),
+                snapshot: nomad("am", &["running"], None),
+            },
+        );
+        update(
+            &mut s,
+            Msg::Nomad {
+                metro: "da".into(),
+                snapshot: nomad("da", &["running", "failed"], None),
+            },
+        );
+        update(&mut s, key('3'));
+        s
+    }
+
+    #[test]
+    fn a_failing_allocation_is_an_event() {
+        let mut s = nomad_state();
+        let n = s.events.len();
+        update(
+            &mut s,
+            Msg::Nomad {
+                metro: "am".into(),
+                snapshot: nomad("am", &["failed"], None),
+            },
+        );
+        assert_eq!(s.events.len(), n + 1);
+        assert_eq!(
+            s.events.back().map(|e| (e.level, e.text.as_str())),
+            Some((Level::Error, "am: 1 allocation(s) failed"))
+        );
+        update(
+            &mut s,
+            Msg::Nomad {
+                metro: "am".into(),
+                snapshot: nomad("am", &["running"], None),
+            },
+        );
+        assert_eq!(s.events.back().map(|e| e.level), Some(Level::Good));
+        update(
+            &mut s,
+            Msg::Nomad {
+                metro: "am".into(),
+                snapshot: nomad(
+                    "am",
+                    &["running"],
+                    Some("nomad unreachable: connection refused"),
+                ),
+            },
+        );
+        assert_eq!(s.metros[0].nomad_error_since, Some(s.now));
+        assert!(s
+            .events
+            .back()
+            .is_some_and(|e| e.text.contains("nomad unreachable")));
+    }
+
+    #[test]
+    fn rows_filter_sort_and_pick_a_metro() {
+        let mut s = nomad_state();
+        assert_eq!(nomad::alloc_rows(&s).len(), 3);
+        update(&mut s, key('s'));
+        update(&mut s, key('s'));
+        assert_eq!(s.nomad_view.sort, nomad::SortKey::Status);
+        assert_eq!(
+            nomad::alloc_rows(&s)[0].1.client_status,
+            "failed",
+            "bad ones first"
+        );
+        update(&mut s, key('m'));
+        assert_eq!(s.nomad_view.metro.as_deref(), Some("am"));
+        assert_eq!(nomad::alloc_rows(&s).len(), 1);
+        update(&mut s, key('m'));
+        update(&mut s, key('m'));
+        assert_eq!(s.nomad_view.metro, None, "after the last metro: all again");
+        update(&mut s, key('/'));
+        assert!(s.nomad_view.editing);
+        for c in "fail".chars() {
+            update(&mut s, key(c));
+        }
+        update(&mut s, code(KeyCode::Enter));
+        assert!(!s.nomad_view.editing);
+        assert_eq!(s.nomad_view.filter.value(), "fail");
+        let rows = nomad::alloc_rows(&s);
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].0, "da");
+        // While typing, w is a letter, not a withdraw.
+        update(&mut s, key('/'));
+        assert!(update(&mut s, key('w')).is_empty());
+        assert_eq!(s.mode, Mode::Normal);
+        update(&mut s, code(KeyCode::Esc));
+        assert_eq!(s.nomad_view.filter.value(), "");
+    }
+
+    #[test]
+    fn enter_opens_l_follows_o_switches_esc_closes() {
+        let mut s = nomad_state();
+        update(&mut s, code(KeyCode::Down));
+        assert_eq!(s.nomad_view.selected, 1);
+        let id = nomad::alloc_rows(&s)[1].1.id.clone();
+        let fx = update(&mut s, code(KeyCode::Enter));
+        assert_eq!(
+            fx,
+            vec![
+                Effect::StopLogs,
+                Effect::FetchAllocation {
+                    metro: "da".into(),
+                    id: id.clone()
+                }
+            ]
+        );
+        assert!(s.nomad_view.detail.is_some());
+        let fx = update(&mut s, key('l'));
+        assert_eq!(
+            fx,
+            vec![
+                Effect::StopLogs,
+                Effect::FollowLogs {
+                    metro: "da".into(),
+                    alloc_id: id.clone(),
+                    task: "app".into(),
+                    stderr: false
+                }
+            ]
+        );
+        update(
+            &mut s,
+            Msg::Log {
+                alloc_id: id.clone(),
+                stderr: false,
+                chunk: Ok(crate::nomad::logs::LogChunk::Data(b"one\ntw".to_vec())),
+            },
+        );
+        update(
+            &mut s,
+            Msg::Log {
+                alloc_id: id.clone(),
+                stderr: false,
+                chunk: Ok(crate::nomad::logs::LogChunk::Data(b"o\n".to_vec())),
+            },
+        );
+        assert_eq!(
+            s.nomad_view
+                .logs
+                .as_ref()
+                .map(|l| l.lines.iter().cloned().collect::<Vec<_>>()),
+            Some(vec!["one".to_string(), "two".to_string()])
+        );
+        // A chunk of another stream is not mixed in.
+        update(
+            &mut s,
+            Msg::Log {
+                alloc_id: id.clone(),
+                stderr: true,
+                chunk: Ok(crate::nomad::logs::LogChunk::Data(b"x\n".to_vec())),
+            },
+        );
+        assert_eq!(s.nomad_view.logs.as_ref().map(|l| l.lines.len()), Some(2));
+        let fx = update(&mut s, key('o'));
+        assert_eq!(
+            fx,
+            vec![
+                Effect::StopLogs,
+                Effect::FollowLogs {
+                    metro: "da".into(),
+                    alloc_id: id,
+                    task: "app".into(),
+                    stderr: true
+                }
+            ]
+        );
+        assert_eq!(update(&mut s, code(KeyCode::Esc)), vec![Effect::StopLogs]);
+        assert!(s.nomad_view.logs.is_none());
+        assert_eq!(s.view, View::Nomad);
+    }
+}

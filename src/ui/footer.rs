@@ -6,7 +6,7 @@ use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
 use super::style;
-use crate::app::State;
+use crate::app::{State, View};
 use crate::config::keymap::Action;
 
 /// How long a message replaces the key hints.
@@ -43,13 +43,40 @@ fn hints(state: &State) -> Line<'static> {
             .and_then(|(_, keys)| keys.first().cloned())
     };
     let mut spans = Vec::new();
-    for (actions, label) in [
-        (&[Action::SelectUp, Action::SelectDown][..], "select"),
-        (&[Action::Withdraw][..], "withdraw"),
-        (&[Action::Restore][..], "restore"),
-        (&[Action::Help][..], "help"),
-        (&[Action::Quit][..], "quit"),
-    ] {
+    let common: &[(&[Action], &str)] = &[
+        (&[Action::SelectUp, Action::SelectDown], "select"),
+        (&[Action::Withdraw], "withdraw"),
+        (&[Action::Restore], "restore"),
+    ];
+    let latency: &[(&[Action], &str)] = &[
+        (&[Action::Freeze], "freeze"),
+        (&[Action::ZoomIn, Action::ZoomOut], "zoom"),
+        (&[Action::ToggleAllMetros], "all"),
+    ];
+    let nomad: &[(&[Action], &str)] = &[
+        (&[Action::SelectUp, Action::SelectDown], "select"),
+        (&[Action::Filter], "filter"),
+        (&[Action::Sort], "sort"),
+        (&[Action::NextMetro], "metro"),
+        (&[Action::Open], "detail"),
+        (&[Action::Logs], "logs"),
+    ];
+    let tail: &[(&[Action], &str)] = &[
+        (
+            &[Action::ViewOverview, Action::ViewLatency, Action::ViewNomad],
+            "view",
+        ),
+        (&[Action::Help], "help"),
+        (&[Action::Quit], "quit"),
+    ];
+    let middle = match state.view {
+        View::Overview => common,
+        View::Latency => latency,
+        View::Nomad => nomad,
+    };
+    for (actions, label) in middle.iter().chain(tail) {
+        let actions: &[Action] = actions;
+
         let keys: Vec<String> = actions.iter().filter_map(|a| first_key(*a)).collect();
         if !keys.is_empty() {
             spans.push(Span::styled(

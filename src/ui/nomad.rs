@@ -121,7 +121,12 @@ fn draw_jobs(state: &State, jobs: Vec<JobRow>, frame: &mut Frame, area: Rect) {
             queued += g.queued + g.starting;
             other += g.complete;
         }
-        let summary = format!("{run} running  {fail} failed  {queued} queued  {other} complete");
+        let mut summary = format!("{run} running");
+        for (n, what) in [(fail, "failed"), (queued, "queued"), (other, "complete")] {
+            if n > 0 {
+                summary.push_str(&format!(", {n} {what}"));
+            }
+        }
         let st = if fail > 0 {
             style::warn(t)
         } else {

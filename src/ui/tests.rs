@@ -3,7 +3,7 @@
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 
-use crate::app::testing::{at, key, snapshot, state};
+use crate::app::testing::{at, key, nomad, probe_history, snapshot, state};
 use crate::app::{update, Msg, State};
 
 fn render(state: &State, w: u16, h: u16) -> String {
@@ -23,8 +23,156 @@ fn overview() -> State {
         &mut s,
         Msg::Snapshot(snapshot(1, &[("am", Ok(true)), ("da", Ok(true))])),
     );
+    probe_history(&mut s, 2, 120, "am");
+    update(
+        &mut s,
+        Msg::Nomad {
+            metro: "am".into(),
+            snapshot: nomad("am", &["running"], None),
+        },
+    );
+    update(
+        &mut s,
+        Msg::Nomad {
+            metro: "da".into(),
+            snapshot: nomad("da", &["running", "failed"], None),
+        },
+    );
+    update(
+        &mut s,
+        Msg::Snapshot(snapshot(122, &[("am", Ok(true)), ("da", Ok(true))])),
+    );
     update(&mut s, Msg::Tick(at(125)));
     s
+}
+
+/// Overview, then am withdrawn at 125 s: the anycast probes jump to da.
+fn after_jump() -> State {
+    let mut s = overview();
+    update(&mut s, Msg::Key(key('w')));
+    update(&mut s, Msg::Key(key('y')));
+    update(
+        &mut s,
+        Msg::Done(crate::domain::Outcome {
+            metro: "am".into(),
+            action: crate::domain::ActionKind::Withdraw,
+            method: "disable".into(),
+            converged_ms: Some(0.5),
+            best_after: Some("da".into()),
+            result: Ok("am withdrawn, verified in 0.5 ms; anycast now via da".into()),
+        }),
+    );
+    update(
+        &mut s,
+        Msg::Snapshot(snapshot(126, &[("am", Ok(false)), ("da", Ok(true))])),
+    );
+    probe_history(&mut s, 126, 30, "da");
+    update(&mut s, Msg::Tick(at(156)));
+    s
+}
+
+#[test]
+fn latency_pane() {
+    let mut s = after_jump();
+    update(&mut s, Msg::Key(key('2')));
+    both_sizes("latency", &s);
+}
+
+#[test]
+fn latency_pane_all_metros_frozen() {
+    let mut s = after_jump();
+    update(&mut s, Msg::Key(key('2')));
+    update(&mut s, Msg::Key(key('a')));
+    update(&mut s, Msg::Key(key('f')));
+    update(&mut s, Msg::Key(key('+')));
+    both_sizes("latency_all_frozen", &s);
+}
+
+#[test]
+fn nomad_pane() {
+    let mut s = overview();
+    update(&mut s, Msg::Key(key('3')));
+    both_sizes("nomad", &s);
+}
+
+#[test]
+fn nomad_pane_filtered_one_metro_with_error() {
+    let mut s = overview();
+    let failing = nomad(
+        "da",
+        &["running", "failed"],
+        Some("nomad unreachable: connection refused"),
+    );
+    update(
+        &mut s,
+        Msg::Nomad {
+            metro: "da".into(),
+            snapshot: failing,
+        },
+    );
+    update(&mut s, Msg::Tick(at(140)));
+    update(&mut s, Msg::Key(key('3')));
+    update(&mut s, Msg::Key(key('/')));
+    update(&mut s, Msg::Key(key('w')));
+    update(&mut s, Msg::Key(key('e')));
+    both_sizes("nomad_filtering", &s);
+}
+
+#[test]
+fn allocation_detail_and_logs() {
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    let mut s = overview();
+    update(&mut s, Msg::Key(key('3')));
+    update(
+        &mut s,
+        Msg::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)),
+    );
+    let (metro, id) = {
+        let d = s.nomad_view.detail.as_ref().expect("detail");
+        (d.metro.clone(), d.alloc_id.clone())
+    };
+    let full: crate::nomad::Allocation = serde_json::from_value(serde_json::json!({
+        "ID": id, "Name": "spin-app.web[0]", "JobID": "spin-app", "TaskGroup": "web", "NodeName": "lab-am",
+        "DesiredStatus": "run", "ClientStatus": "running", "ClientDescription": "Tasks are running",
+        "TaskStates": {"app": {"State": "running", "Failed": false, "Restarts": 1,
+            "StartedAt": "2026-11-28T09:10:05.123Z", "FinishedAt": "0001-01-01T00:00:00Z",
+            "Events": [
+                {"Type": "Received", "Time": 1_795_885_700_000_000_000i64, "DisplayMessage": "Task received by client"},
+                {"Type": "Started", "Time": 1_795_885_701_000_000_000i64, "DisplayMessage": "Task started by client"},
+                {"Type": "Restarted", "Time": 1_795_885_805_000_000_000i64, "DisplayMessage": "app server started again"}
+            ]}}
+    }))
+    .expect("allocation");
+    update(
+        &mut s,
+        Msg::Allocation {
+            metro,
+            id: id.clone(),
+            result: Ok(full),
+        },
+    );
+    both_sizes("alloc_detail", &s);
+    update(&mut s, Msg::Key(key('l')));
+    let lines: String = (0..40)
+        .map(|i| {
+            format!(
+                "2026-11-28T09:10:{:02}.000Z 127.0.0.1:{} HEAD / 200 70.{}ms\n",
+                i,
+                40000 + i,
+                i % 10
+            )
+        })
+        .collect();
+    let chunk = Ok(crate::nomad::logs::LogChunk::Data(lines.into_bytes()));
+    update(
+        &mut s,
+        Msg::Log {
+            alloc_id: id,
+            stderr: false,
+            chunk,
+        },
+    );
+    both_sizes("alloc_logs", &s);
 }
 
 #[test]
