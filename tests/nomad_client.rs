@@ -779,6 +779,30 @@ async fn event_stream_silence_triggers_reconnect_and_errors_back_off() {
     assert!(matches!(next(&mut star).await, StreamItem::Error(_)));
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn event_stream_head_may_arrive_with_the_first_heartbeat() {
+    // Nomad writes the response head only with the first frame; on a quiet
+    // cluster that is the first heartbeat, long after the ordinary timeout.
+    let server = TestServer::start(|_| async {
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        respond(200, format!("{{}}\n{}", event_line(3, &[3])), None)
+    })
+    .await;
+    let client = Client::new(Settings {
+        timeout: Duration::from_millis(200),
+        ..server.settings()
+    })
+    .unwrap();
+    let opts = StreamOptions {
+        read_timeout: Duration::from_secs(3),
+        backoff_start: Duration::from_millis(50),
+        ..StreamOptions::default()
+    };
+    let mut rx = client.event_stream_with(&["Allocation"], 0, opts);
+    assert_eq!(next(&mut rx).await, StreamItem::Heartbeat);
+    assert_eq!(frame_indexes(&next(&mut rx).await), vec![3]);
+}
+
 // ---------------------------------------------------------------------------
 // Logs
 // ---------------------------------------------------------------------------

@@ -439,10 +439,18 @@ impl Client {
         url
     }
 
-    /// A GET without a body timeout, for streams (callers apply read timeouts).
-    pub(crate) async fn open_stream(&self, url: Url) -> Result<reqwest::Response, NomadError> {
+    /// A GET without a body timeout, for streams (callers apply read
+    /// timeouts). `header_timeout` bounds the wait for the response head:
+    /// Nomad writes the head of a stream only with its first frame, which on a
+    /// quiet cluster is the first heartbeat (~30 s for events), so stream
+    /// callers pass their idle timeout here, not [`Settings::timeout`].
+    pub(crate) async fn open_stream(
+        &self,
+        url: Url,
+        header_timeout: Duration,
+    ) -> Result<reqwest::Response, NomadError> {
         let fut = self.http.get(url).send();
-        let resp = match tokio::time::timeout(self.settings.timeout, fut).await {
+        let resp = match tokio::time::timeout(header_timeout, fut).await {
             Err(_) => return Err(NomadError::Timeout),
             Ok(r) => r.map_err(|e| self.redact_err(map_reqwest(&e)))?,
         };

@@ -202,6 +202,8 @@ pub fn resume_filter(frame: EventFrame, last: &mut u64) -> Option<EventFrame> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StreamOptions {
     /// Reconnect when nothing (not even a heartbeat) arrived for this long.
+    /// Also bounds the wait for the response head, which Nomad only sends
+    /// with the first frame or heartbeat.
     pub read_timeout: Duration,
     /// First reconnect delay; doubles per failed attempt.
     pub backoff_start: Duration,
@@ -315,7 +317,7 @@ impl Client {
         params.push(("namespace", &self.settings().namespace));
         let url = self.url(&["event", "stream"], &params);
         let resp = tokio::select! {
-            r = self.open_stream(url) => r,
+            r = self.open_stream(url, opts.read_timeout) => r,
             _ = tx.closed() => return Ended::Closed,
         };
         let mut resp = match resp {

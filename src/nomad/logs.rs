@@ -208,7 +208,7 @@ impl Client {
             }
             let url = client.url(&["client", "fs", "logs", &alloc_id], &params);
             let resp = tokio::select! {
-                r = client.open_stream(url) => r,
+                r = client.open_stream(url, idle) => r,
                 _ = tx.closed() => return,
             };
             let mut resp = match resp {
