@@ -317,9 +317,6 @@ impl Client {
         if base.cannot_be_a_base() || base.query().is_some() {
             return Err(NomadError::InvalidAddress(truncate(&settings.address, 80)));
         }
-        if settings.namespace.is_empty() {
-            return Err(NomadError::InvalidAddress("empty namespace".into()));
-        }
 
         let mut headers = HeaderMap::new();
         if let Some(token) = settings.token.as_deref().filter(|t| !t.is_empty()) {
@@ -416,6 +413,12 @@ impl Client {
             "*" | "" => None,
             ns => Some(ns),
         }
+    }
+
+    /// `namespace` value for list endpoints and the event stream (`None` when
+    /// empty: the agent's `default`).
+    pub(crate) fn list_namespace(&self) -> Option<&str> {
+        Some(self.settings.namespace.as_str()).filter(|n| !n.is_empty())
     }
 
     /// `<address>/v1/<segments…>?region=…&<params…>`; segments are escaped.
@@ -553,8 +556,8 @@ impl Client {
 
     /// `GET /v1/jobs?namespace=<settings.namespace>`.
     pub async fn jobs(&self, q: QueryOptions) -> Result<Indexed<Vec<JobStub>>, NomadError> {
-        let ns = self.settings.namespace.clone();
-        self.get(&["jobs"], &[("namespace", &ns)], q).await
+        let ns = self.list_namespace().map(|n| ("namespace", n));
+        self.get(&["jobs"], &Vec::from_iter(ns), q).await
     }
 
     /// `GET /v1/allocations?namespace=<ns>&task_states=false` (list view; fetch
@@ -563,13 +566,9 @@ impl Client {
         &self,
         q: QueryOptions,
     ) -> Result<Indexed<Vec<AllocStub>>, NomadError> {
-        let ns = self.settings.namespace.clone();
-        self.get(
-            &["allocations"],
-            &[("namespace", &ns), ("task_states", "false")],
-            q,
-        )
-        .await
+        let mut params = vec![("task_states", "false")];
+        params.extend(self.list_namespace().map(|n| ("namespace", n)));
+        self.get(&["allocations"], &params, q).await
     }
 
     /// `GET /v1/allocation/:id` (`namespace` only when not `*`).

@@ -314,7 +314,7 @@ impl Client {
         let index = last.to_string();
         let mut params: Vec<(&str, &str)> = topics.iter().map(|t| ("topic", t.as_str())).collect();
         params.push(("index", &index));
-        params.push(("namespace", &self.settings().namespace));
+        params.extend(self.list_namespace().map(|n| ("namespace", n)));
         let url = self.url(&["event", "stream"], &params);
         let resp = tokio::select! {
             r = self.open_stream(url, opts.read_timeout) => r,
