@@ -180,3 +180,70 @@ fn wait_gone(t: &Tmux) {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
 }
+
+#[test]
+fn latency_view_shows_the_jump_after_a_withdraw() {
+    let lab = Lab::up("tuilat", &[]);
+    let t = Tmux::start(
+        "lat",
+        110,
+        34,
+        &format!("{} --config {}", bin(), lab.config.display()),
+    );
+    t.wait_for("anycast 7");
+    t.keys(&["2"]);
+    t.wait_for("latency (ms, TTFB");
+    t.keys(&["w"]);
+    t.wait_for("Withdraw am (Amsterdam)?");
+    t.keys(&["y"]);
+    let screen = t.wait_for("anycast now served by da (was am)");
+    assert!(
+        screen.contains("withdraw am"),
+        "a marker names the withdrawal:\n{screen}"
+    );
+    t.wait_until("header says via da", |s| s.contains("ms via da"));
+    t.keys(&["f"]);
+    t.wait_for("FROZEN");
+    t.keys(&["q"]);
+    wait_gone(&t);
+}
+
+#[test]
+fn nomad_view_follows_a_stopped_app() {
+    let lab = Lab::up("tuinomad", &[]);
+    let t = Tmux::start(
+        "nomad",
+        110,
+        34,
+        &format!("{} --config {}", bin(), lab.config.display()),
+    );
+    t.wait_for("Established");
+    t.wait_until("nomad column", |s| s.contains("1/1"));
+    t.keys(&["3"]);
+    t.wait_for("allocations (2)");
+    let d = lab.dir.path().to_str().unwrap().to_string();
+    assert!(common::run(&["lab", "app", "stop", "am", "--dir", &d])
+        .status
+        .success());
+    t.wait_for("failed");
+    t.keys(&["Enter"]);
+    t.wait_for("Terminated");
+    t.keys(&["l"]);
+    t.wait_for("logs am");
+    t.keys(&["o"]);
+    t.wait_for("app server stopped");
+    t.keys(&["Escape"]);
+    t.wait_for("allocations (2)");
+    t.keys(&["1"]);
+    let screen = t.wait_for("am: 1 allocation(s) failed");
+    assert!(
+        screen.contains("0/1 1✗"),
+        "overview highlights it:\n{screen}"
+    );
+    assert!(common::run(&["lab", "app", "start", "am", "--dir", &d])
+        .status
+        .success());
+    t.wait_for("am: allocations recovered");
+    t.keys(&["q"]);
+    wait_gone(&t);
+}

@@ -95,7 +95,7 @@ pub struct Marker {
 
 /// Guesses who served a probe without a served-by header: the metro whose direct
 /// latency (window p50) is nearest to this sample's TTFB.
-pub fn infer_served_by<'a>(rows: &'a [LatencyRow], ttfb: f64) -> Option<&'a str> {
+pub fn infer_served_by(rows: &[LatencyRow], ttfb: f64) -> Option<&str> {
     rows.iter()
         .filter(|r| r.target != ANYCAST)
         .filter_map(|r| r.p50().map(|p| (r.target.as_str(), (p - ttfb).abs())))

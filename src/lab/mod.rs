@@ -348,10 +348,15 @@ impl Lab {
                         .iter()
                         .filter(|p| p.bgp_state.as_deref() == Some("Established"))
                         .count();
-                    if up >= want {
+                    // Established is not enough: the front door needs the routes too.
+                    let routes = match upstream.show_route_for(&self.state.prefix, false).await {
+                        Ok(r) => r.len(),
+                        Err(_) => 0,
+                    };
+                    if up >= want && routes >= want {
                         return Ok(());
                     }
-                    last = format!("{up} of {want} sessions Established");
+                    last = format!("{up} of {want} sessions Established, {routes} routes");
                 }
                 Err(e) => last = e.to_string(),
             }

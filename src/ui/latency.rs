@@ -101,6 +101,9 @@ fn table(state: &State, frame: &mut Frame, area: Rect) {
     frame.render_widget(table, area);
 }
 
+/// A charted target: its name, (x, ms) of answered probes, x of lost ones.
+type Series = (String, Vec<(f64, f64)>, Vec<f64>);
+
 fn seconds_before(end: SystemTime, t: SystemTime) -> f64 {
     end.duration_since(t)
         .map(|d| -d.as_secs_f64())
@@ -116,7 +119,7 @@ fn chart(state: &State, frame: &mut Frame, area: Rect) {
         .iter()
         .filter(|r| state.chart.all_metros || r.target == ANYCAST)
         .collect();
-    let points: Vec<(String, Vec<(f64, f64)>, Vec<f64>)> = charted
+    let points: Vec<Series> = charted
         .iter()
         .map(|r| {
             let mut ok = Vec::new();

@@ -218,6 +218,8 @@ impl Tmux {
             ok,
             "tmux could not start (is tmux installed? `apt-get install -y tmux`)"
         );
+        // Pass ESC on at once, as a terminal would, instead of waiting for a sequence.
+        t.cmd(&["set-option", "-s", "escape-time", "0"]);
         t
     }
     pub fn cmd(&self, args: &[&str]) -> Output {

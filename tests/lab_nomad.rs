@@ -1,0 +1,135 @@
+//! The lab's Nomad endpoints through the console's own client: leaders, nodes and
+//! allocations follow the real app servers; `lab app stop|start` fail and recover them.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::{metro, run, text, Lab};
+
+#[test]
+fn allocations_follow_the_app_servers() {
+    let lab = Lab::up("nomad", &[]);
+    let s = lab.status();
+    for m in ["am", "da"] {
+        let n = &metro(&s, m)["nomad"];
+        assert_eq!(n["leader"], true, "{s:#}");
+        assert_eq!(n["nodes_ready"], 1);
+        assert_eq!(n["nodes_total"], 1);
+        assert_eq!(n["allocs"]["running"], 1);
+        assert_eq!(n["allocs"]["total"], 1);
+        assert_eq!(n["error"], serde_json::Value::Null);
+    }
+    let d = lab.dir.path().to_str().unwrap().to_string();
+    let out = run(&["lab", "app", "stop", "am", "--dir", &d]);
+    assert!(
+        out.status.success() && String::from_utf8_lossy(&out.stdout).contains("am: app stopped"),
+        "{}",
+        text(&out)
+    );
+    let s = lab.status();
+    assert_eq!(metro(&s, "am")["nomad"]["allocs"]["failed"], 1, "{s:#}");
+    assert_eq!(metro(&s, "am")["nomad"]["allocs"]["running"], 0);
+    assert_eq!(
+        metro(&s, "da")["nomad"]["allocs"]["running"],
+        1,
+        "da is untouched"
+    );
+    assert!(run(&["lab", "app", "start", "am", "--dir", &d])
+        .status
+        .success());
+    let s = lab.status();
+    assert_eq!(metro(&s, "am")["nomad"]["allocs"]["running"], 1, "{s:#}");
+    assert_eq!(metro(&s, "am")["nomad"]["allocs"]["failed"], 0);
+}
+
+#[test]
+fn lab_app_errors_are_clear() {
+    let lab = Lab::up("nomaderr", &[]);
+    let d = lab.dir.path().to_str().unwrap().to_string();
+    let out = run(&["lab", "app", "stop", "zz", "--dir", &d]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no metro `zz` in this lab"),
+        "{}",
+        text(&out)
+    );
+    let out = run(&["lab", "app", "stop", "am", "--dir", "/tmp/pt-no-such-lab"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no lab in /tmp/pt-no-such-lab"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_reads_the_lab_endpoint_and_its_logs() {
+    use platform_tui::nomad::{logs::LogChunk, logs::LogKind, Client, QueryOptions};
+    let lab = Lab::up("nomadclient", &[]);
+    let cfg = platform_tui::config::load(&lab.config).unwrap();
+    let am = cfg.metro("am").unwrap();
+    let settings = platform_tui::ops::nomad_settings(am).unwrap();
+    assert!(
+        settings.address.starts_with("http://127."),
+        "{}",
+        settings.address
+    );
+    let client = Client::new(settings).unwrap();
+    assert!(client.leader().await.unwrap().is_some());
+    let allocs = client.allocations(QueryOptions::default()).await.unwrap();
+    assert_eq!(allocs.value.len(), 1);
+    let id = allocs.value[0].id.clone();
+    let full = client.allocation(&id).await.unwrap();
+    assert_eq!(full.client_status, "running");
+    assert!(full.task_states.as_ref().unwrap().contains_key("app"));
+
+    // A blocking query returns once the app stops, with a higher index.
+    let index = allocs.index;
+    let blocked = {
+        let c = client.clone();
+        tokio::spawn(async move {
+            c.allocations(QueryOptions {
+                index,
+                wait: Some(std::time::Duration::from_secs(20)),
+            })
+            .await
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let d = lab.dir.path().to_str().unwrap().to_string();
+    assert!(run(&["lab", "app", "stop", "am", "--dir", &d])
+        .status
+        .success());
+    let after = tokio::time::timeout(std::time::Duration::from_secs(5), blocked)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert!(after.index > index);
+    assert_eq!(after.value[0].client_status, "failed");
+    assert!(run(&["lab", "app", "start", "am", "--dir", &d])
+        .status
+        .success());
+
+    // Logs are the app server's real access lines.
+    let out = lab.pt(&["probe", "--metro", "am", "-c", "2", "-i", "0.1"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let mut rx = client.logs(&id, "app", LogKind::Stdout, false, None);
+    let mut text_seen = String::new();
+    while let Some(chunk) = tokio::time::timeout(std::time::Duration::from_secs(5), rx.recv())
+        .await
+        .unwrap()
+    {
+        if let Ok(LogChunk::Data(b)) = chunk {
+            text_seen.push_str(&String::from_utf8_lossy(&b));
+        }
+    }
+    assert!(
+        text_seen
+            .lines()
+            .filter(|l| l.contains("HEAD / 200"))
+            .count()
+            >= 2,
+        "{text_seen}"
+    );
+}
