@@ -1,81 +1,167 @@
-//! Render time of the overview: 50 metros, a full events pane, at 200x60 and 80x24.
+//! Render time of every view with a large world: 50 metros, 10 000 allocations, 10
+//! minutes of probe history per target (DESIGN.md's quality bar: under 1 ms a frame).
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, UNIX_EPOCH};
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use platform_tui::app::{update, Msg, State};
+use platform_tui::config::keymap::Action;
 use platform_tui::domain::{
     BgpSession, MetroStatus, ObservedRoute, ObserverView, RouterStatus, Snapshot,
 };
+use platform_tui::probe::ProbeSample;
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 
-fn state(metros: usize) -> State {
+const METROS: usize = 50;
+const ALLOCS: usize = 10_000;
+const HISTORY_SECS: u64 = 600;
+
+fn key_for(s: &State, action: Action) -> crossterm::event::KeyEvent {
+    let (_, keys) = s
+        .keymap
+        .bindings()
+        .into_iter()
+        .find(|(a, _)| *a == action)
+        .expect("bound");
+    let spec = platform_tui::config::keymap::parse_key(&keys[0]).expect("key");
+    crossterm::event::KeyEvent::new(spec.code, spec.modifiers)
+}
+
+fn world() -> State {
     let mut text = String::from(
-        "[anycast]\nprefix = \"198.18.0.10/32\"\n[anycast.observer]\nbird_socket = \"up.ctl\"\n",
+        "[anycast]\nprefix = \"198.18.0.10/32\"\nurl = \"http://127.0.0.2:8080/\"\n[anycast.observer]\nbird_socket = \"up.ctl\"\n",
     );
-    for i in 0..metros {
+    for i in 0..METROS {
         text.push_str(&format!(
-            "[[metro]]\nname = \"m{i}\"\ndisplay_name = \"Metro {i}\"\nbird_socket = \"m{i}.ctl\"\nexport_protocol = \"upstream\"\nobserver_protocol = \"metro_m{i}\"\n"
+            "[[metro]]\nname = \"m{i}\"\ndisplay_name = \"Metro {i}\"\nbird_socket = \"m{i}.ctl\"\nexport_protocol = \"upstream\"\nobserver_protocol = \"metro_m{i}\"\naddress = \"127.0.1.{}:8080\"\n[metro.nomad]\naddress = \"http://127.0.1.{}:4646\"\n",
+            i + 1,
+            i + 1
         ));
     }
     let cfg = platform_tui::config::parse(&text, Path::new("/bench/pt.toml")).expect("config");
     let t0 = UNIX_EPOCH + Duration::from_secs(1_795_885_800);
     let mut s = State::new(&cfg, BTreeMap::new(), "bench".into(), t0);
-    for round in 0..120u64 {
-        let snap = Snapshot {
-            taken: t0 + Duration::from_secs(round),
-            metros: (0..metros)
-                .map(|i| MetroStatus {
-                    name: format!("m{i}"),
-                    router: if (i as u64 + round).is_multiple_of(7) {
-                        Err("router unreachable: connection refused".into())
-                    } else {
-                        Ok(RouterStatus {
-                            bgp: Some(BgpSession {
-                                protocol: "upstream".into(),
-                                state: "up".into(),
-                                session: "Established".into(),
-                                since: "1795885800".into(),
-                                info: String::new(),
-                            }),
-                            origins: vec![("anycast".into(), "up".into())],
-                            advertised: !(i as u64 + round).is_multiple_of(5),
-                            exported: Some(1),
-                        })
-                    },
+    let snap = |round: u64| Snapshot {
+        taken: t0 + Duration::from_secs(round),
+        metros: (0..METROS)
+            .map(|i| MetroStatus {
+                name: format!("m{i}"),
+                router: if (i as u64 + round).is_multiple_of(7) {
+                    Err("router unreachable: connection refused".into())
+                } else {
+                    Ok(RouterStatus {
+                        bgp: Some(BgpSession {
+                            protocol: "upstream".into(),
+                            state: "up".into(),
+                            session: "Established".into(),
+                            since: "1795885800".into(),
+                            info: String::new(),
+                        }),
+                        origins: vec![("anycast".into(), "up".into())],
+                        advertised: !(i as u64 + round).is_multiple_of(5),
+                        exported: Some(1),
+                    })
+                },
+            })
+            .collect(),
+        observer: Some(Ok(ObserverView {
+            routes: (0..METROS)
+                .map(|i| ObservedRoute {
+                    metro: Some(format!("m{i}")),
+                    protocol: format!("metro_m{i}"),
+                    best: i == (round as usize % METROS),
+                    local_pref: Some(9000 + i as u32),
                 })
                 .collect(),
-            observer: Some(Ok(ObserverView {
-                routes: (0..metros)
-                    .map(|i| ObservedRoute {
-                        metro: Some(format!("m{i}")),
-                        protocol: format!("metro_m{i}"),
-                        best: i == (round as usize % metros),
-                        local_pref: Some(9000 + i as u32),
-                    })
-                    .collect(),
-            })),
-        };
-        update(&mut s, Msg::Snapshot(snap));
+        })),
+    };
+    for round in 0..HISTORY_SECS {
+        if round % 30 == 0 {
+            update(&mut s, Msg::Snapshot(snap(round)));
+        }
+        let targets =
+            std::iter::once("anycast".to_string()).chain((0..METROS).map(|i| format!("m{i}")));
+        for (k, target) in targets.enumerate() {
+            let lost = (round + k as u64).is_multiple_of(23);
+            let ms = 20.0 + (k as f64) * 9.0 + (round % 7) as f64;
+            let sample = ProbeSample {
+                seq: round,
+                at: t0 + Duration::from_secs(round),
+                connect: Some(Duration::from_micros(150)),
+                ttfb: (!lost).then(|| Duration::from_secs_f64(ms / 1000.0)),
+                total: (!lost).then(|| Duration::from_secs_f64(ms / 1000.0)),
+                status: (!lost).then_some(200),
+                peer: None,
+                served_by: (!lost).then(|| format!("m{}", round as usize / 60 % METROS)),
+                error: lost.then_some(platform_tui::probe::ErrorKind::Timeout),
+                reconnected: false,
+            };
+            update(&mut s, Msg::Probe { target, sample });
+        }
     }
-    let _ = SystemTime::now();
+    for i in 0..METROS {
+        let per = ALLOCS / METROS;
+        let allocs: Vec<serde_json::Value> = (0..per)
+            .map(|j| {
+                serde_json::json!({
+                    "ID": format!("{:08x}-0000-4000-8000-{:012x}", i * per + j, j),
+                    "Name": format!("job{}.web[{}]", j % 40, j), "JobID": format!("job{}", j % 40),
+                    "TaskGroup": "web", "NodeName": format!("node-m{i}"), "DesiredStatus": "run",
+                    "ClientStatus": if j % 31 == 0 { "failed" } else { "running" },
+                    "CreateTime": 1_795_885_000_000_000_000i64 + (j as i64) * 1_000_000_000
+                })
+            })
+            .collect();
+        let snapshot = platform_tui::nomad::NomadSnapshot {
+            leader: Some("x:4647".into()),
+            allocs: serde_json::from_value(serde_json::Value::Array(allocs)).expect("allocs"),
+            jobs: serde_json::from_value(serde_json::json!((0..40).map(|j| serde_json::json!({"ID": format!("job{j}"), "Type": "service", "Status": "running"})).collect::<Vec<_>>())).expect("jobs"),
+            ..Default::default()
+        };
+        update(
+            &mut s,
+            Msg::Nomad {
+                metro: format!("m{i}"),
+                snapshot,
+            },
+        );
+    }
+    update(&mut s, Msg::Tick(t0 + Duration::from_secs(HISTORY_SECS)));
     s
 }
 
 fn render(c: &mut Criterion) {
-    let s = state(50);
-    for (w, h) in [(200u16, 60u16), (80, 24)] {
-        let mut terminal = Terminal::new(TestBackend::new(w, h)).expect("terminal");
-        c.bench_function(&format!("overview_50_metros_{w}x{h}"), |b| {
-            b.iter(|| {
-                terminal
-                    .draw(|f| platform_tui::ui::draw(&s, f))
-                    .expect("draw");
-            })
-        });
+    let mut s = world();
+    let views = [
+        ("overview", Action::ViewOverview),
+        ("latency", Action::ViewLatency),
+        ("latency_all_metros", Action::ToggleAllMetros),
+        ("nomad_10000_allocs", Action::ViewNomad),
+    ];
+    for (name, action) in views {
+        if action == Action::ToggleAllMetros {
+            let k = key_for(&s, Action::ViewLatency);
+            update(&mut s, Msg::Key(k));
+            let k = key_for(&s, Action::ZoomOut);
+            for _ in 0..3 {
+                update(&mut s, Msg::Key(k));
+            }
+        }
+        let k = key_for(&s, action);
+        update(&mut s, Msg::Key(k));
+        for (w, h) in [(200u16, 60u16), (80, 24)] {
+            let mut terminal = Terminal::new(TestBackend::new(w, h)).expect("terminal");
+            c.bench_function(&format!("{name}_{w}x{h}"), |b| {
+                b.iter(|| {
+                    terminal
+                        .draw(|f| platform_tui::ui::draw(&s, f))
+                        .expect("draw");
+                })
+            });
+        }
     }
 }
 

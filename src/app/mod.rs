@@ -568,6 +568,7 @@ fn on_filter_key(state: &mut State, key: KeyEvent) -> Vec<Effect> {
         }
     }
     view.selected = 0;
+    nomad::refresh_rows(state);
     Vec::new()
 }
 
@@ -612,6 +613,7 @@ fn on_nomad_action(state: &mut State, action: Action) -> Option<Vec<Effect>> {
             };
             state.nomad_view.metro = next;
             state.nomad_view.selected = 0;
+            nomad::refresh_rows(state);
             Vec::new()
         }
         Action::Filter => {
@@ -620,6 +622,7 @@ fn on_nomad_action(state: &mut State, action: Action) -> Option<Vec<Effect>> {
         }
         Action::Sort => {
             state.nomad_view.sort = state.nomad_view.sort.next();
+            nomad::refresh_rows(state);
             Vec::new()
         }
         Action::Open => match selected_alloc() {
@@ -749,10 +752,7 @@ fn on_nomad(state: &mut State, metro: &str, snap: crate::nomad::NomadSnapshot) {
     for (level, text) in events {
         state.event(level, text);
     }
-    let rows = nomad::alloc_rows(state).len();
-    if state.nomad_view.selected >= rows {
-        state.nomad_view.selected = rows.saturating_sub(1);
-    }
+    nomad::refresh_rows(state);
 }
 
 fn set_view(state: &mut State, view: View) -> Vec<Effect> {

@@ -101,6 +101,30 @@ fn table(state: &State, frame: &mut Frame, area: Rect) {
     frame.render_widget(table, area);
 }
 
+const MAX_SERIES: usize = 10;
+
+/// At most two points (the lowest and the highest, in time order) per screen column:
+/// a braille cell is two dots wide, so nothing visible is lost, and spikes survive.
+fn decimate(points: Vec<(f64, f64)>, columns: usize) -> Vec<(f64, f64)> {
+    if columns == 0 || points.len() <= 2 * columns {
+        return points;
+    }
+    let chunk = points.len().div_ceil(columns);
+    let mut out = Vec::with_capacity(2 * columns);
+    for c in points.chunks(chunk) {
+        let lo = c.iter().min_by(|a, b| a.1.total_cmp(&b.1));
+        let hi = c.iter().max_by(|a, b| a.1.total_cmp(&b.1));
+        if let (Some(lo), Some(hi)) = (lo, hi) {
+            if lo.0 <= hi.0 {
+                out.extend([*lo, *hi]);
+            } else {
+                out.extend([*hi, *lo]);
+            }
+        }
+    }
+    out
+}
+
 /// A charted target: its name, (x, ms) of answered probes, x of lost ones.
 type Series = (String, Vec<(f64, f64)>, Vec<f64>);
 
@@ -114,11 +138,14 @@ fn chart(state: &State, frame: &mut Frame, area: Rect) {
     let t = &state.theme;
     let end = state.chart.frozen_at.unwrap_or(state.now);
     let window = state.chart.window_secs as f64;
-    let charted: Vec<&LatencyRow> = state
+    let eligible = state
         .latency
         .iter()
-        .filter(|r| state.chart.all_metros || r.target == ANYCAST)
-        .collect();
+        .filter(|r| state.chart.all_metros || r.target == ANYCAST);
+    // More lines than this are unreadable; the title says how many were left out.
+    let charted: Vec<&LatencyRow> = eligible.clone().take(MAX_SERIES).collect();
+    let left_out = eligible.count() - charted.len();
+    let columns = area.width.saturating_sub(8) as usize;
     let points: Vec<Series> = charted
         .iter()
         .map(|r| {
@@ -134,7 +161,7 @@ fn chart(state: &State, frame: &mut Frame, area: Rect) {
                     None => lost.push(x),
                 }
             }
-            (r.target.clone(), ok, lost)
+            (r.target.clone(), decimate(ok, columns), lost)
         })
         .collect();
     let y_max = points
@@ -194,6 +221,12 @@ fn chart(state: &State, frame: &mut Frame, area: Rect) {
         charted_name(state),
         state.chart.window_secs
     ))];
+    if left_out > 0 {
+        title.push(Span::styled(
+            format!("(+{left_out} not charted) "),
+            style::dim(t),
+        ));
+    }
     if let Some(at) = state.chart.frozen_at {
         title.push(Span::styled(
             format!("FROZEN at {} ", clock(at)),
@@ -243,5 +276,26 @@ fn charted_name(state: &State) -> &'static str {
         "every target"
     } else {
         "anycast"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::decimate;
+
+    #[test]
+    fn decimation_keeps_spikes_and_order() {
+        let pts: Vec<(f64, f64)> = (0..1000)
+            .map(|i| (i as f64, if i == 500 { 900.0 } else { 70.0 }))
+            .collect();
+        let d = decimate(pts.clone(), 50);
+        assert!(d.len() <= 100);
+        assert!(d.iter().any(|p| p.1 == 900.0), "the spike survives");
+        assert!(d.windows(2).all(|w| w[0].0 <= w[1].0), "time order kept");
+        assert_eq!(
+            decimate(pts[..10].to_vec(), 50).len(),
+            10,
+            "short series untouched"
+        );
     }
 }

@@ -36,9 +36,15 @@ pub fn draw(state: &State, frame: &mut Frame, area: Rect) {
     }
     let jobs = job_rows(state);
     let jobs_height = (jobs.len() as u16 + 3).min(body.height / 3).max(3);
+    // Only what fits is built into rows; the title says how many there are.
+    let total_jobs = jobs.len();
+    let jobs: Vec<JobRow> = jobs
+        .into_iter()
+        .take(jobs_height.saturating_sub(3) as usize)
+        .collect();
     let [jobs_area, allocs_area] =
         Layout::vertical([Constraint::Length(jobs_height), Constraint::Min(3)]).areas(body);
-    draw_jobs(state, jobs, frame, jobs_area);
+    draw_jobs(state, jobs, total_jobs, frame, jobs_area);
     draw_allocs(state, frame, allocs_area);
 }
 
@@ -87,7 +93,7 @@ fn job_rows(state: &State) -> Vec<JobRow<'_>> {
         .collect()
 }
 
-fn draw_jobs(state: &State, jobs: Vec<JobRow>, frame: &mut Frame, area: Rect) {
+fn draw_jobs(state: &State, jobs: Vec<JobRow>, total: usize, frame: &mut Frame, area: Rect) {
     let t = &state.theme;
     let errors: Vec<String> = state
         .metros
@@ -140,11 +146,16 @@ fn draw_jobs(state: &State, jobs: Vec<JobRow>, frame: &mut Frame, area: Rect) {
             Cell::from(Span::styled(summary, st)),
         ])
     });
+    let head = if total > jobs.len() {
+        format!(" jobs ({} of {total}) ", jobs.len())
+    } else {
+        " jobs ".to_string()
+    };
     let title = if errors.is_empty() {
-        Line::from(" jobs ")
+        Line::from(head)
     } else {
         Line::from(vec![
-            Span::raw(" jobs "),
+            Span::raw(head),
             Span::styled(format!("{} ", errors.join(" · ")), style::error(t)),
         ])
     };
