@@ -26,7 +26,14 @@ pub struct LatencyRow {
     pub inferred: bool,
     /// (time, TTFB ms or None when lost), oldest first, at most `HISTORY` long.
     pub series: VecDeque<(SystemTime, Option<f64>)>,
+    /// TTFB of the latest answers from the current serving metro (at most `HEADLINE`):
+    /// the headline moves with the first probe after a change of metro, yet one noisy
+    /// sample does not make it jump.
+    pub recent: VecDeque<f64>,
 }
+
+/// Samples behind the headline figure.
+const HEADLINE: usize = 5;
 
 impl LatencyRow {
     pub fn new(target: &str, window: usize) -> LatencyRow {
@@ -36,6 +43,28 @@ impl LatencyRow {
             served_by: None,
             inferred: false,
             series: VecDeque::new(),
+            recent: VecDeque::new(),
+        }
+    }
+
+    /// Median TTFB of the latest answers from the current serving metro.
+    pub fn headline(&self) -> Option<f64> {
+        let mut v: Vec<f64> = self.recent.iter().copied().collect();
+        if v.is_empty() {
+            return None;
+        }
+        v.sort_by(f64::total_cmp);
+        Some(v[(v.len() - 1) / 2])
+    }
+
+    /// Keeps `recent` to answers from `served_by`.
+    pub fn note_answer(&mut self, served_by_changed: bool, ttfb: f64) {
+        if served_by_changed {
+            self.recent.clear();
+        }
+        self.recent.push_back(ttfb);
+        while self.recent.len() > HEADLINE {
+            self.recent.pop_front();
         }
     }
 

@@ -779,6 +779,9 @@ fn on_probe(state: &mut State, target: &str, sample: crate::probe::ProbeSample) 
         return;
     }
     let previous = row.served_by.clone();
+    if let Some(ttfb) = sample.ttfb_ms() {
+        row.note_answer(previous != served, ttfb);
+    }
     row.served_by = served.clone();
     row.inferred = inferred;
     if target != ANYCAST {

@@ -330,6 +330,27 @@ mod latency_and_nomad {
     }
 
     #[test]
+    fn the_headline_moves_with_the_first_answer_from_a_new_metro() {
+        let mut s = state(false);
+        probe_history(&mut s, 0, 20, "am");
+        let row = s.latency_row("anycast").expect("row");
+        assert!((70.0..73.0).contains(&row.headline().expect("headline")));
+        update(
+            &mut s,
+            Msg::Probe {
+                target: "anycast".into(),
+                sample: sample(20, 20, Some(304.0), Some("da")),
+            },
+        );
+        let row = s.latency_row("anycast").expect("row");
+        assert_eq!(row.headline(), Some(304.0), "one answer from da is enough");
+        assert!(
+            row.p50().expect("p50") < 100.0,
+            "while the window's p50 still remembers am"
+        );
+    }
+
+    #[test]
     fn lost_probes_do_not_change_the_serving_metro() {
         let mut s = state(false);
         probe_history(&mut s, 0, 3, "am");

@@ -40,7 +40,7 @@ pub fn draw(state: &State, frame: &mut Frame, area: Rect) {
     }
     if let Some(row) = state.latency_row(crate::app::latency::ANYCAST) {
         first.push(Span::raw("  │ anycast "));
-        match (row.p50(), &row.served_by) {
+        match (row.headline(), &row.served_by) {
             (Some(p50), Some(by)) => {
                 let by = if row.inferred {
                     format!("{by}?")
