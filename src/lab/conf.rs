@@ -26,16 +26,10 @@ protocol bgp upstream {{
   description "lab upstream";
   local {addr} port {port} as {asn};
   neighbor {up} port {port} as {up_asn};
-  strict bind yes;
-  multihop 1;
-  hold time 9;
-  keepalive time 3;
-  connect delay time 1;
-  connect retry time 2;
-  error wait time 1, 5;
-  ipv4 {{ import none; export where proto = "anycast"; }};
+{session}  ipv4 {{ import none; export where proto = "anycast"; }};
 }}
 "#,
+        session = SESSION,
         code = m.code,
         name = m.display_name,
         addr = m.addr,
@@ -49,6 +43,17 @@ protocol bgp upstream {{
 }
 
 pub const UPSTREAM_ASN: u32 = 65000;
+
+/// Session options both ends share: loopback needs multihop and one address per daemon;
+/// short timers and quick retries let a restarted metro come back in about a second.
+const SESSION: &str = "  strict bind yes;
+  multihop 1;
+  hold time 9;
+  keepalive time 3;
+  connect delay time 1;
+  connect retry time 2;
+  error wait time 1, 5;
+";
 
 /// The upstream peers with every metro and prefers the one nearest the viewer through
 /// LOCAL_PREF, so withdrawing the nearest moves the best path to the next one.
@@ -73,16 +78,10 @@ protocol bgp metro_{code} {{
   description "{name}";
   local {up} port {port} as {up_asn};
   neighbor {addr} port {port} as {asn};
-  strict bind yes;
-  multihop 1;
-  hold time 9;
-  keepalive time 3;
-  connect delay time 1;
-  connect retry time 2;
-  error wait time 1, 5;
-  ipv4 {{ import filter {{ bgp_local_pref = {pref}; accept; }}; export none; }};
+{session}  ipv4 {{ import filter {{ bgp_local_pref = {pref}; accept; }}; export none; }};
 }}
 "#,
+            session = SESSION,
             code = m.code,
             name = m.display_name,
             up = state.upstream_addr(),

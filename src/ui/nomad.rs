@@ -71,19 +71,19 @@ fn filter_bar(state: &State, frame: &mut Frame, area: Rect) {
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 
-type JobRow<'a> = (&'a str, &'a crate::nomad::JobStub);
-
-fn job_rows(state: &State) -> Vec<JobRow<'_>> {
+/// The metros the pane shows: the chosen one, or all.
+fn shown_metros(state: &State) -> impl Iterator<Item = &crate::app::MetroRow> {
+    let chosen = state.nomad_view.metro.as_deref();
     state
         .metros
         .iter()
-        .filter(|m| {
-            state
-                .nomad_view
-                .metro
-                .as_deref()
-                .is_none_or(|v| v == m.name)
-        })
+        .filter(move |m| chosen.is_none_or(|v| v == m.name))
+}
+
+type JobRow<'a> = (&'a str, &'a crate::nomad::JobStub);
+
+fn job_rows(state: &State) -> Vec<JobRow<'_>> {
+    shown_metros(state)
         .flat_map(|m| {
             m.nomad
                 .iter()
@@ -95,16 +95,7 @@ fn job_rows(state: &State) -> Vec<JobRow<'_>> {
 
 fn draw_jobs(state: &State, jobs: Vec<JobRow>, total: usize, frame: &mut Frame, area: Rect) {
     let t = &state.theme;
-    let errors: Vec<String> = state
-        .metros
-        .iter()
-        .filter(|m| {
-            state
-                .nomad_view
-                .metro
-                .as_deref()
-                .is_none_or(|v| v == m.name)
-        })
+    let errors: Vec<String> = shown_metros(state)
         .filter_map(|m| {
             let e = m.nomad.as_ref()?.error.as_ref()?;
             let since = m
