@@ -230,3 +230,51 @@ fn lab_up_rejects_unknown_metros() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown metro `zz`"));
     assert!(!std::path::Path::new("/tmp/pt-never-created").exists());
 }
+
+#[test]
+fn foreground_lab_runs_until_terminated_and_cleans_up() {
+    use std::io::BufRead;
+    common::require_bird();
+    let dir = common::TempDir::new("fg");
+    let d = dir.path().to_str().unwrap().to_string();
+    let mut child = Command::new(common::bin())
+        .args(["lab", "up", "--dir", &d, "--metros", "da"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(
+        line.starts_with("config: ") && line.trim_end().ends_with("platform-tui.toml"),
+        "{line}"
+    );
+    let config = line.trim_end().trim_start_matches("config: ").to_string();
+    let out = common::run(&["--config", &config, "status", "--json"]);
+    let s: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(s["anycast"]["best"], "da", "{s:#}");
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "lab up did not stop on SIGTERM"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status}");
+    assert!(
+        procs_mentioning(&d).is_empty(),
+        "{:?}",
+        procs_mentioning(&d)
+    );
+    assert!(sockets_in(dir.path()).is_empty());
+}
