@@ -60,7 +60,9 @@ fn table(state: &State, frame: &mut Frame, area: Rect) {
         widths.push(Constraint::Min(10));
     }
     let spark_width = area.width.saturating_sub(80) as usize;
-    let rows = state.latency.iter().map(|r| {
+    // Statistics are computed for the rows that fit, not for every target.
+    let fits = area.height.saturating_sub(3) as usize;
+    let rows = state.latency.iter().take(fits).map(|r| {
         let w = r.stats.window();
         let last_lost = r.stats.last_sample().is_some_and(|s| !s.ok());
         let served = match (&r.served_by, r.inferred) {
@@ -97,11 +99,19 @@ fn table(state: &State, frame: &mut Frame, area: Rect) {
     let table = Table::new(rows, widths)
         .header(Row::new(head).style(style::dim(t)))
         .column_spacing(1)
-        .block(Block::bordered().title(" latency (ms, TTFB; window p50/p95) "));
+        .block(Block::bordered().title(if state.latency.len() > fits {
+            format!(
+                " latency (ms, TTFB; window p50/p95) · {} of {} targets ",
+                fits,
+                state.latency.len()
+            )
+        } else {
+            " latency (ms, TTFB; window p50/p95) ".to_string()
+        }));
     frame.render_widget(table, area);
 }
 
-const MAX_SERIES: usize = 10;
+const MAX_SERIES: usize = 8;
 
 /// At most two points (the lowest and the highest, in time order) per screen column:
 /// a braille cell is two dots wide, so nothing visible is lost, and spikes survive.

@@ -41,24 +41,42 @@ pub fn draw(state: &State, frame: &mut Frame, area: Rect) {
     ]);
     let head = Row::new(cols.iter().map(|(h, _)| *h)).style(style::dim(t));
     let best = state.best();
-    let rows = state.metros.iter().enumerate().map(|(i, m)| {
-        let row = Row::new(cells(
-            state,
-            m,
-            i == state.selected,
-            best == Some(m.name.as_str()),
-            wide,
-        ));
-        if i == state.selected {
-            row.style(style::selected(t))
-        } else {
-            row
-        }
-    });
+    // Only the rows that fit are built, scrolled so the selection stays on screen.
+    let fits = (area.height.saturating_sub(3) as usize).max(1);
+    let first = state.selected.saturating_sub(fits - 1);
+    let rows = state
+        .metros
+        .iter()
+        .enumerate()
+        .skip(first)
+        .take(fits)
+        .map(|(i, m)| {
+            let row = Row::new(cells(
+                state,
+                m,
+                i == state.selected,
+                best == Some(m.name.as_str()),
+                wide,
+            ));
+            if i == state.selected {
+                row.style(style::selected(t))
+            } else {
+                row
+            }
+        });
     let table = Table::new(rows, cols.iter().map(|(_, w)| *w))
         .header(head)
         .column_spacing(1)
-        .block(Block::bordered().title(" metros "));
+        .block(Block::bordered().title(if state.metros.len() > fits {
+            format!(
+                " metros ({}-{} of {}) ",
+                first + 1,
+                (first + fits).min(state.metros.len()),
+                state.metros.len()
+            )
+        } else {
+            " metros ".to_string()
+        }));
     frame.render_widget(table, area);
 }
 

@@ -256,3 +256,23 @@ fn metro_bird_down() {
 fn terminal_too_small() {
     insta::assert_snapshot!("too_small_50x12", render(&overview(), 50, 12));
 }
+
+#[test]
+fn long_metro_lists_scroll_to_the_selection() {
+    let names: Vec<(String, String)> = (0..30)
+        .map(|i| (format!("m{i}"), format!("Metro {i}")))
+        .collect();
+    let refs: Vec<(&str, &str)> = names
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    let cfg = crate::app::testing::config(&refs, false);
+    let mut s = State::new(&cfg, Default::default(), "test".into(), at(0));
+    for _ in 0..25 {
+        update(&mut s, Msg::Key(key('j')));
+    }
+    let screen = render(&s, 80, 24);
+    assert!(screen.contains("› ") && screen.contains("m25"), "{screen}");
+    assert!(screen.contains("of 30)"), "{screen}");
+    assert!(!screen.contains(" m0 "), "the top scrolled away:\n{screen}");
+}
