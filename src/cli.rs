@@ -373,12 +373,9 @@ async fn lab_command(cmd: &LabCommand) -> Result<(), Failure> {
             };
             let dir = dir.clone().unwrap_or_else(lab::default_dir);
             let lab = Lab::open(&dir).map_err(|e| failed(e.to_string()))?;
-            let said = lab::dataplane::control(
-                &lab.state.control_socket(),
-                &format!("app {verb} {metro}"),
-            )
-            .await
-            .map_err(|e| failed(e.to_string()))?;
+            let said = lab::dataplane::control(&lab.state, &format!("app {verb} {metro}"))
+                .await
+                .map_err(|e| failed(e.to_string()))?;
             println!("{said}");
             Ok(())
         }

@@ -278,3 +278,47 @@ fn foreground_lab_runs_until_terminated_and_cleans_up() {
     );
     assert!(sockets_in(dir.path()).is_empty());
 }
+
+#[test]
+fn every_socket_in_a_lab_is_a_bird_and_control_needs_the_token() {
+    use std::io::{BufRead, Write};
+    let lab = Lab::up("socks", &[]);
+    // Tools that find sockets in the lab's directory and ask them as BIRD must not hang.
+    let socks = sockets_in(lab.dir.path());
+    assert_eq!(socks.len(), 3, "{socks:?}");
+    for s in socks {
+        let out = Command::new("timeout")
+            .args(["5", "birdc", "-s"])
+            .arg(&s)
+            .arg("show status")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}: {}", s.display(), text(&out));
+    }
+    let state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(lab.dir.path().join("lab.json")).unwrap())
+            .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(lab.dir.path().join("lab.json"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(
+        mode & 0o077,
+        0,
+        "the state file holds the control token: owner only"
+    );
+    let net = state["net"].as_array().unwrap();
+    let port = state["port"].as_u64().unwrap() + 3;
+    let addr = format!("127.{}.{}.1:{port}", net[0], net[1]);
+    let mut s = std::net::TcpStream::connect(&addr).unwrap();
+    s.write_all(b"guessed app stop am\n").unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(s).read_line(&mut line).unwrap();
+    assert_eq!(line.trim(), "error not this lab's token");
+    assert_eq!(
+        metro(&lab.status(), "am")["nomad"]["allocs"]["running"],
+        1,
+        "nothing was stopped"
+    );
+}

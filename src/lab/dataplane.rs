@@ -1,13 +1,12 @@
 //! The lab's data plane: per metro an HTTP app server that answers after that metro's WAN
 //! delay (with a little jitter), and an anycast front door that forwards each new
 //! connection to the metro the upstream BIRD prefers at that moment — no route, no
-//! connection, as with a black hole. A control socket lets `lab app stop|start` stop and
+//! connection, as with a black hole. A control port lets `lab app stop|start` stop and
 //! start a metro's app server from another process.
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -15,8 +14,8 @@ use http_body_util::Full;
 use hyper::body::Bytes;
 use hyper::{Method, Request, Response};
 use hyper_util::rt::TokioIo;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
 use super::{LabError, LabState};
@@ -137,7 +136,6 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 pub struct Dataplane {
     pub shared: Arc<Shared>,
     tasks: Vec<JoinHandle<()>>,
-    control: PathBuf,
 }
 
 impl std::fmt::Debug for Dataplane {
@@ -158,7 +156,6 @@ impl Drop for Dataplane {
                 t.abort();
             }
         }
-        let _ = std::fs::remove_file(&self.control);
     }
 }
 
@@ -185,7 +182,6 @@ impl Dataplane {
         let mut dp = Dataplane {
             shared: shared.clone(),
             tasks: Vec::new(),
-            control: state.control_socket(),
         };
         for m in &state.metros {
             shared.start_app(&m.code).await.map_err(LabError)?;
@@ -211,11 +207,19 @@ impl Dataplane {
             cache: Mutex::new(None),
         });
         dp.tasks.push(tokio::spawn(front_door(front, router)));
-        let _ = std::fs::remove_file(&dp.control);
-        let control = UnixListener::bind(&dp.control)
-            .map_err(|e| LabError(format!("cannot create {}: {e}", dp.control.display())))?;
-        dp.tasks
-            .push(tokio::spawn(control_loop(control, shared.clone())));
+        // TCP on loopback rather than a Unix socket in the lab's directory: every socket
+        // there is a BIRD control socket, and tools (birdc) may rely on that.
+        let control = TcpListener::bind(state.control_addr()).await.map_err(|e| {
+            LabError(format!(
+                "lab control cannot listen on {}: {e}",
+                state.control_addr()
+            ))
+        })?;
+        dp.tasks.push(tokio::spawn(control_loop(
+            control,
+            shared.clone(),
+            state.control_token.clone(),
+        )));
         let nomad: Vec<(String, SocketAddr)> = state
             .metros
             .iter()
@@ -356,24 +360,33 @@ async fn front_door(listener: TcpListener, router: Arc<Router>) {
     }
 }
 
-async fn control_loop(listener: UnixListener, shared: Arc<Shared>) {
+async fn control_loop(listener: TcpListener, shared: Arc<Shared>, token: String) {
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             tokio::time::sleep(Duration::from_millis(10)).await;
             continue;
         };
-        let shared = shared.clone();
+        let (shared, token) = (shared.clone(), token.clone());
         tokio::spawn(async move {
             let (read, mut write) = stream.into_split();
             let mut line = String::new();
-            if BufReader::new(read).read_line(&mut line).await.is_err() {
+            let mut reader = BufReader::new(read.take(4096));
+            let read_line = reader.read_line(&mut line);
+            if !matches!(
+                tokio::time::timeout(Duration::from_secs(5), read_line).await,
+                Ok(Ok(_))
+            ) {
                 return;
             }
             let words: Vec<&str> = line.split_whitespace().collect();
+            // Only the owner of the lab's state file knows the token.
             let reply = match words.as_slice() {
-                ["app", "stop", code] => shared.stop_app(code),
-                ["app", "start", code] => shared.start_app(code).await,
-                _ => Err(format!("unknown lab command `{}`", line.trim())),
+                [t, rest @ ..] if *t == token => match rest {
+                    ["app", "stop", code] => shared.stop_app(code),
+                    ["app", "start", code] => shared.start_app(code).await,
+                    _ => Err(format!("unknown lab command `{}`", rest.join(" "))),
+                },
+                _ => Err("not this lab's token".to_string()),
             };
             let text = match reply {
                 Ok(t) => format!("ok {t}\n"),
@@ -384,23 +397,25 @@ async fn control_loop(listener: UnixListener, shared: Arc<Shared>) {
     }
 }
 
-/// Sends one command to the lab's control socket (`app stop am`) and returns its answer.
-pub async fn control(socket: &Path, command: &str) -> Result<String, LabError> {
+/// Sends one command to the lab's control port (`app stop am`) and returns its answer.
+pub async fn control(state: &LabState, command: &str) -> Result<String, LabError> {
+    let addr = state.control_addr();
     let talk = async {
-        let stream = UnixStream::connect(socket).await?;
+        let stream = TcpStream::connect(addr).await?;
         let (read, mut write) = stream.into_split();
-        write.write_all(format!("{command}\n").as_bytes()).await?;
+        write
+            .write_all(format!("{} {command}\n", state.control_token).as_bytes())
+            .await?;
         let mut line = String::new();
         BufReader::new(read).read_line(&mut line).await?;
         Ok::<String, std::io::Error>(line)
     };
     let line = tokio::time::timeout(Duration::from_secs(5), talk)
         .await
-        .map_err(|_| LabError(format!("the lab at {} did not answer", socket.display())))?
+        .map_err(|_| LabError(format!("the lab at {addr} did not answer")))?
         .map_err(|e| {
             LabError(format!(
-                "cannot reach the lab at {}: {e} (is it running?)",
-                socket.display()
+                "cannot reach the lab at {addr}: {e} (is it running?)"
             ))
         })?;
     match line.trim().split_once(' ') {

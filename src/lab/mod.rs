@@ -70,6 +70,9 @@ pub struct LabState {
     /// The process that owns a detached lab's daemons.
     #[serde(default)]
     pub supervisor: Option<i32>,
+    /// Shared secret of the control port; the state file is readable by its owner only.
+    #[serde(default)]
+    pub control_token: String,
 }
 
 impl LabState {
@@ -94,8 +97,9 @@ impl LabState {
     pub fn nomad_addr(&self, m: &LabMetro) -> SocketAddr {
         SocketAddr::from((m.addr, self.port + 2))
     }
-    pub fn control_socket(&self) -> PathBuf {
-        self.dir.join("run").join("lab.sock")
+    /// Where `lab app stop|start` reach the process that owns the lab.
+    pub fn control_addr(&self) -> SocketAddr {
+        SocketAddr::from((self.upstream_addr(), self.port + 3))
     }
     pub fn config_path(&self) -> PathBuf {
         self.dir.join(CONFIG_FILE)
@@ -205,6 +209,7 @@ impl Lab {
                 })
                 .collect(),
             supervisor: None,
+            control_token: random_token(),
         };
         let mut lab = Lab {
             state,
@@ -244,9 +249,7 @@ impl Lab {
     pub fn supervise(&mut self) -> Result<(), LabError> {
         self.state.supervisor = Some(std::process::id() as i32);
         let json = serde_json::to_string_pretty(&self.state).or_else(|e| err(e.to_string()))?;
-        let path = self.state.dir.join(STATE_FILE);
-        std::fs::write(&path, json)
-            .or_else(|e| err(format!("cannot write {}: {e}", path.display())))
+        write_private(&self.state.dir.join(STATE_FILE), &json)
     }
 
     /// Reaps daemons that exited (e.g. stopped by a `command` withdraw).
@@ -277,7 +280,7 @@ impl Lab {
             )?;
         }
         let json = serde_json::to_string_pretty(s).or_else(|e| err(e.to_string()))?;
-        write(s.dir.join(STATE_FILE), json)?;
+        write_private(&s.dir.join(STATE_FILE), &json)?;
         write(s.config_path(), conf::console_toml(s, bird))
     }
 
@@ -458,12 +461,12 @@ fn pick_address_block(metros: usize) -> Result<([u8; 2], u16), LabError> {
         let r = h.finish();
         let net = [100 + (r % 100) as u8, ((r >> 8) % 256) as u8];
         let port = 20_000 + ((r >> 16) % 40_000) as u16;
-        // BGP on `port`, HTTP on `port + 1`, the Nomad API on `port + 2`.
+        // BGP on `port`, HTTP on `port + 1`, the Nomad API on `port + 2`, control on `port + 3`.
         let addrs = [1u8, 2]
             .into_iter()
             .chain((0..metros).map(|i| 10 + i as u8));
         let free = addrs
-            .flat_map(|last| (0..3).map(move |o| (last, port + o)))
+            .flat_map(|last| (0..4).map(move |o| (last, port + o)))
             .map(|(last, p)| SocketAddrV4::new(Ipv4Addr::new(127, net[0], net[1], last), p))
             .all(|a| TcpListener::bind(a).is_ok());
         if free {
@@ -530,4 +533,36 @@ fn stop_supervisor(pid: i32, dir: &Path) {
     while alive() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(10));
     }
+}
+
+/// 128 random bits as hex, from the standard library's randomly keyed hasher.
+fn random_token() -> String {
+    (0..2)
+        .map(|i: u64| {
+            let mut h = RandomState::new().build_hasher();
+            h.write_u64(i);
+            h.write_u128(
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_nanos())
+                    .unwrap_or(0),
+            );
+            format!("{:016x}", h.finish())
+        })
+        .collect()
+}
+
+/// Writes a file only its owner can read (the lab's state holds the control token).
+fn write_private(path: &Path, text: &str) -> Result<(), LabError> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let cant = |e: std::io::Error| LabError(format!("cannot write {}: {e}", path.display()));
+    let _ = std::fs::remove_file(path);
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(cant)?;
+    f.write_all(text.as_bytes()).map_err(cant)
 }
