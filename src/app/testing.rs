@@ -199,3 +199,21 @@ pub fn nomad(metro: &str, statuses: &[&str], error: Option<&str>) -> crate::noma
         updated: Some(at(0)),
     }
 }
+
+/// Nomad in both metros: `am` runs its allocation, `da` has one running and one failed.
+pub fn with_nomad(s: &mut State) {
+    super::update(
+        s,
+        super::Msg::Nomad {
+            metro: "am".into(),
+            snapshot: nomad("am", &["running"], None),
+        },
+    );
+    super::update(
+        s,
+        super::Msg::Nomad {
+            metro: "da".into(),
+            snapshot: nomad("da", &["running", "failed"], None),
+        },
+    );
+}

@@ -418,20 +418,7 @@ mod latency_and_nomad {
             &mut s,
             Msg::Snapshot(snapshot(1, &[("am", Ok(true)), ("da", Ok(true))])),
         );
-        update(
-            &mut s,
-            Msg::Nomad {
-                metro: "am".into(),
-                snapshot: nomad("am", &["running"], None),
-            },
-        );
-        update(
-            &mut s,
-            Msg::Nomad {
-                metro: "da".into(),
-                snapshot: nomad("da", &["running", "failed"], None),
-            },
-        );
+        super::super::testing::with_nomad(&mut s);
         update(&mut s, key('3'));
         s
     }

@@ -3,7 +3,7 @@
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 
-use crate::app::testing::{at, key, nomad, probe_history, snapshot, state};
+use crate::app::testing::{at, key, nomad, probe_history, snapshot, state, with_nomad};
 use crate::app::{update, Msg, State};
 
 fn render(state: &State, w: u16, h: u16) -> String {
@@ -24,20 +24,7 @@ fn overview() -> State {
         Msg::Snapshot(snapshot(1, &[("am", Ok(true)), ("da", Ok(true))])),
     );
     probe_history(&mut s, 2, 120, "am");
-    update(
-        &mut s,
-        Msg::Nomad {
-            metro: "am".into(),
-            snapshot: nomad("am", &["running"], None),
-        },
-    );
-    update(
-        &mut s,
-        Msg::Nomad {
-            metro: "da".into(),
-            snapshot: nomad("da", &["running", "failed"], None),
-        },
-    );
+    with_nomad(&mut s);
     update(
         &mut s,
         Msg::Snapshot(snapshot(122, &[("am", Ok(true)), ("da", Ok(true))])),
