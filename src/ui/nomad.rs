@@ -206,7 +206,12 @@ fn draw_allocs(state: &State, frame: &mut Frame, area: Rect) {
                 Cell::from(Span::styled(a.client_status.clone(), status_style)),
                 Cell::from(a.desired_status.clone()),
                 Cell::from(a.node_name.clone()),
-                Cell::from(a.restarts().to_string()),
+                // List stubs carry no task states (task_states=false); say so rather than 0.
+                Cell::from(if a.task_states.is_some() {
+                    a.restarts().to_string()
+                } else {
+                    "-".into()
+                }),
                 Cell::from(nanos_age(state.now, a.create_time)),
             ]);
             if i == selected {
