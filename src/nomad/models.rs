@@ -202,6 +202,9 @@ pub struct AllocStub {
     pub task_states: Option<BTreeMap<String, TaskState>>,
     #[serde(rename = "DeploymentStatus")]
     pub deployment_status: Option<AllocDeploymentStatus>,
+    /// Set on the full allocation only.
+    #[serde(rename = "PreviousAllocation")]
+    pub previous_allocation: String,
     #[serde(rename = "FollowupEvalID")]
     pub followup_eval_id: String,
     #[serde(rename = "NextAllocation")]
@@ -226,20 +229,6 @@ fn short(id: &str) -> &str {
     }
 }
 
-fn sum_restarts(states: Option<&BTreeMap<String, TaskState>>) -> u64 {
-    states
-        .map(|m| m.values().map(|t| t.restarts).sum())
-        .unwrap_or(0)
-}
-
-/// The reference's display rule, minus the time-based "pending for long" part
-/// (the caller knows how long it has watched): failed/lost, or a deployment
-/// health check that said no.
-fn bad(client_status: &str, deployment: Option<&AllocDeploymentStatus>) -> bool {
-    matches!(client_status, "failed" | "lost")
-        || deployment.is_some_and(|d| d.healthy == Some(false))
-}
-
 impl AllocStub {
     pub fn short_id(&self) -> &str {
         short(&self.id)
@@ -248,83 +237,29 @@ impl AllocStub {
     /// Restarts summed over task states (0 when the list was fetched with
     /// `task_states=false`).
     pub fn restarts(&self) -> u64 {
-        sum_restarts(self.task_states.as_ref())
+        self.task_states
+            .as_ref()
+            .map(|m| m.values().map(|t| t.restarts).sum())
+            .unwrap_or(0)
     }
 
-    /// `ClientStatus` failed/lost, or `DeploymentStatus.Healthy == false`.
+    /// The reference's display rule, minus the time-based "pending for long" part (the
+    /// caller knows how long it has watched): `ClientStatus` failed/lost, or
+    /// `DeploymentStatus.Healthy == false`.
     pub fn is_bad(&self) -> bool {
-        bad(&self.client_status, self.deployment_status.as_ref())
+        matches!(self.client_status.as_str(), "failed" | "lost")
+            || self
+                .deployment_status
+                .as_ref()
+                .is_some_and(|d| d.healthy == Some(false))
     }
 
     /// Wanted running but not running (yet): worth flagging when it lasts.
     pub fn is_pending_run(&self) -> bool {
         self.desired_status == "run" && self.client_status != "running"
     }
-}
 
-/// `GET /v1/allocation/:id`: the stub's fields with task states. The embedded
-/// `Job` and resource blocks are not decoded.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct Allocation {
-    #[serde(rename = "ID")]
-    pub id: String,
-    #[serde(rename = "EvalID")]
-    pub eval_id: String,
-    #[serde(rename = "Name")]
-    pub name: String,
-    #[serde(rename = "Namespace")]
-    pub namespace: String,
-    #[serde(rename = "NodeID")]
-    pub node_id: String,
-    #[serde(rename = "NodeName")]
-    pub node_name: String,
-    #[serde(rename = "JobID")]
-    pub job_id: String,
-    #[serde(rename = "TaskGroup")]
-    pub task_group: String,
-    #[serde(rename = "DesiredStatus")]
-    pub desired_status: String,
-    #[serde(rename = "DesiredDescription")]
-    pub desired_description: String,
-    #[serde(rename = "ClientStatus")]
-    pub client_status: String,
-    #[serde(rename = "ClientDescription")]
-    pub client_description: String,
-    #[serde(rename = "TaskStates")]
-    pub task_states: Option<BTreeMap<String, TaskState>>,
-    #[serde(rename = "DeploymentStatus")]
-    pub deployment_status: Option<AllocDeploymentStatus>,
-    #[serde(rename = "PreviousAllocation")]
-    pub previous_allocation: String,
-    #[serde(rename = "NextAllocation")]
-    pub next_allocation: String,
-    #[serde(rename = "FollowupEvalID")]
-    pub followup_eval_id: String,
-    #[serde(rename = "CreateIndex")]
-    pub create_index: u64,
-    #[serde(rename = "ModifyIndex")]
-    pub modify_index: u64,
-    #[serde(rename = "CreateTime")]
-    pub create_time: i64,
-    #[serde(rename = "ModifyTime")]
-    pub modify_time: i64,
-}
-
-impl Allocation {
-    pub fn short_id(&self) -> &str {
-        short(&self.id)
-    }
-
-    pub fn restarts(&self) -> u64 {
-        sum_restarts(self.task_states.as_ref())
-    }
-
-    pub fn is_bad(&self) -> bool {
-        bad(&self.client_status, self.deployment_status.as_ref())
-    }
-
-    /// Task names, sorted (the map's order).
+    /// Task names, sorted (the map's order); empty without task states.
     pub fn tasks(&self) -> Vec<&str> {
         self.task_states
             .as_ref()
@@ -332,6 +267,10 @@ impl Allocation {
             .unwrap_or_default()
     }
 }
+
+/// `GET /v1/allocation/:id`: the same fields as the list entry, with task states (and
+/// `previous_allocation`). The embedded `Job` and resource blocks are not decoded.
+pub type Allocation = AllocStub;
 
 /// State of one task inside an allocation.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
