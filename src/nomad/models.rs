@@ -254,11 +254,6 @@ impl AllocStub {
                 .is_some_and(|d| d.healthy == Some(false))
     }
 
-    /// Wanted running but not running (yet): worth flagging when it lasts.
-    pub fn is_pending_run(&self) -> bool {
-        self.desired_status == "run" && self.client_status != "running"
-    }
-
     /// Task names, sorted (the map's order); empty without task states.
     pub fn tasks(&self) -> Vec<&str> {
         self.task_states

@@ -71,11 +71,6 @@ impl NomadSnapshot {
             allocs,
         }
     }
-
-    /// Allocations of one job.
-    pub fn job_allocs<'a>(&'a self, job_id: &'a str) -> impl Iterator<Item = &'a AllocStub> + 'a {
-        self.allocs.iter().filter(move |a| a.job_id == job_id)
-    }
 }
 
 /// The sources of a snapshot, in the order errors are reported.
