@@ -235,30 +235,18 @@ impl State {
         self.metros.get(self.selected)
     }
 
-    /// Metros the world sees advertising: the observer's routes when it answered,
-    /// otherwise each metro's own export.
+    /// See [`crate::domain::advertising`].
     pub fn advertising(&self) -> Vec<String> {
-        match &self.observer {
-            Some(Ok(v)) => self
-                .metros
+        crate::domain::advertising(
+            self.observer.as_ref(),
+            self.metros
                 .iter()
-                .filter(|m| v.has_route_from(&m.name))
-                .map(|m| m.name.clone())
-                .collect(),
-            _ => self
-                .metros
-                .iter()
-                .filter(|m| m.advertised() == Some(true))
-                .map(|m| m.name.clone())
-                .collect(),
-        }
+                .map(|m| (m.name.as_str(), m.advertised())),
+        )
     }
 
     pub fn best(&self) -> Option<&str> {
-        match &self.observer {
-            Some(Ok(v)) => v.best(),
-            _ => None,
-        }
+        crate::domain::best(self.observer.as_ref())
     }
 
     /// Drift: the metro's advertisement differs from what the operator last asked for.

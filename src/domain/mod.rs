@@ -107,34 +107,44 @@ impl ObserverView {
     }
 }
 
+/// Metros advertising the prefix: what the observer holds when it answered, otherwise
+/// what each metro says it exports (`None`: unknown). In the metros' order.
+pub fn advertising<'a>(
+    observer: Option<&Result<ObserverView, String>>,
+    metros: impl Iterator<Item = (&'a str, Option<bool>)>,
+) -> Vec<String> {
+    metros
+        .filter(|(name, exports)| match observer {
+            Some(Ok(view)) => view.has_route_from(name),
+            _ => *exports == Some(true),
+        })
+        .map(|(name, _)| name.to_string())
+        .collect()
+}
+
+/// The metro the observer prefers; unknown without an answering observer.
+pub fn best(observer: Option<&Result<ObserverView, String>>) -> Option<&str> {
+    match observer {
+        Some(Ok(view)) => view.best(),
+        _ => None,
+    }
+}
+
 impl Snapshot {
-    /// Metros advertising the prefix: what the observer holds when it answered,
-    /// otherwise what each metro says it exports.
     pub fn advertising(&self) -> Vec<String> {
-        match &self.observer {
-            Some(Ok(view)) => {
-                let mut v: Vec<String> = Vec::new();
-                for m in &self.metros {
-                    if view.has_route_from(&m.name) {
-                        v.push(m.name.clone());
-                    }
-                }
-                v
-            }
-            _ => self
-                .metros
-                .iter()
-                .filter(|m| m.router.as_ref().is_ok_and(|r| r.advertised))
-                .map(|m| m.name.clone())
-                .collect(),
-        }
+        advertising(
+            self.observer.as_ref(),
+            self.metros.iter().map(|m| {
+                (
+                    m.name.as_str(),
+                    m.router.as_ref().ok().map(|r| r.advertised),
+                )
+            }),
+        )
     }
 
     pub fn best(&self) -> Option<String> {
-        match &self.observer {
-            Some(Ok(view)) => view.best().map(str::to_string),
-            _ => None,
-        }
+        best(self.observer.as_ref()).map(str::to_string)
     }
 
     pub fn metro(&self, name: &str) -> Option<&MetroStatus> {
