@@ -236,6 +236,42 @@ pub fn probe_options(cfg: &Config) -> crate::probe::ProbeOptions {
     }
 }
 
+/// Starts one probe schedule per target, each on its own clock (`count` probes each, or
+/// until stopped); samples arrive tagged with their target's name. The receiver ends
+/// once every schedule has.
+pub fn spawn_probes(
+    cfg: &Config,
+    interval: Duration,
+    count: Option<u64>,
+) -> (
+    Vec<tokio::task::JoinHandle<()>>,
+    tokio::sync::mpsc::UnboundedReceiver<(String, crate::probe::ProbeSample)>,
+) {
+    let opts = probe_options(cfg);
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut handles = Vec::new();
+    for target in probe_targets(cfg) {
+        let name = target.name.clone();
+        let (ptx, mut prx) = tokio::sync::mpsc::unbounded_channel();
+        handles.push(crate::probe::spawn_schedule(
+            target,
+            opts.clone(),
+            interval,
+            count,
+            ptx,
+        ));
+        let tx = tx.clone();
+        handles.push(tokio::spawn(async move {
+            while let Some(sample) = prx.recv().await {
+                if tx.send((name.clone(), sample)).is_err() {
+                    return;
+                }
+            }
+        }));
+    }
+    (handles, rx)
+}
+
 /// Probes every target `count` times, `interval` apart, all targets at once; returns
 /// (target name, sample) pairs as they completed.
 pub async fn probe_all(
@@ -243,26 +279,10 @@ pub async fn probe_all(
     count: u64,
     interval: Duration,
 ) -> Vec<(String, crate::probe::ProbeSample)> {
-    let opts = probe_options(cfg);
-    let mut handles = Vec::new();
-    for target in probe_targets(cfg) {
-        let name = target.name.clone();
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-        let h = crate::probe::spawn_schedule(target, opts.clone(), interval, Some(count), tx);
-        handles.push(tokio::spawn(async move {
-            let mut out = Vec::new();
-            while let Some(s) = rx.recv().await {
-                out.push((name.clone(), s));
-            }
-            let _ = h.await;
-            out
-        }));
-    }
+    let (_handles, mut rx) = spawn_probes(cfg, interval, Some(count));
     let mut all = Vec::new();
-    for h in handles {
-        if let Ok(v) = h.await {
-            all.extend(v);
-        }
+    while let Some(tagged) = rx.recv().await {
+        all.push(tagged);
     }
     all
 }

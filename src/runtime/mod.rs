@@ -175,36 +175,18 @@ async fn poll_loop(cfg: Arc<Config>, tx: mpsc::UnboundedSender<Msg>, refresh: Ar
     }
 }
 
-/// One probe schedule per target, each on its own clock; samples reach the state machine
-/// as messages.
+/// Every probe target on its own clock (`ops::spawn_probes`); samples reach the state
+/// machine as messages.
 fn spawn_probes(cfg: &Config, tx: &mpsc::UnboundedSender<Msg>) -> Vec<tokio::task::JoinHandle<()>> {
-    let opts = ops::probe_options(cfg);
-    let mut handles = Vec::new();
-    for target in ops::probe_targets(cfg) {
-        let name = target.name.clone();
-        let (ptx, mut prx) = mpsc::unbounded_channel();
-        handles.push(crate::probe::spawn_schedule(
-            target,
-            opts.clone(),
-            cfg.probe.interval,
-            None,
-            ptx,
-        ));
-        let tx = tx.clone();
-        handles.push(tokio::spawn(async move {
-            while let Some(sample) = prx.recv().await {
-                if tx
-                    .send(Msg::Probe {
-                        target: name.clone(),
-                        sample,
-                    })
-                    .is_err()
-                {
-                    return;
-                }
+    let (mut handles, mut rx) = ops::spawn_probes(cfg, cfg.probe.interval, None);
+    let tx = tx.clone();
+    handles.push(tokio::spawn(async move {
+        while let Some((target, sample)) = rx.recv().await {
+            if tx.send(Msg::Probe { target, sample }).is_err() {
+                return;
             }
-        }));
-    }
+        }
+    }));
     handles
 }
 
