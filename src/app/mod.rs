@@ -563,19 +563,17 @@ fn on_filter_key(state: &mut State, key: KeyEvent) -> Vec<Effect> {
 /// Actions that mean something else in the Nomad pane; `None` falls through to the
 /// global meaning.
 fn on_nomad_action(state: &mut State, action: Action) -> Option<Vec<Effect>> {
-    let rows = nomad::alloc_rows(state).len();
+    let rows = state.nomad_view.rows.len();
     let selected_alloc = || {
-        nomad::alloc_rows(state)
-            .get(state.nomad_view.selected)
-            .map(|(m, a)| {
-                (
-                    m.to_string(),
-                    a.id.clone(),
-                    a.task_states
-                        .as_ref()
-                        .and_then(|t| t.keys().next().cloned()),
-                )
-            })
+        nomad::alloc_row(state, state.nomad_view.selected).map(|(m, a)| {
+            (
+                m.to_string(),
+                a.id.clone(),
+                a.task_states
+                    .as_ref()
+                    .and_then(|t| t.keys().next().cloned()),
+            )
+        })
     };
     let view_open = state.nomad_view.detail.is_some() || state.nomad_view.logs.is_some();
     let effects = match action {

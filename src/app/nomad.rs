@@ -113,15 +113,17 @@ pub type AllocRow<'a> = (&'a str, &'a AllocStub);
 
 /// The allocations on screen, from the cache `refresh_rows` keeps.
 pub fn alloc_rows(state: &State) -> Vec<AllocRow<'_>> {
-    state
-        .nomad_view
-        .rows
-        .iter()
-        .filter_map(|(mi, ai)| {
-            let m = state.metros.get(*mi)?;
-            Some((m.name.as_str(), m.nomad.as_ref()?.allocs.get(*ai)?))
-        })
+    (0..state.nomad_view.rows.len())
+        .filter_map(|i| alloc_row(state, i))
         .collect()
+}
+
+/// Row `i` on screen, resolved from the cache alone: drawing a screenful costs a
+/// screenful, however many allocations there are.
+pub fn alloc_row(state: &State, i: usize) -> Option<AllocRow<'_>> {
+    let (mi, ai) = *state.nomad_view.rows.get(i)?;
+    let m = state.metros.get(mi)?;
+    Some((m.name.as_str(), m.nomad.as_ref()?.allocs.get(ai)?))
 }
 
 /// Recomputes the rows on screen: the chosen metro (or all), filtered by the filter text

@@ -10,7 +10,7 @@ use ratatui::widgets::{Block, Cell, Paragraph, Row, Table, Wrap};
 use ratatui::Frame;
 
 use super::style;
-use crate::app::nomad::{alloc_rows, Detail, Logs};
+use crate::app::nomad::{alloc_row, Detail, Logs};
 use crate::app::State;
 use crate::domain::age;
 
@@ -179,16 +179,13 @@ fn nanos_age(now: SystemTime, nanos: i64) -> String {
 
 fn draw_allocs(state: &State, frame: &mut Frame, area: Rect) {
     let t = &state.theme;
-    let rows = alloc_rows(state);
+    let total = state.nomad_view.rows.len();
     let visible = area.height.saturating_sub(3) as usize;
-    let selected = state.nomad_view.selected.min(rows.len().saturating_sub(1));
+    let selected = state.nomad_view.selected.min(total.saturating_sub(1));
     // Keep the selection on screen in long lists.
     let first = selected.saturating_sub(visible.saturating_sub(1));
-    let table_rows = rows
-        .iter()
-        .enumerate()
-        .skip(first)
-        .take(visible.max(1))
+    let table_rows = (first..(first + visible.max(1)).min(total))
+        .filter_map(|i| alloc_row(state, i).map(|r| (i, r)))
         .map(|(i, (metro, a))| {
             let status_style = if a.is_bad() {
                 style::error(t)
@@ -220,7 +217,7 @@ fn draw_allocs(state: &State, frame: &mut Frame, area: Rect) {
                 row
             }
         });
-    let title = format!(" allocations ({}) · Enter detail · l logs ", rows.len());
+    let title = format!(" allocations ({total}) · Enter detail · l logs ");
     let table = Table::new(
         table_rows,
         [
