@@ -217,3 +217,13 @@ pub fn with_nomad(s: &mut State) {
         },
     );
 }
+
+/// After one poll: `am` withdrawn, `da` the only metro advertising.
+pub fn am_withdrawn() -> State {
+    let mut s = state(false);
+    super::update(
+        &mut s,
+        super::Msg::Snapshot(snapshot(1, &[("am", Ok(false)), ("da", Ok(true))])),
+    );
+    s
+}

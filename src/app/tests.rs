@@ -1,6 +1,6 @@
 use crossterm::event::KeyCode;
 
-use super::testing::{at, code, key, snapshot, state};
+use super::testing::{am_withdrawn, at, code, key, snapshot, state};
 use super::*;
 use crate::domain::{ActionKind, Level, Outcome, Request};
 
@@ -85,11 +85,7 @@ fn read_only_refuses_visibly() {
 
 #[test]
 fn last_advertising_metro_needs_force() {
-    let mut s = state(false);
-    update(
-        &mut s,
-        Msg::Snapshot(snapshot(1, &[("am", Ok(false)), ("da", Ok(true))])),
-    );
+    let mut s = am_withdrawn();
     update(&mut s, Msg::Key(key('j')));
     update(&mut s, Msg::Key(key('w')));
     match &s.mode {
@@ -127,11 +123,7 @@ fn selection_stays_in_bounds() {
 
 #[test]
 fn restore_asks_then_executes() {
-    let mut s = state(false);
-    update(
-        &mut s,
-        Msg::Snapshot(snapshot(1, &[("am", Ok(false)), ("da", Ok(true))])),
-    );
+    let mut s = am_withdrawn();
     update(&mut s, Msg::Key(key('r')));
     assert_eq!(
         update(&mut s, Msg::Key(key('y'))),

@@ -3,7 +3,9 @@
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 
-use crate::app::testing::{at, key, nomad, probe_history, snapshot, state, with_nomad};
+use crate::app::testing::{
+    am_withdrawn, at, key, nomad, probe_history, snapshot, state, with_nomad,
+};
 use crate::app::{update, Msg, State};
 
 fn render(state: &State, w: u16, h: u16) -> String {
@@ -181,11 +183,7 @@ fn confirm_dialog() {
 
 #[test]
 fn confirm_last_metro_needs_force() {
-    let mut s = state(false);
-    update(
-        &mut s,
-        Msg::Snapshot(snapshot(1, &[("am", Ok(false)), ("da", Ok(true))])),
-    );
+    let mut s = am_withdrawn();
     update(&mut s, Msg::Key(key('j')));
     update(&mut s, Msg::Key(key('w')));
     both_sizes("confirm_last_metro", &s);
