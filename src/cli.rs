@@ -816,19 +816,11 @@ async fn probe(
 ) -> Result<(), Failure> {
     use std::collections::BTreeMap;
 
-    use crate::probe::{output, spawn_schedule, Method, ProbeOptions, Stats};
+    use crate::probe::{output, spawn_schedule, Method, Stats};
 
     let interval = seconds("the interval", args.interval)?;
     let (target, cfg) = probe_target(cli, url, metro)?;
-    let mut opts = ProbeOptions::default();
-    if let Some(c) = &cfg {
-        opts.timeout = c.probe.timeout;
-        opts.keep_alive = c.probe.keep_alive;
-        opts.method = match c.probe.method {
-            config::ProbeMethod::Head => Method::Head,
-            config::ProbeMethod::Get => Method::Get,
-        };
-    }
+    let mut opts = cfg.as_ref().map(ops::probe_options).unwrap_or_default();
     if args.get {
         opts.method = Method::Get;
     }
