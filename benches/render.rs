@@ -77,6 +77,7 @@ fn world() -> State {
                 })
                 .collect(),
         })),
+        journal: None,
     };
     for round in 0..HISTORY_SECS {
         if round % 30 == 0 {

@@ -9,9 +9,10 @@ use clap::{Parser, Subcommand};
 
 use crate::app::{update, Msg, State};
 use crate::config::{self, Config};
+use crate::domain::Via;
 use crate::domain::{ActionKind, Request, Snapshot};
 use crate::lab::{self, Lab, LabMethod};
-use crate::ops::{self, store::Store, Poller};
+use crate::ops::{self, journal::StateDir, Interrupt, Poller};
 use crate::probe::Target;
 
 #[derive(Debug, Parser)]
@@ -500,8 +501,12 @@ fn lab_detached(dir: &Path, metros: &str, method: &str) -> Result<(), Failure> {
     Ok(())
 }
 
+/// One poll of every metro, with the state directory read around it.
 async fn snapshot(cfg: &Config) -> Snapshot {
-    Poller::new(cfg, Duration::from_secs(2)).snapshot().await
+    Poller::new(cfg, Duration::from_secs(2))
+        .with_journal(cfg)
+        .snapshot()
+        .await
 }
 
 /// The console's state after one snapshot: the CLI reuses its judgements (drift,
@@ -509,7 +514,7 @@ async fn snapshot(cfg: &Config) -> Snapshot {
 fn state_of(cfg: &Config, snap: Snapshot) -> State {
     let mut state = State::new(
         cfg,
-        Store::for_config(cfg).desired(),
+        StateDir::of(cfg).desired().unwrap_or_default(),
         String::new(),
         SystemTime::now(),
     );
@@ -584,6 +589,7 @@ pub fn status_json(state: &State) -> serde_json::Value {
                 "error": error,
                 "desired": state.desired.get(&m.name),
                 "drift": state.drift(m),
+                "note": state.unfinished_note(m),
             })
         })
         .collect();
@@ -591,8 +597,24 @@ pub fn status_json(state: &State) -> serde_json::Value {
         Some(Err(e)) => Some(e.clone()),
         _ => None,
     };
+    let unfinished = state.unfinished.as_ref().map(|u| {
+        json!({
+            "running": u.running,
+            "id": u.intent.id,
+            "metro": u.intent.metro,
+            "action": u.intent.action,
+            "user": u.intent.user,
+            "pid": u.intent.pid,
+            "via": u.intent.via,
+            "time": u.intent.time,
+        })
+    });
     json!({
         "metros": metros,
+        "actions": {
+            "unfinished": unfinished,
+            "state_dir_error": state.journal_error,
+        },
         "anycast": {
             "prefix": state.prefix,
             "advertising": state.advertising(),
@@ -684,8 +706,8 @@ fn status_text(state: &State) -> String {
                     .map(|e| e.to_string())
                     .unwrap_or_else(|| "-".into()),
                 state
-                    .drift(m)
-                    .map(|d| format!("DRIFT: {d}"))
+                    .unfinished_note(m)
+                    .or_else(|| state.drift(m).map(|d| format!("DRIFT: {d}")))
                     .or_else(|| r.bgp.as_ref().map(|b| b.info.clone()))
                     .unwrap_or_default(),
             ),
@@ -703,12 +725,7 @@ fn status_text(state: &State) -> String {
 
 async fn act(cfg: &Config, req: Request, yes: bool) -> Result<(), Failure> {
     if cfg.metro(&req.metro).is_none() {
-        let known: Vec<&str> = cfg.metros.iter().map(|m| m.name.as_str()).collect();
-        return Err(usage(format!(
-            "no metro `{}` in the config (known: {})",
-            req.metro,
-            known.join(", ")
-        )));
+        return Err(usage(config::no_metro(cfg, &req.metro)));
     }
     if !yes && !cfg.console.read_only {
         let state = state_of(cfg, snapshot(cfg).await);
@@ -730,13 +747,37 @@ async fn act(cfg: &Config, req: Request, yes: bool) -> Result<(), Failure> {
             }
         }
     }
-    let outcome = ops::execute(cfg, &req, &mut progress_to_stderr).await;
-    match outcome.result {
-        Ok(text) => {
-            println!("{text}");
-            Ok(())
-        }
-        Err(e) => Err(failed(e)),
+    // A signal interrupts the action, which stops what it runs and records it.
+    let (stop, interrupt) = Interrupt::pair();
+    let signals = tokio::spawn(async move {
+        use tokio::signal::unix::{signal, SignalKind};
+        let (Ok(mut int), Ok(mut term), Ok(mut hup)) = (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+            signal(SignalKind::hangup()),
+        ) else {
+            return;
+        };
+        let why = tokio::select! {
+            _ = int.recv() => "SIGINT",
+            _ = term.recv() => "SIGTERM",
+            _ = hup.recv() => "SIGHUP",
+        };
+        let _ = stop.send(Some(why.to_string()));
+    });
+    let mut progress = progress_to_stderr;
+    let mut caller = ops::Caller {
+        via: Via::Cli,
+        interrupt,
+        progress: &mut progress,
+    };
+    let outcome = ops::execute(cfg, &req, &mut caller).await;
+    signals.abort();
+    if outcome.ok() {
+        println!("{}", outcome.message);
+        Ok(())
+    } else {
+        Err(failed(outcome.message))
     }
 }
 
@@ -788,13 +829,9 @@ fn probe_target(
     let target = match metro {
         None => base,
         Some(name) => {
-            let m = cfg.metro(name).ok_or_else(|| {
-                let known: Vec<&str> = cfg.metros.iter().map(|m| m.name.as_str()).collect();
-                usage(format!(
-                    "no metro `{name}` in the config (known: {})",
-                    known.join(", ")
-                ))
-            })?;
+            let m = cfg
+                .metro(name)
+                .ok_or_else(|| usage(config::no_metro(&cfg, name)))?;
             let addr = m
                 .address
                 .ok_or_else(|| usage(format!("metro `{name}` has no address to probe directly")))?;

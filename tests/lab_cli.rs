@@ -68,15 +68,35 @@ fn withdraw_and_restore_move_the_best_path() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert_eq!(records.len(), 3, "{audit}");
-    assert_eq!(records[0]["action"], "withdraw");
-    assert_eq!(records[0]["result"], "ok");
-    assert!(records[0]["convergence_ms"].as_f64().unwrap() > 0.0);
-    assert!(records[1]["result"]
+    // Write-ahead: an intent before each action, its outcome after; a refusal is one line.
+    let phases: Vec<(&str, &str, &str)> = records
+        .iter()
+        .map(|r| {
+            (
+                r["phase"].as_str().unwrap(),
+                r["action"].as_str().unwrap(),
+                r["result"].as_str().unwrap_or("-"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        phases,
+        [
+            ("intent", "withdraw", "-"),
+            ("outcome", "withdraw", "ok"),
+            ("outcome", "withdraw", "refused"),
+            ("intent", "restore", "-"),
+            ("outcome", "restore", "ok"),
+        ],
+        "{audit}"
+    );
+    assert_eq!(records[0]["id"], records[1]["id"]);
+    assert_eq!(records[3]["id"], records[4]["id"]);
+    assert!(records[1]["convergence_ms"].as_f64().unwrap() > 0.0);
+    assert!(records[2]["detail"]
         .as_str()
         .unwrap()
-        .starts_with("refused"));
-    assert_eq!(records[2]["action"], "restore");
+        .contains("last metro advertising"));
     for r in &records {
         assert!(r["user"].as_str().is_some_and(|u| !u.is_empty()));
         assert!(r["time"].as_str().unwrap().ends_with('Z'));

@@ -12,7 +12,7 @@ pub const HISTORY: Duration = Duration::from_secs(600);
 pub const MIN_WINDOW_SECS: u64 = 30;
 pub const MAX_WINDOW_SECS: u64 = 600;
 
-pub const ANYCAST: &str = "anycast";
+pub use crate::domain::ANYCAST;
 
 /// One probed target.
 #[derive(Debug, Clone)]

@@ -10,6 +10,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use crate::config::keymap::{Action, Keymap};
 use crate::config::theme::Theme;
 use crate::config::Config;
+use crate::domain::journal::{AuditRecord, Journal, Phase, Unfinished, Verdict};
 use crate::domain::{
     ActionKind, Desired, Event, Level, ObserverView, Outcome, Request, RouterStatus, Snapshot,
 };
@@ -68,6 +69,8 @@ pub enum Msg {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Effect {
     Execute(Request),
+    /// Stop the running action: it records `interrupted` with what it then sees.
+    Interrupt,
     Refresh,
     Quit,
     FetchAllocation {
@@ -148,7 +151,16 @@ pub struct State {
     pub last_poll: Option<SystemTime>,
     /// Where the state came from, e.g. "embedded lab (/run/user/0/platform-tui/...)".
     pub source: String,
-    pub quit: bool,
+    /// Quit was asked while an action ran: the console quits once it is recorded.
+    pub quitting: bool,
+    /// This console's process id: its own audit records are not news from elsewhere.
+    pub own_pid: u32,
+    /// An action whose intent has no outcome (running elsewhere, or abandoned).
+    pub unfinished: Option<Unfinished>,
+    /// Whether the latest journal was read consistently with the routers.
+    pub journal_settled: bool,
+    /// Why the state directory could not be read, when it could not.
+    pub journal_error: Option<String>,
     pub view: View,
     /// Probe targets: `anycast` first, then each metro probed directly.
     pub latency: Vec<LatencyRow>,
@@ -196,7 +208,11 @@ impl State {
             now,
             last_poll: None,
             source,
-            quit: false,
+            quitting: false,
+            own_pid: std::process::id(),
+            unfinished: None,
+            journal_settled: true,
+            journal_error: None,
             view: View::Overview,
             latency: cfg
                 .anycast
@@ -249,14 +265,25 @@ impl State {
         crate::domain::best(self.observer.as_ref())
     }
 
-    /// Drift: the metro's advertisement differs from what the operator last asked for.
+    /// See [`crate::domain::journal::drift`].
     pub fn drift(&self, metro: &MetroRow) -> Option<&'static str> {
-        let adv = metro.advertised()?;
-        match self.desired.get(&metro.name)? {
-            Desired::Withdrawn if adv => Some("advertising, but withdrawn was asked"),
-            Desired::Advertised if !adv => Some("withdrawn, but advertised was asked"),
-            _ => None,
-        }
+        crate::domain::journal::drift(
+            &metro.name,
+            metro.advertised(),
+            &self.desired,
+            self.unfinished.as_ref(),
+            self.journal_settled,
+        )
+    }
+
+    /// The note for a metro with an unfinished action ("… has no recorded outcome;
+    /// current state: withdrawn", or "… in progress").
+    pub fn unfinished_note(&self, metro: &MetroRow) -> Option<String> {
+        let u = self
+            .unfinished
+            .as_ref()
+            .filter(|u| u.intent.metro == metro.name)?;
+        Some(u.note(metro.advertised()))
     }
 
     fn event(&mut self, level: Level, text: impl Into<String>) {
@@ -288,7 +315,7 @@ impl State {
                         false,
                     );
                 }
-                if others.is_empty() {
+                if crate::domain::is_last_advertising(&advertising, name) {
                     return (
                         format!(
                             "{name} is the LAST advertising metro: {} will be black-holed",
@@ -376,7 +403,11 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
         }
         Msg::Done(outcome) => {
             on_done(state, outcome);
-            vec![Effect::Refresh]
+            if state.quitting {
+                vec![Effect::Quit]
+            } else {
+                vec![Effect::Refresh]
+            }
         }
         Msg::Tick(now) => {
             state.now = now;
@@ -466,10 +497,25 @@ fn on_action(state: &mut State, action: Action) -> Vec<Effect> {
             state.mode = Mode::Help;
             Vec::new()
         }
-        Action::Quit => {
-            state.quit = true;
-            vec![Effect::Quit]
-        }
+        Action::Quit => match state.busy.clone() {
+            None => vec![Effect::Quit],
+            // A confirmed action finishes and is recorded before the console goes.
+            Some(busy) if !state.quitting => {
+                state.quitting = true;
+                state.event(
+                    Level::Warn,
+                    format!("finishing {busy} before quitting; quit again to interrupt it"),
+                );
+                Vec::new()
+            }
+            Some(_) => {
+                state.event(
+                    Level::Warn,
+                    "interrupting the running action, then quitting",
+                );
+                vec![Effect::Interrupt]
+            }
+        },
         Action::Refresh => vec![Effect::Refresh],
         Action::Withdraw => ask(state, ActionKind::Withdraw),
         Action::Restore => ask(state, ActionKind::Restore),
@@ -795,21 +841,115 @@ fn on_done(state: &mut State, o: Outcome) {
     if o.ok() {
         let label = format!("{} {}", o.action.verb(), o.metro);
         state.marker(label);
+        state.desired.insert(o.metro.clone(), o.action.desired());
     }
-    match &o.result {
-        Ok(text) => {
-            state.desired.insert(o.metro.clone(), o.action.desired());
-            state.event(Level::Good, text.clone());
+    let level = match o.verdict {
+        Verdict::Ok => Level::Good,
+        Verdict::Refused | Verdict::Interrupted => Level::Warn,
+        Verdict::Failed => Level::Error,
+    };
+    state.event(level, o.message);
+}
+
+/// The state directory as read with this poll: the desired state from every process,
+/// and other processes' actions as events, so a withdraw from the command line is news
+/// here, never drift. Returns whether a newly abandoned action is to be reported, once
+/// the routers are read so that the note can say what state was found.
+fn on_journal(state: &mut State, j: Journal) -> bool {
+    match j.desired {
+        Ok(d) => {
+            state.desired = d;
+            if state.journal_error.take().is_some() {
+                state.event(Level::Good, "state directory readable again");
+            }
         }
-        Err(e) => state.event(
-            Level::Error,
-            format!("{} {} failed: {e}", o.action.verb(), o.metro),
+        Err(e) => {
+            if state.journal_error.as_deref() != Some(e.as_str()) {
+                state.event(Level::Error, format!("desired state unknown: {e}"));
+            }
+            state.journal_error = Some(e);
+        }
+    }
+    let was = state
+        .unfinished
+        .as_ref()
+        .map(|u| (u.intent.id.clone(), u.running));
+    state.unfinished = j.unfinished;
+    state.journal_settled = j.settled;
+    for r in j.records {
+        if r.pid != state.own_pid {
+            foreign_record(state, &r);
+        }
+    }
+    let now = state
+        .unfinished
+        .as_ref()
+        .map(|u| (u.intent.id.clone(), u.running));
+    matches!(now, Some((_, false))) && was != now
+}
+
+/// Reports a newly abandoned action, with the state the routers show now.
+fn report_abandoned(state: &mut State) {
+    let Some(u) = state.unfinished.clone() else {
+        return;
+    };
+    let advertised = state
+        .metros
+        .iter()
+        .find(|m| m.name == u.intent.metro)
+        .and_then(MetroRow::advertised);
+    state.event(Level::Error, u.note(advertised));
+}
+
+/// An audit record written by another process.
+fn foreign_record(state: &mut State, r: &AuditRecord) {
+    let via = r.via.map(|v| v.phrase()).unwrap_or("elsewhere");
+    match (r.phase, r.verdict()) {
+        (Phase::Intent, _) => state.event(
+            Level::Info,
+            format!(
+                "{} of {} started by {} {via} (pid {})",
+                r.action.verb(),
+                r.metro,
+                r.user,
+                r.pid
+            ),
         ),
+        (Phase::Outcome, Some(Verdict::Ok)) => {
+            let past = match r.action {
+                ActionKind::Withdraw => "withdrawn",
+                ActionKind::Restore => "restored",
+            };
+            let took = r
+                .convergence_ms
+                .map(|ms| format!(", verified in {ms:.1} ms"))
+                .unwrap_or_default();
+            state.marker(format!("{} {}", r.action.verb(), r.metro));
+            state.event(
+                Level::Good,
+                format!("{} {past} by {} {via}{took}", r.metro, r.user),
+            );
+        }
+        (Phase::Outcome, v) => {
+            let word = v.map(Verdict::word).unwrap_or("failed");
+            let detail = r.detail.as_deref().unwrap_or("");
+            state.event(
+                Level::Warn,
+                format!(
+                    "{} of {} by {} {via}: {word}: {}",
+                    r.action.verb(),
+                    r.metro,
+                    r.user,
+                    crate::domain::text::visible(detail)
+                ),
+            );
+        }
     }
 }
 
 fn on_snapshot(state: &mut State, snap: Snapshot) {
     state.now = snap.taken;
+    let abandoned = snap.journal.is_some_and(|j| on_journal(state, j));
     let first = state.last_poll.is_none();
     state.last_poll = Some(snap.taken);
     let best_before = state.best().map(str::to_string);
@@ -901,6 +1041,9 @@ fn on_snapshot(state: &mut State, snap: Snapshot) {
             Level::Error
         };
         state.event(level, text);
+    }
+    if abandoned {
+        report_abandoned(state);
     }
 }
 

@@ -91,6 +91,7 @@ pub fn snapshot(secs: u64, metros: &[(&str, Result<bool, &str>)]) -> Snapshot {
             })
             .collect(),
         observer: Some(Ok(ObserverView { routes })),
+        journal: None,
     }
 }
 

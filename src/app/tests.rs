@@ -2,6 +2,7 @@ use crossterm::event::KeyCode;
 
 use super::testing::{am_withdrawn, at, code, key, snapshot, state};
 use super::*;
+use crate::domain::journal::Via;
 use crate::domain::{ActionKind, Level, Outcome, Request};
 
 fn both_up() -> Msg {
@@ -148,9 +149,10 @@ fn no_second_action_while_one_runs() {
         metro: "am".into(),
         action: ActionKind::Withdraw,
         method: "disable".into(),
+        verdict: Verdict::Ok,
+        message: "am withdrawn, verified in 0.5 ms; anycast now via da".into(),
         converged_ms: Some(0.5),
         best_after: Some("da".into()),
-        result: Ok("am withdrawn, verified in 0.5 ms; anycast now via da".into()),
     };
     assert_eq!(update(&mut s, Msg::Done(outcome)), vec![Effect::Refresh]);
     assert!(s.busy.is_none());
@@ -165,14 +167,18 @@ fn failed_action_is_an_error_event() {
         metro: "am".into(),
         action: ActionKind::Restore,
         method: "disable".into(),
+        verdict: Verdict::Failed,
+        message: "restore of am not verified after 10s: am still exports nothing".into(),
         converged_ms: None,
         best_after: None,
-        result: Err("not verified after 10s".into()),
     };
     update(&mut s, Msg::Done(outcome));
     let e = s.events.back().expect("event");
     assert_eq!(e.level, Level::Error);
-    assert_eq!(e.text, "restore am failed: not verified after 10s");
+    assert_eq!(
+        e.text,
+        "restore of am not verified after 10s: am still exports nothing"
+    );
     assert!(
         s.desired.is_empty(),
         "a failed action does not change the desired state"
@@ -276,7 +282,184 @@ fn help_opens_and_any_key_closes() {
 fn q_quits() {
     let mut s = state(false);
     assert_eq!(update(&mut s, Msg::Key(key('q'))), vec![Effect::Quit]);
-    assert!(s.quit);
+}
+
+#[test]
+fn quitting_during_an_action_finishes_it_first_and_twice_interrupts_it() {
+    let mut s = state(false);
+    update(&mut s, both_up());
+    update(&mut s, Msg::Key(key('w')));
+    update(&mut s, Msg::Key(key('y')));
+    assert!(
+        update(&mut s, Msg::Key(key('q'))).is_empty(),
+        "waits for the action"
+    );
+    assert!(s.quitting);
+    assert_eq!(
+        s.events.back().map(|e| e.text.as_str()),
+        Some("finishing withdraw am… before quitting; quit again to interrupt it")
+    );
+    assert_eq!(update(&mut s, Msg::Key(key('q'))), vec![Effect::Interrupt]);
+    let outcome = Outcome {
+        metro: "am".into(),
+        action: ActionKind::Withdraw,
+        method: "command".into(),
+        verdict: Verdict::Interrupted,
+        message:
+            "withdraw of am interrupted: quit while the command ran; stopped it; am is advertising"
+                .into(),
+        converged_ms: None,
+        best_after: None,
+    };
+    assert_eq!(update(&mut s, Msg::Done(outcome)), vec![Effect::Quit]);
+    assert_eq!(s.events.back().map(|e| e.level), Some(Level::Warn));
+}
+
+fn record(pid: u32, phase: Phase, metro: &str, result: Option<&str>) -> AuditRecord {
+    AuditRecord {
+        time: "2026-11-29T12:03:01.000Z".into(),
+        id: "1-4711-0".into(),
+        phase,
+        user: "root".into(),
+        pid,
+        via: Some(Via::Cli),
+        metro: metro.into(),
+        action: ActionKind::Withdraw,
+        method: "disable".into(),
+        force: false,
+        result: result.map(str::to_string),
+        detail: None,
+        convergence_ms: result.map(|_| 0.6),
+        best_after: None,
+        lock_wait_ms: None,
+    }
+}
+
+fn with_journal(mut snap: Snapshot, journal: Journal) -> Msg {
+    snap.journal = Some(journal);
+    Msg::Snapshot(snap)
+}
+
+#[test]
+fn another_process_withdrawing_is_an_event_not_drift() {
+    let mut s = state(false);
+    s.own_pid = 1;
+    s.desired.insert("da".into(), Desired::Advertised);
+    update(&mut s, both_up());
+    // The command line's withdraw is in flight: its intent is unanswered, the lock held.
+    let running = Journal {
+        desired: Ok(BTreeMap::from([("da".to_string(), Desired::Advertised)])),
+        records: vec![record(4711, Phase::Intent, "da", None)],
+        unfinished: Some(Unfinished {
+            intent: record(4711, Phase::Intent, "da", None),
+            running: true,
+        }),
+        settled: true,
+    };
+    update(
+        &mut s,
+        with_journal(snapshot(2, &[("am", Ok(true)), ("da", Ok(false))]), running),
+    );
+    let da = s.metros.iter().find(|m| m.name == "da").expect("da");
+    assert_eq!(s.drift(da), None, "an action in flight is not drift");
+    let texts: Vec<&str> = s.events.iter().map(|e| e.text.as_str()).collect();
+    assert_eq!(
+        texts[texts.len() - 2..],
+        [
+            "withdraw of da started by root from the command line (pid 4711)",
+            "da: no longer advertising 198.18.0.10/32"
+        ]
+    );
+    let done = Journal {
+        desired: Ok(BTreeMap::from([("da".to_string(), Desired::Withdrawn)])),
+        records: vec![record(4711, Phase::Outcome, "da", Some("ok"))],
+        unfinished: None,
+        settled: true,
+    };
+    update(
+        &mut s,
+        with_journal(snapshot(3, &[("am", Ok(true)), ("da", Ok(false))]), done),
+    );
+    let da = s.metros.iter().find(|m| m.name == "da").expect("da");
+    assert_eq!(s.drift(da), None);
+    assert_eq!(s.desired.get("da"), Some(&Desired::Withdrawn));
+    assert!(
+        !s.events.iter().any(|e| e.text.contains("drift")),
+        "{:?}",
+        s.events
+    );
+    assert_eq!(
+        s.events.back().map(|e| e.text.as_str()),
+        Some("da withdrawn by root from the command line, verified in 0.6 ms")
+    );
+    // Its own records are not news: the outcome already came as `Done`.
+    let own = Journal {
+        desired: Ok(BTreeMap::new()),
+        records: vec![record(1, Phase::Outcome, "am", Some("ok"))],
+        unfinished: None,
+        settled: true,
+    };
+    let before = s.events.len();
+    update(
+        &mut s,
+        with_journal(snapshot(4, &[("am", Ok(true)), ("da", Ok(false))]), own),
+    );
+    assert_eq!(s.events.len(), before);
+}
+
+#[test]
+fn an_abandoned_action_is_reported_once_with_the_state_found() {
+    let mut s = state(false);
+    let abandoned = || Journal {
+        desired: Ok(BTreeMap::new()),
+        records: Vec::new(),
+        unfinished: Some(Unfinished {
+            intent: record(4711, Phase::Intent, "am", None),
+            running: false,
+        }),
+        settled: true,
+    };
+    update(
+        &mut s,
+        with_journal(
+            snapshot(1, &[("am", Ok(false)), ("da", Ok(true))]),
+            abandoned(),
+        ),
+    );
+    let text = "withdraw of am by root at 12:03:01 (command line, pid 4711) has no recorded outcome; current state: withdrawn";
+    assert_eq!(s.events.back().map(|e| e.text.as_str()), Some(text));
+    let am = s.metros.iter().find(|m| m.name == "am").expect("am");
+    assert_eq!(s.unfinished_note(am).as_deref(), Some(text));
+    update(
+        &mut s,
+        with_journal(
+            snapshot(2, &[("am", Ok(false)), ("da", Ok(true))]),
+            abandoned(),
+        ),
+    );
+    assert_eq!(s.events.iter().filter(|e| e.text == text).count(), 1);
+}
+
+#[test]
+fn an_unsettled_journal_judges_no_drift() {
+    let mut s = state(false);
+    update(&mut s, both_up());
+    let unsettled = Journal {
+        desired: Ok(BTreeMap::from([("am".to_string(), Desired::Withdrawn)])),
+        records: Vec::new(),
+        unfinished: None,
+        settled: false,
+    };
+    update(
+        &mut s,
+        with_journal(
+            snapshot(2, &[("am", Ok(true)), ("da", Ok(true))]),
+            unsettled,
+        ),
+    );
+    let am = s.metros.first().expect("am");
+    assert_eq!(s.drift(am), None);
+    assert!(!s.events.iter().any(|e| e.text.contains("drift")));
 }
 
 #[test]

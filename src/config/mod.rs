@@ -32,6 +32,15 @@ use theme::Theme;
 pub const REFRESH_MS_RANGE: std::ops::RangeInclusive<i64> = 100..=60_000;
 /// Poll interval when `console.refresh_ms` is not set.
 pub const DEFAULT_REFRESH: Duration = Duration::from_millis(1000);
+/// Allowed `console.lock_wait_ms`.
+pub const LOCK_WAIT_MS_RANGE: std::ops::RangeInclusive<i64> = 0..=600_000;
+/// How long an action waits for another one to finish before it is refused, when
+/// `console.lock_wait_ms` is not set.
+pub const DEFAULT_LOCK_WAIT: Duration = Duration::from_secs(30);
+/// Allowed `metro.withdraw.timeout_ms`.
+pub const COMMAND_TIMEOUT_MS_RANGE: std::ops::RangeInclusive<i64> = 1_000..=3_600_000;
+/// How long a withdraw/restore command may run before its process group is stopped.
+pub const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
 /// Origin protocol used when a metro does not list its own.
 pub const DEFAULT_ORIGIN_PROTOCOL: &str = "anycast";
 /// Longest metro name: it is a column in an 80x24 terminal.
@@ -82,6 +91,16 @@ impl Config {
     }
 }
 
+/// "no metro `x` in the config (known: am, da)": the one wording for an unknown name.
+pub fn no_metro(cfg: &Config, name: &str) -> String {
+    let known: Vec<&str> = cfg.metros.iter().map(|m| m.name.as_str()).collect();
+    format!(
+        "no metro `{}` in the config (known: {})",
+        crate::domain::text::visible(name),
+        known.join(", ")
+    )
+}
+
 /// `[console]`: how the console itself behaves.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Console {
@@ -91,6 +110,8 @@ pub struct Console {
     pub refresh: Duration,
     /// Audit log and desired state; resolved against the config file's directory.
     pub state_dir: Option<PathBuf>,
+    /// How long a destructive action waits for another one to finish (`lock_wait_ms`).
+    pub lock_wait: Duration,
     pub keymap: Keymap,
     pub theme: Theme,
 }
@@ -101,6 +122,7 @@ impl Default for Console {
             read_only: false,
             refresh: DEFAULT_REFRESH,
             state_dir: None,
+            lock_wait: DEFAULT_LOCK_WAIT,
             keymap: Keymap::default(),
             theme: Theme::default(),
         }
@@ -230,7 +252,19 @@ pub enum WithdrawMethod {
     /// `disable`/`enable` the origin protocols on the metro's BIRD (not persistent).
     Disable,
     /// Run these with `sh -c`.
-    Command { withdraw: String, restore: String },
+    Command(CommandMethod),
+}
+
+/// `method = "command"`: shell commands that withdraw and restore the advertisement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandMethod {
+    pub withdraw: String,
+    pub restore: String,
+    /// After this (`timeout_ms`), the command's process group is stopped.
+    pub timeout: Duration,
+    /// Environment variables passed on beyond the minimal set (`pass_env`); never a
+    /// token.
+    pub pass_env: Vec<String>,
 }
 
 impl WithdrawMethod {
@@ -238,7 +272,7 @@ impl WithdrawMethod {
     pub fn name(&self) -> &'static str {
         match self {
             WithdrawMethod::Disable => "disable",
-            WithdrawMethod::Command { .. } => "command",
+            WithdrawMethod::Command(_) => "command",
         }
     }
 }
@@ -330,6 +364,7 @@ struct RawConsole {
     read_only: Option<Spanned<bool>>,
     refresh_ms: Option<Spanned<i64>>,
     state_dir: Option<Spanned<String>>,
+    lock_wait_ms: Option<Spanned<i64>>,
     keys: Option<RawKeys>,
     theme: Option<RawTheme>,
 }
@@ -386,6 +421,8 @@ struct RawWithdraw {
     method: Option<Spanned<String>>,
     withdraw: Option<Spanned<String>>,
     restore: Option<Spanned<String>>,
+    timeout_ms: Option<Spanned<i64>>,
+    pass_env: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 /// `[metro.nomad]`. There is deliberately no `token`: an unknown-key error for it is
@@ -552,10 +589,20 @@ impl Cx<'_> {
         }
         let mut metros: Vec<Metro> = Vec::with_capacity(raw_metros.len());
         let mut first_seen: BTreeMap<String, usize> = BTreeMap::new();
+        // Variables that hold tokens: a command's `pass_env` may never name one.
+        let token_envs: Vec<String> = std::iter::once("NOMAD_TOKEN".to_string())
+            .chain(raw_metros.iter().filter_map(|m| {
+                m.nomad
+                    .as_ref()?
+                    .token_env
+                    .as_ref()
+                    .map(|t| t.get_ref().clone())
+            }))
+            .collect();
         for (i, m) in raw_metros.into_iter().enumerate() {
             let table = format!("metro[{i}]");
             let name_span = m.name.as_ref().map(|n| n.span().start);
-            let metro = self.metro(m, &table)?;
+            let metro = self.metro(m, &table, &token_envs)?;
             if let (Some(first), Some(at)) = (first_seen.get(&metro.name), name_span) {
                 let (line, _) = line_col(self.text, *first);
                 return Err(self.err_at(
@@ -590,6 +637,9 @@ impl Cx<'_> {
         if let Some(dir) = raw.state_dir {
             let d = self.non_empty(&dir, "console.state_dir")?;
             console.state_dir = Some(self.resolve(d));
+        }
+        if let Some(ms) = raw.lock_wait_ms {
+            console.lock_wait = self.millis(&ms, "console.lock_wait_ms", &LOCK_WAIT_MS_RANGE)?;
         }
         if let Some(keys) = raw.keys {
             console.keymap = self.keymap(keys)?;
@@ -697,7 +747,7 @@ impl Cx<'_> {
         })
     }
 
-    fn metro(&self, raw: RawMetro, table: &str) -> Res<Metro> {
+    fn metro(&self, raw: RawMetro, table: &str, token_envs: &[String]) -> Res<Metro> {
         let key = |k: &str| format!("{table}.{k}");
         let Some(name) = raw.name else {
             return Err(self.missing(table, "name"));
@@ -748,7 +798,7 @@ impl Cx<'_> {
             None => name.clone(),
         };
         let withdraw = match raw.withdraw {
-            Some(w) => self.withdraw(w, &key("withdraw"))?,
+            Some(w) => self.withdraw(w, &key("withdraw"), token_envs)?,
             None => WithdrawMethod::Disable,
         };
         let address = match raw.address {
@@ -858,7 +908,12 @@ impl Cx<'_> {
         })
     }
 
-    fn withdraw(&self, raw: RawWithdraw, table: &str) -> Res<WithdrawMethod> {
+    fn withdraw(
+        &self,
+        raw: RawWithdraw,
+        table: &str,
+        token_envs: &[String],
+    ) -> Res<WithdrawMethod> {
         let key = |k: &str| format!("{table}.{k}");
         let command = match &raw.method {
             None => false,
@@ -886,7 +941,38 @@ impl Cx<'_> {
                     ));
                 }
             }
+            if let Some(t) = &raw.timeout_ms {
+                return Err(self.err(
+                    t,
+                    &key("timeout_ms"),
+                    "`timeout_ms` is only used with method = \"command\"",
+                ));
+            }
+            if let Some(p) = &raw.pass_env {
+                return Err(self.err(
+                    p,
+                    &key("pass_env"),
+                    "`pass_env` is only used with method = \"command\"",
+                ));
+            }
             return Ok(WithdrawMethod::Disable);
+        }
+        let timeout = match &raw.timeout_ms {
+            Some(ms) => self.millis(ms, &key("timeout_ms"), &COMMAND_TIMEOUT_MS_RANGE)?,
+            None => DEFAULT_COMMAND_TIMEOUT,
+        };
+        let mut pass_env = Vec::new();
+        for name in raw.pass_env.iter().flat_map(|l| l.get_ref()) {
+            let n = name.get_ref();
+            check_plain_env_name(n).map_err(|m| self.err(name, &key("pass_env"), m))?;
+            if n.to_ascii_uppercase().contains("TOKEN") || token_envs.iter().any(|t| t == n) {
+                return Err(self.err(
+                    name,
+                    &key("pass_env"),
+                    format!("`{n}` holds a token: commands never get tokens"),
+                ));
+            }
+            pass_env.push(n.clone());
         }
         let mut commands = Vec::new();
         for (k, v) in [("withdraw", &raw.withdraw), ("restore", &raw.restore)] {
@@ -904,7 +990,12 @@ impl Cx<'_> {
         }
         let restore = commands.pop().unwrap_or_default();
         let withdraw = commands.pop().unwrap_or_default();
-        Ok(WithdrawMethod::Command { withdraw, restore })
+        Ok(WithdrawMethod::Command(CommandMethod {
+            withdraw,
+            restore,
+            timeout,
+            pass_env,
+        }))
     }
 }
 
@@ -1086,6 +1177,22 @@ fn check_header_name(name: &str) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// A variable name to pass on to commands.
+fn check_plain_env_name(name: &str) -> Result<(), String> {
+    let mut chars = name.chars();
+    let first_ok = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
+    if first_ok && chars.all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{}` is not an environment variable name (letters, digits and '_', not starting with a digit)",
+            crate::domain::text::visible(name)
+        ))
+    }
 }
 
 /// `token_env` names a variable. The value is not repeated in the error: someone who
@@ -1761,12 +1868,42 @@ bird_socket = "run/am.ctl"
         let c = parse_ok(&text);
         assert_eq!(
             c.metros[0].withdraw,
-            WithdrawMethod::Command {
+            WithdrawMethod::Command(CommandMethod {
                 withdraw: "systemctl stop bird".into(),
-                restore: "systemctl start bird".into()
-            }
+                restore: "systemctl start bird".into(),
+                timeout: DEFAULT_COMMAND_TIMEOUT,
+                pass_env: Vec::new(),
+            })
         );
         assert_eq!(c.metros[0].withdraw.name(), "command");
+    }
+
+    #[test]
+    fn commands_take_a_timeout_and_never_a_token_variable() {
+        let base = format!(
+            "{MINIMAL}[metro.withdraw]\nmethod = \"command\"\nwithdraw = \"w\"\nrestore = \"r\"\n"
+        );
+        let c = parse(
+            &format!("{base}timeout_ms = 5000\npass_env = [\"SSH_AUTH_SOCK\"]\n"),
+            Path::new("c.toml"),
+        )
+        .expect("valid");
+        let WithdrawMethod::Command(m) = &c.metros[0].withdraw else {
+            panic!("command method");
+        };
+        assert_eq!(m.timeout, Duration::from_secs(5));
+        assert_eq!(m.pass_env, ["SSH_AUTH_SOCK"]);
+        let err = parse_err(&format!("{base}pass_env = [\"NOMAD_TOKEN\"]\n"));
+        assert!(
+            err.ends_with("metro[0].withdraw.pass_env: `NOMAD_TOKEN` holds a token: commands never get tokens"),
+            "{err}"
+        );
+        let err = parse_err(&format!(
+            "{base}pass_env = [\"AM_SECRET\"]\n[metro.nomad]\ntoken_env = \"AM_SECRET\"\n"
+        ));
+        assert!(err.contains("`AM_SECRET` holds a token"), "{err}");
+        let err = parse_err(&format!("{MINIMAL}[metro.withdraw]\ntimeout_ms = 5000\n"));
+        assert!(err.contains("only used with method = \"command\""), "{err}");
     }
 
     #[test]

@@ -6,13 +6,21 @@ use std::time::SystemTime;
 
 use serde::Serialize;
 
+pub mod journal;
+pub mod text;
+
+pub use journal::{AuditRecord, Journal, Unfinished, Verdict, Via};
+
 /// One poll of every metro and of the observer.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Snapshot {
     pub taken: SystemTime,
     pub metros: Vec<MetroStatus>,
     /// `None` when no observer is configured.
     pub observer: Option<Result<ObserverView, String>>,
+    /// The state directory as read around this poll; `None` when not read (verification
+    /// polls inside an action).
+    pub journal: Option<Journal>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,6 +130,14 @@ pub fn advertising<'a>(
         .collect()
 }
 
+/// Whether `metro` is the only one advertising: withdrawing it black-holes the address.
+pub fn is_last_advertising(advertising: &[String], metro: &str) -> bool {
+    advertising.iter().all(|m| m == metro) && advertising.iter().any(|m| m == metro)
+}
+
+/// The probe target name of the anycast address (the others are metro names).
+pub const ANYCAST: &str = "anycast";
+
 /// The metro the observer prefers; unknown without an answering observer.
 pub fn best(observer: Option<&Result<ObserverView, String>>) -> Option<&str> {
     match observer {
@@ -162,7 +178,7 @@ pub enum Desired {
 }
 
 /// A destructive action on a metro's advertisement.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ActionKind {
     Withdraw,
@@ -198,16 +214,19 @@ pub struct Outcome {
     pub metro: String,
     pub action: ActionKind,
     pub method: String,
+    pub verdict: Verdict,
+    /// The operator-facing sentence: "am withdrawn, verified in 0.6 ms; anycast now via
+    /// da", or why it was refused, failed or interrupted.
+    pub message: String,
     /// Time from the action to verified convergence; `None` when not verified.
     pub converged_ms: Option<f64>,
     /// The metro the observer prefers afterwards.
     pub best_after: Option<String>,
-    pub result: Result<String, String>,
 }
 
 impl Outcome {
     pub fn ok(&self) -> bool {
-        self.result.is_ok()
+        self.verdict == Verdict::Ok
     }
 }
 

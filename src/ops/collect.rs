@@ -10,11 +10,13 @@ use crate::bird::{BirdClient, BirdError, ProtoState};
 use crate::config::{Config, Metro};
 use crate::domain::{BgpSession, MetroStatus, ObservedRoute, ObserverView, RouterStatus, Snapshot};
 
-/// Persistent connections for polling, one per metro plus the observer.
+/// Persistent connections for polling, one per metro plus the observer; optionally the
+/// state directory, read around the routers.
 pub struct Poller {
     metros: Vec<(Metro, BirdClient)>,
     observer: Option<BirdClient>,
     prefix: String,
+    journal: Option<super::journal::JournalReader>,
 }
 
 impl Poller {
@@ -31,10 +33,21 @@ impl Poller {
                 .as_ref()
                 .map(|o| BirdClient::new(o.bird_socket.clone(), timeout)),
             prefix: cfg.anycast.prefix.clone(),
+            journal: None,
         }
     }
 
+    /// Also reads the config's state directory with every snapshot (desired state, other
+    /// processes' actions, an unfinished action): what a console and `status` need.
+    pub fn with_journal(mut self, cfg: &Config) -> Poller {
+        self.journal = Some(super::journal::JournalReader::new(
+            super::journal::StateDir::of(cfg),
+        ));
+        self
+    }
+
     pub async fn snapshot(&mut self) -> Snapshot {
+        let before = self.journal.as_ref().map(|j| j.generation());
         let prefix = self.prefix.clone();
         let mapping: Vec<(String, String)> = self
             .metros
@@ -52,10 +65,15 @@ impl Poller {
             }
         };
         let (metros, observer) = tokio::join!(join_all(metro_futs), observer_fut);
+        let journal = match (self.journal.as_mut(), before) {
+            (Some(j), Some(before)) => Some(j.read(before)),
+            _ => None,
+        };
         Snapshot {
             taken: SystemTime::now(),
             metros,
             observer,
+            journal,
         }
     }
 }

@@ -13,15 +13,24 @@ use tokio::sync::{mpsc, Notify};
 
 use crate::app::{update, Effect, Msg, State};
 use crate::config::Config;
-use crate::ops::{self, store::Store, Poller};
+use crate::domain::Via;
+use crate::ops::{self, journal::StateDir, Interrupt, Poller};
 use crate::{tui, ui};
 
 const FRAME: Duration = Duration::from_millis(33);
+/// How long an interrupted action may take to stop and record its outcome at exit.
+const ACTION_STOP: Duration = Duration::from_secs(10);
+
+/// The action being executed: how to interrupt it, and its task.
+struct Running {
+    interrupt: tokio::sync::watch::Sender<Option<String>>,
+    task: tokio::task::JoinHandle<()>,
+}
 
 /// Runs the interactive console until the operator quits or a signal arrives.
 pub async fn run_console(cfg: Config, source: String) -> color_eyre::Result<()> {
     let cfg = Arc::new(cfg);
-    let desired = Store::for_config(&cfg).desired();
+    let desired = StateDir::of(&cfg).desired().unwrap_or_default();
     let mut state = State::new(&cfg, desired, source, SystemTime::now());
     let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
     let refresh = Arc::new(Notify::new());
@@ -29,6 +38,7 @@ pub async fn run_console(cfg: Config, source: String) -> color_eyre::Result<()> 
     let probes = spawn_probes(&cfg, &tx);
     let (nomad_clients, watchers) = spawn_nomad(&cfg, &tx);
     let mut logs: Option<tokio::task::JoinHandle<()>> = None;
+    let mut action: Option<Running> = None;
 
     let mut hup = signal(SignalKind::hangup())?;
     let mut term = signal(SignalKind::terminate())?;
@@ -38,7 +48,8 @@ pub async fn run_console(cfg: Config, source: String) -> color_eyre::Result<()> 
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let mut dirty = true;
     let mut last_draw = Instant::now() - FRAME;
-    let result: color_eyre::Result<()> = async {
+    // Ok(Some(reason)): ended by a signal or a lost terminal, not by the operator.
+    let result: color_eyre::Result<Option<&'static str>> = async {
         loop {
             if dirty && last_draw.elapsed() >= FRAME {
                 terminal.draw(|f| ui::draw(&state, f))?;
@@ -52,14 +63,14 @@ pub async fn run_console(cfg: Config, source: String) -> color_eyre::Result<()> 
                     Some(Ok(TermEvent::Resize(..))) => Msg::Resize,
                     Some(Ok(_)) => continue,
                     // The terminal went away (e.g. the SSH link dropped).
-                    Some(Err(_)) | None => return Ok(()),
+                    Some(Err(_)) | None => return Ok(Some("terminal closed")),
                 },
                 Some(m) = rx.recv() => m,
                 _ = tick.tick() => Msg::Tick(SystemTime::now()),
                 _ = tokio::time::sleep_until(next_frame), if dirty => continue,
-                _ = hup.recv() => return Ok(()),
-                _ = term.recv() => return Ok(()),
-                _ = int.recv() => return Ok(()),
+                _ = hup.recv() => return Ok(Some("SIGHUP")),
+                _ = term.recv() => return Ok(Some("SIGTERM")),
+                _ = int.recv() => return Ok(Some("SIGINT")),
             };
             let mut effects = update(&mut state, msg);
             // Batch whatever else is queued before drawing.
@@ -69,7 +80,12 @@ pub async fn run_console(cfg: Config, source: String) -> color_eyre::Result<()> 
             dirty = true;
             for effect in effects {
                 match effect {
-                    Effect::Quit => return Ok(()),
+                    Effect::Quit => return Ok(None),
+                    Effect::Interrupt => {
+                        if let Some(a) = &action {
+                            let _ = a.interrupt.send(Some("quit".into()));
+                        }
+                    }
                     Effect::Refresh => refresh.notify_one(),
                     Effect::FetchAllocation { metro, id } => {
                         if let Some(client) = nomad_clients
@@ -130,15 +146,24 @@ pub async fn run_console(cfg: Config, source: String) -> color_eyre::Result<()> 
                         }
                     }
                     Effect::Execute(req) => {
-                        let (cfg, tx, refresh) = (cfg.clone(), tx.clone(), refresh.clone());
-                        tokio::spawn(async move {
+                        let (cfg, tx) = (cfg.clone(), tx.clone());
+                        let (stop, interrupt) = Interrupt::pair();
+                        let task = tokio::spawn(async move {
                             let progress_tx = tx.clone();
                             let mut progress = move |line: &str| {
                                 let _ = progress_tx.send(Msg::Progress(line.to_string()));
                             };
-                            let outcome = ops::execute(&cfg, &req, &mut progress).await;
+                            let mut caller = ops::Caller {
+                                via: Via::Console,
+                                interrupt,
+                                progress: &mut progress,
+                            };
+                            let outcome = ops::execute(&cfg, &req, &mut caller).await;
                             let _ = tx.send(Msg::Done(outcome));
-                            refresh.notify_one();
+                        });
+                        action = Some(Running {
+                            interrupt: stop,
+                            task,
                         });
                     }
                 }
@@ -146,6 +171,15 @@ pub async fn run_console(cfg: Config, source: String) -> color_eyre::Result<()> 
         }
     }
     .await;
+    // An action still running when a signal or a lost terminal ends the console is
+    // interrupted, and its outcome recorded, before anything is torn down.
+    if let (Ok(Some(reason)), Some(a)) = (&result, action.take()) {
+        if !a.task.is_finished() {
+            let _ = a.interrupt.send(Some((*reason).to_string()));
+            let _ = tokio::time::timeout(ACTION_STOP, a.task).await;
+        }
+    }
+    let result = result.map(|_| ());
     tui::restore();
     if terminal.show_cursor().is_err() {
         // The terminal hung up. ratatui's Drop would retry and eprintln! the failure,
@@ -162,7 +196,7 @@ pub async fn run_console(cfg: Config, source: String) -> color_eyre::Result<()> 
 /// Polls every metro once per refresh interval, and at once when asked.
 async fn poll_loop(cfg: Arc<Config>, tx: mpsc::UnboundedSender<Msg>, refresh: Arc<Notify>) {
     let timeout = cfg.console.refresh.max(Duration::from_millis(500));
-    let mut poller = Poller::new(&cfg, timeout);
+    let mut poller = Poller::new(&cfg, timeout).with_journal(&cfg);
     loop {
         let snap = poller.snapshot().await;
         if tx.send(Msg::Snapshot(snap)).is_err() {

@@ -46,9 +46,10 @@ fn after_jump() -> State {
             metro: "am".into(),
             action: crate::domain::ActionKind::Withdraw,
             method: "disable".into(),
+            verdict: crate::domain::Verdict::Ok,
+            message: "am withdrawn, verified in 0.5 ms; anycast now via da".into(),
             converged_ms: Some(0.5),
             best_after: Some("da".into()),
-            result: Ok("am withdrawn, verified in 0.5 ms; anycast now via da".into()),
         }),
     );
     update(

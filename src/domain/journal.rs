@@ -1,0 +1,311 @@
+//! The audit log as data: one record per line, written ahead of every destructive action
+//! (`intent`) and after it (`outcome`), by whichever process acted. Consoles and `status`
+//! read it back to learn about other processes' actions and about actions whose process
+//! died before recording an outcome. Plain data and pure judgements; the files are
+//! `ops::journal`'s.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::{ActionKind, Desired};
+
+/// Which half of an action a record describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    /// Written and fsynced before acting: "this is about to happen".
+    Intent,
+    /// Written after the action: what happened.
+    Outcome,
+}
+
+/// How an action ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// Done and verified.
+    Ok,
+    /// Not attempted: read-only, the last advertising metro, the lock, the audit log.
+    Refused,
+    /// Attempted, and it failed or could not be verified.
+    Failed,
+    /// Cut short (quit, hang-up, SIGTERM), or its process died before recording it.
+    Interrupted,
+}
+
+impl Verdict {
+    pub fn word(self) -> &'static str {
+        match self {
+            Verdict::Ok => "ok",
+            Verdict::Refused => "refused",
+            Verdict::Failed => "failed",
+            Verdict::Interrupted => "interrupted",
+        }
+    }
+}
+
+/// Who started an action: the console, the command line, or (later) a deployment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Via {
+    Console,
+    Cli,
+    Demo,
+}
+
+impl Via {
+    pub fn word(self) -> &'static str {
+        match self {
+            Via::Console => "console",
+            Via::Cli => "cli",
+            Via::Demo => "demo",
+        }
+    }
+
+    /// "from the command line", for events about another process's action.
+    pub fn phrase(self) -> &'static str {
+        match self {
+            Via::Console => "from a console",
+            Via::Cli => "from the command line",
+            Via::Demo => "by the demo",
+        }
+    }
+}
+
+/// One line of `audit.jsonl`. Lines of older versions (no `phase`, `result` holding the
+/// message) still parse: they read as outcomes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditRecord {
+    /// RFC 3339, UTC, milliseconds.
+    pub time: String,
+    /// Shared by an action's intent and outcome.
+    #[serde(default)]
+    pub id: String,
+    #[serde(default = "outcome_phase")]
+    pub phase: Phase,
+    pub user: String,
+    #[serde(default)]
+    pub pid: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub via: Option<Via>,
+    pub metro: String,
+    pub action: ActionKind,
+    pub method: String,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub force: bool,
+    /// Outcomes: `ok`, `refused`, `failed` or `interrupted` (older lines: free text).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<String>,
+    /// Outcomes: the operator-facing sentence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub convergence_ms: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub best_after: Option<String>,
+    /// Time spent waiting for the state directory's lock before acting.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lock_wait_ms: Option<f64>,
+}
+
+fn outcome_phase() -> Phase {
+    Phase::Outcome
+}
+
+impl AuditRecord {
+    /// "withdraw of am by root at 12:03:01 (command line, pid 4711)".
+    pub fn describe(&self) -> String {
+        let clock = self.time.get(11..19).unwrap_or(&self.time);
+        let via = match self.via {
+            Some(Via::Cli) => "command line, ",
+            Some(Via::Console) => "console, ",
+            Some(Via::Demo) => "demo, ",
+            None => "",
+        };
+        format!(
+            "{} of {} by {} at {clock} ({via}pid {})",
+            self.action.verb(),
+            self.metro,
+            self.user,
+            self.pid
+        )
+    }
+
+    pub fn verdict(&self) -> Option<Verdict> {
+        match self.result.as_deref()? {
+            "ok" => Some(Verdict::Ok),
+            "refused" => Some(Verdict::Refused),
+            "failed" => Some(Verdict::Failed),
+            "interrupted" => Some(Verdict::Interrupted),
+            text if text.starts_with("refused") => Some(Verdict::Refused),
+            _ => Some(Verdict::Failed),
+        }
+    }
+}
+
+/// The latest intent in `records` that no later outcome answers, if any. Every action
+/// takes the lock before its intent and the next one closes a dangling intent first, so
+/// only the latest intent can be unanswered.
+pub fn unanswered(records: &[AuditRecord]) -> Option<&AuditRecord> {
+    let (pos, intent) = records
+        .iter()
+        .enumerate()
+        .rev()
+        .find(|(_, r)| r.phase == Phase::Intent)?;
+    let answered = records[pos + 1..]
+        .iter()
+        .any(|r| r.phase == Phase::Outcome && r.id == intent.id);
+    (!answered).then_some(intent)
+}
+
+/// An action whose intent has no outcome: still running (its process holds the lock),
+/// or abandoned (its process died; nobody holds the lock).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Unfinished {
+    pub intent: AuditRecord,
+    pub running: bool,
+}
+
+impl Unfinished {
+    /// "withdraw of am by root at 12:03:01 (command line, pid 4711) has no recorded
+    /// outcome; current state: withdrawn", or "… in progress".
+    pub fn note(&self, advertised: Option<bool>) -> String {
+        if self.running {
+            return format!("{} in progress", self.intent.describe());
+        }
+        let now = match advertised {
+            Some(true) => "advertising",
+            Some(false) => "withdrawn",
+            None => "unknown",
+        };
+        format!(
+            "{} has no recorded outcome; current state: {now}",
+            self.intent.describe()
+        )
+    }
+}
+
+/// What a poll learned from the state directory, read around the routers so that drift
+/// is judged only on a consistent pair.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Journal {
+    /// The desired state, or why it could not be read (a missing file is an empty map).
+    pub desired: Result<BTreeMap<String, Desired>, String>,
+    /// Audit records appended since the previous poll, by any process.
+    pub records: Vec<AuditRecord>,
+    pub unfinished: Option<Unfinished>,
+    /// False when the state directory changed while the routers were being read: the
+    /// pair may be inconsistent, so drift is not judged this time.
+    pub settled: bool,
+}
+
+/// Drift: a metro's advertisement differs from what the operator last asked for. Not
+/// judged while an action on that metro is unfinished or the journal was unsettled —
+/// another process's withdraw in flight is an event, never drift.
+pub fn drift(
+    metro: &str,
+    advertised: Option<bool>,
+    desired: &BTreeMap<String, Desired>,
+    unfinished: Option<&Unfinished>,
+    settled: bool,
+) -> Option<&'static str> {
+    if !settled || unfinished.is_some_and(|u| u.running && u.intent.metro == metro) {
+        return None;
+    }
+    let adv = advertised?;
+    match desired.get(metro)? {
+        Desired::Withdrawn if adv => Some("advertising, but withdrawn was asked"),
+        Desired::Advertised if !adv => Some("withdrawn, but advertised was asked"),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(id: &str, phase: Phase, metro: &str) -> AuditRecord {
+        AuditRecord {
+            time: "2026-11-29T12:03:01.250Z".into(),
+            id: id.into(),
+            phase,
+            user: "root".into(),
+            pid: 4711,
+            via: Some(Via::Cli),
+            metro: metro.into(),
+            action: ActionKind::Withdraw,
+            method: "disable".into(),
+            force: false,
+            result: (phase == Phase::Outcome).then(|| "ok".into()),
+            detail: None,
+            convergence_ms: None,
+            best_after: None,
+            lock_wait_ms: None,
+        }
+    }
+
+    #[test]
+    fn only_the_latest_intent_can_be_unanswered() {
+        let done = vec![
+            rec("1", Phase::Intent, "am"),
+            rec("1", Phase::Outcome, "am"),
+        ];
+        assert_eq!(unanswered(&done), None);
+        let mut dangling = done.clone();
+        dangling.push(rec("2", Phase::Intent, "da"));
+        assert_eq!(unanswered(&dangling).map(|r| r.id.as_str()), Some("2"));
+        // A refusal (an outcome with another id) does not answer it.
+        dangling.push(rec("3", Phase::Outcome, "am"));
+        assert_eq!(unanswered(&dangling).map(|r| r.id.as_str()), Some("2"));
+        dangling.push(rec("2", Phase::Outcome, "da"));
+        assert_eq!(unanswered(&dangling), None);
+    }
+
+    #[test]
+    fn old_lines_read_as_outcomes() {
+        let line = r#"{"time":"2026-01-01T00:00:00.000Z","user":"root","metro":"am","action":"withdraw","method":"disable","result":"refused: am is the last metro","convergence_ms":null,"best_after":null}"#;
+        let r: AuditRecord = serde_json::from_str(line).expect("old line parses");
+        assert_eq!(r.phase, Phase::Outcome);
+        assert_eq!(r.verdict(), Some(Verdict::Refused));
+    }
+
+    #[test]
+    fn notes_say_who_when_and_the_state_found() {
+        let u = Unfinished {
+            intent: rec("2", Phase::Intent, "am"),
+            running: false,
+        };
+        assert_eq!(
+            u.note(Some(false)),
+            "withdraw of am by root at 12:03:01 (command line, pid 4711) has no recorded outcome; current state: withdrawn"
+        );
+        let running = Unfinished { running: true, ..u };
+        assert!(running.note(None).ends_with("in progress"));
+    }
+
+    #[test]
+    fn drift_waits_for_a_settled_journal_and_a_finished_action() {
+        let desired = BTreeMap::from([("da".to_string(), Desired::Advertised)]);
+        assert_eq!(
+            drift("da", Some(false), &desired, None, true),
+            Some("withdrawn, but advertised was asked")
+        );
+        assert_eq!(drift("da", Some(false), &desired, None, false), None);
+        let running = Unfinished {
+            intent: rec("9", Phase::Intent, "da"),
+            running: true,
+        };
+        assert_eq!(
+            drift("da", Some(false), &desired, Some(&running), true),
+            None
+        );
+        let other = Unfinished {
+            intent: rec("9", Phase::Intent, "am"),
+            running: true,
+        };
+        assert!(drift("da", Some(false), &desired, Some(&other), true).is_some());
+        assert_eq!(drift("da", None, &desired, None, true), None);
+        assert_eq!(drift("am", Some(true), &desired, None, true), None);
+    }
+}

@@ -1,0 +1,127 @@
+//! Wiring from the config to the backends: probe targets and options, probe schedules,
+//! Nomad client settings.
+
+use std::time::Duration;
+
+use crate::config::{Config, Metro};
+
+/// The console's probe targets: the anycast URL, then every metro with an address probed
+/// directly with the anycast Host header (like `curl --resolve`).
+pub fn probe_targets(cfg: &Config) -> Vec<crate::probe::Target> {
+    use crate::domain::ANYCAST;
+    let Some(url) = &cfg.anycast.url else {
+        return Vec::new();
+    };
+    let Ok(base) = crate::probe::Target::from_url(ANYCAST, url) else {
+        return Vec::new();
+    };
+    let base = base.with_served_by_header(&cfg.probe.served_by_header);
+    std::iter::once(base.clone())
+        .chain(cfg.metros.iter().filter_map(|m| {
+            let addr = m.address?;
+            Some(
+                crate::probe::Target {
+                    name: m.name.clone(),
+                    ..base.clone()
+                }
+                .connect_to(addr),
+            )
+        }))
+        .collect()
+}
+
+/// Probe options from the config's `[probe]` table.
+pub fn probe_options(cfg: &Config) -> crate::probe::ProbeOptions {
+    crate::probe::ProbeOptions {
+        method: match cfg.probe.method {
+            crate::config::ProbeMethod::Head => crate::probe::Method::Head,
+            crate::config::ProbeMethod::Get => crate::probe::Method::Get,
+        },
+        timeout: cfg.probe.timeout,
+        keep_alive: cfg.probe.keep_alive,
+    }
+}
+
+/// Starts one probe schedule per target, each on its own clock (`count` probes each, or
+/// until stopped); samples arrive tagged with their target's name. The receiver ends
+/// once every schedule has.
+pub fn spawn_probes(
+    cfg: &Config,
+    interval: Duration,
+    count: Option<u64>,
+) -> (
+    Vec<tokio::task::JoinHandle<()>>,
+    tokio::sync::mpsc::UnboundedReceiver<(String, crate::probe::ProbeSample)>,
+) {
+    let opts = probe_options(cfg);
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut handles = Vec::new();
+    for target in probe_targets(cfg) {
+        let name = target.name.clone();
+        let (ptx, mut prx) = tokio::sync::mpsc::unbounded_channel();
+        handles.push(crate::probe::spawn_schedule(
+            target,
+            opts.clone(),
+            interval,
+            count,
+            ptx,
+        ));
+        let tx = tx.clone();
+        handles.push(tokio::spawn(async move {
+            while let Some(sample) = prx.recv().await {
+                if tx.send((name.clone(), sample)).is_err() {
+                    return;
+                }
+            }
+        }));
+    }
+    (handles, rx)
+}
+
+/// Probes every target `count` times, `interval` apart, all targets at once; returns
+/// (target name, sample) pairs as they completed.
+pub async fn probe_all(
+    cfg: &Config,
+    count: u64,
+    interval: Duration,
+) -> Vec<(String, crate::probe::ProbeSample)> {
+    let (_handles, mut rx) = spawn_probes(cfg, interval, Some(count));
+    let mut all = Vec::new();
+    while let Some(tagged) = rx.recv().await {
+        all.push(tagged);
+    }
+    all
+}
+
+/// Nomad client settings for a metro with a `[metro.nomad]` table: the config's values
+/// over the standard `NOMAD_*` environment. The token comes only from the environment
+/// (`token_env`, else `NOMAD_TOKEN`), never from the config file.
+pub fn nomad_settings(metro: &Metro) -> Option<crate::nomad::Settings> {
+    let n = metro.nomad.as_ref()?;
+    let mut s = crate::nomad::Settings::from_env();
+    if let Some(a) = &n.address {
+        s.address = a.clone();
+    }
+    if let Some(var) = &n.token_env {
+        s.token = std::env::var(var).ok().filter(|t| !t.is_empty());
+    }
+    if let Some(r) = &n.region {
+        s.region = Some(r.clone());
+    }
+    if let Some(ns) = &n.namespace {
+        s.namespace = ns.clone();
+    }
+    if let Some(ca) = &n.ca_cert {
+        s.ca_cert = Some(ca.clone());
+    }
+    if let Some(name) = &n.tls_server_name {
+        s.tls_server_name = Some(name.clone());
+    }
+    if let Some(skip) = n.skip_verify {
+        s.skip_verify = skip;
+    }
+    if let Some(t) = n.timeout {
+        s.timeout = t;
+    }
+    Some(s)
+}
