@@ -931,16 +931,18 @@ fn foreign_record(state: &mut State, r: &AuditRecord) {
             );
         }
         (Phase::Outcome, v) => {
-            let word = v.map(Verdict::word).unwrap_or("failed");
-            let detail = r.detail.as_deref().unwrap_or("");
+            // The detail says what happened ("refused: …"); the word only without one.
+            let what = match &r.detail {
+                Some(d) => crate::domain::text::visible(d).into_owned(),
+                None => v.map(Verdict::word).unwrap_or("failed").to_string(),
+            };
             state.event(
                 Level::Warn,
                 format!(
-                    "{} of {} by {} {via}: {word}: {}",
+                    "{} of {} by {} {via}: {what}",
                     r.action.verb(),
                     r.metro,
                     r.user,
-                    crate::domain::text::visible(detail)
                 ),
             );
         }

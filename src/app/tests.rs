@@ -332,6 +332,7 @@ fn record(pid: u32, phase: Phase, metro: &str, result: Option<&str>) -> AuditRec
         convergence_ms: result.map(|_| 0.6),
         best_after: None,
         lock_wait_ms: None,
+        desired: None,
     }
 }
 

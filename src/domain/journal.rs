@@ -107,6 +107,11 @@ pub struct AuditRecord {
     /// Time spent waiting for the state directory's lock before acting.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lock_wait_ms: Option<f64>,
+    /// The desired state of every metro once this record is written. Every line written
+    /// under the lock carries it, so the latest line is the desired state: it becomes
+    /// durable with the same fsync as the outcome, and can never disagree with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub desired: Option<BTreeMap<String, Desired>>,
 }
 
 fn outcome_phase() -> Phase {
@@ -142,6 +147,11 @@ impl AuditRecord {
             _ => Some(Verdict::Failed),
         }
     }
+}
+
+/// The desired state as of the latest record that carries one.
+pub fn latest_desired(records: &[AuditRecord]) -> Option<&BTreeMap<String, Desired>> {
+    records.iter().rev().find_map(|r| r.desired.as_ref())
 }
 
 /// The latest intent in `records` that no later outcome answers, if any. Every action
@@ -242,6 +252,7 @@ mod tests {
             convergence_ms: None,
             best_after: None,
             lock_wait_ms: None,
+            desired: None,
         }
     }
 

@@ -183,7 +183,8 @@ impl Lab {
                 ));
             }
         }
-        for sub in ["run", "log", "state"] {
+        // The state directory is created private (0700) by the first action.
+        for sub in ["run", "log"] {
             std::fs::create_dir_all(dir.join(sub))
                 .or_else(|e| err(format!("cannot create {}: {e}", dir.join(sub).display())))?;
         }

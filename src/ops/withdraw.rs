@@ -11,8 +11,7 @@
 //!   intent line, fsynced ─ refuse if it cannot be written: no audit, no action
 //!   act                                (BIRD disable/enable, or the command)
 //!   verify                             (the metro's export and the observer agree)
-//!   desired state                      (atomic replace)
-//!   outcome line, fsynced
+//!   outcome line + desired state, fsynced (one line: they cannot disagree)
 //! unlock
 //! ```
 //!
@@ -111,7 +110,24 @@ pub async fn execute(cfg: &Config, req: &Request, caller: &mut Caller<'_>) -> Ou
     };
     let mut poller = Poller::new(cfg, POLL_TIMEOUT);
     let before = poller.snapshot().await;
-    close_abandoned(&state, &before, caller);
+    let tail = match state.tail() {
+        Ok(t) => t,
+        Err(e) => {
+            refuse(&mut outcome, &e);
+            return outcome;
+        }
+    };
+    let mut desired = match state.desired_in(&tail) {
+        Ok(d) => d,
+        Err(e) => {
+            refuse(
+                &mut outcome,
+                &format!("the desired state cannot be read ({e})"),
+            );
+            return outcome;
+        }
+    };
+    close_abandoned(&state, &tail, &mut desired, &before, caller);
 
     let mut record = AuditRecord {
         time: journal::timestamp(SystemTime::now()),
@@ -129,6 +145,7 @@ pub async fn execute(cfg: &Config, req: &Request, caller: &mut Caller<'_>) -> Ou
         convergence_ms: None,
         best_after: None,
         lock_wait_ms: Some(round3(guard.waited.as_secs_f64() * 1000.0)),
+        desired: Some(desired.clone()),
     };
 
     let advertising = before.advertising();
@@ -169,12 +186,9 @@ pub async fn execute(cfg: &Config, req: &Request, caller: &mut Caller<'_>) -> Ou
     // The desired state follows the ask once the router shows it, even when verification
     // or the caller gave up half way; otherwise it stays what it was.
     if outcome.ok() || observed(&after, &req.metro) == Some(want) {
-        if let Err(e) = state.set_desired(&req.metro, req.action.desired()) {
-            outcome
-                .message
-                .push_str(&format!("; the desired state could not be saved: {e}"));
-        }
+        desired.insert(req.metro.clone(), req.action.desired());
     }
+    record.desired = Some(desired);
     record.time = journal::timestamp(SystemTime::now());
     record.phase = Phase::Outcome;
     record.result = Some(outcome.verdict.word().into());
@@ -232,10 +246,16 @@ fn state_word(advertising: Option<bool>) -> &'static str {
 }
 
 /// We hold the lock, so an intent without an outcome belongs to a process that died
-/// mid-action: record it as interrupted, with the state seen now.
-fn close_abandoned(state: &StateDir, now: &Snapshot, caller: &mut Caller<'_>) {
-    let Ok(tail) = state.tail() else { return };
-    let Some(intent) = unanswered(&tail).cloned() else {
+/// mid-action: record it as interrupted, with the state seen now (and the desired state
+/// following it when the router shows what was asked).
+fn close_abandoned(
+    state: &StateDir,
+    tail: &[AuditRecord],
+    desired: &mut std::collections::BTreeMap<String, crate::domain::Desired>,
+    now: &Snapshot,
+    caller: &mut Caller<'_>,
+) {
+    let Some(intent) = unanswered(tail).cloned() else {
         return;
     };
     let seen = observed(now, &intent.metro);
@@ -248,7 +268,7 @@ fn close_abandoned(state: &StateDir, now: &Snapshot, caller: &mut Caller<'_>) {
     );
     (caller.progress)(&format!("{}: {detail}", intent.describe()));
     if seen == Some(intent.action == ActionKind::Restore) {
-        let _ = state.set_desired(&intent.metro, intent.action.desired());
+        desired.insert(intent.metro.clone(), intent.action.desired());
     }
     let closing = AuditRecord {
         time: journal::timestamp(SystemTime::now()),
@@ -256,6 +276,7 @@ fn close_abandoned(state: &StateDir, now: &Snapshot, caller: &mut Caller<'_>) {
         result: Some(Verdict::Interrupted.word().into()),
         detail: Some(detail),
         lock_wait_ms: None,
+        desired: Some(desired.clone()),
         ..intent
     };
     let _ = state.append(&closing);
