@@ -106,13 +106,22 @@ pub enum LabCommand {
         /// Return once the lab is up, leaving it running (stop it with `lab down`).
         #[arg(long)]
         detach: bool,
-        /// How metros withdraw: BIRD `disable` of the origin, or `command` (stop/start
-        /// the metro's bird, like `systemctl stop bird`).
-        #[arg(long, value_parser = ["disable", "command"], default_value = "disable")]
-        withdraw_method: String,
+        /// How metros withdraw.
+        #[arg(long, value_enum, default_value_t = LabMethod::Disable)]
+        withdraw_method: LabMethod,
+        /// The console state directory the lab's config names (audit log, desired
+        /// state); default: `state` in the lab's directory. A fresh lab archives the
+        /// audit log it finds there (`audit-TIME.jsonl`), so it starts with no stale
+        /// desired state.
+        #[arg(long, value_name = "DIR")]
+        state_dir: Option<PathBuf>,
         /// Internal: run as the supervisor of a detached lab.
         #[arg(long, hide = true)]
         supervise: bool,
+        /// Internal: the supervisor stops the lab when its stdin closes (its console is
+        /// gone).
+        #[arg(long, hide = true)]
+        follow_owner: bool,
     },
     /// Stop a lab: no process, socket or pid file is left behind.
     Down {
@@ -291,18 +300,33 @@ async fn console(cli: &Cli) -> Result<(), Failure> {
             crate::runtime::run_console(cfg, format!("config {}", path.display())).await
         }
         None => {
-            // No config anywhere: the embedded lab, torn down when the console exits.
-            let dir = lab::runtime_base().join(format!("embedded-{}", std::process::id()));
+            // No config anywhere: the embedded lab, owned by a supervisor that follows
+            // this console (a SIGKILL of the console takes the lab down too). Its audit
+            // log is kept in the user's state directory.
+            let base = lab::runtime_base();
+            for stale in lab::supervise::remove_stale_embedded(&base) {
+                progress_to_stderr(&format!(
+                    "removed a stale embedded lab: {}",
+                    stale.display()
+                ));
+            }
+            let dir = base.join(format!("embedded-{}", std::process::id()));
+            let state_dir = ops::journal::default_state_dir().join("embedded-lab");
+            archive_state(&state_dir)?;
             eprintln!(
                 "no config file: starting the embedded lab in {}",
                 dir.display()
             );
-            let specs = lab::metros::parse_list(lab::DEFAULT_METROS).map_err(failed)?;
-            let mut lab = Lab::up(&dir, &specs, LabMethod::Disable, &mut progress_to_stderr)
+            let spec = lab::supervise::Spec {
+                dir: &dir,
+                metros: lab::DEFAULT_METROS,
+                method: LabMethod::Disable,
+                state_dir: Some(&state_dir),
+            };
+            let mut lab = lab::supervise::start(&spec, true, &mut progress_to_stderr)
                 .await
                 .map_err(|e| failed(e.to_string()))?;
-            let cfg = load(&lab.config_path(), cli.read_only);
-            let result = match cfg {
+            let result = match load(&lab.config_path(), cli.read_only) {
                 Ok(cfg) => crate::runtime::run_console(cfg, "embedded lab".to_string()).await,
                 Err(e) => {
                     lab.down();
@@ -324,33 +348,56 @@ async fn lab_command(cmd: &LabCommand) -> Result<(), Failure> {
             dir,
             detach,
             withdraw_method,
+            state_dir,
             supervise,
+            follow_owner,
         } => {
             let specs = lab::metros::parse_list(metros).map_err(usage)?;
             let dir = dir.clone().unwrap_or_else(lab::default_dir);
             if *detach {
-                return lab_detached(&dir, metros, withdraw_method);
+                let state = state_dir.clone().unwrap_or_else(|| dir.join("state"));
+                archive_state(&state)?;
+                let spec = lab::supervise::Spec {
+                    dir: &dir,
+                    metros,
+                    method: *withdraw_method,
+                    state_dir: state_dir.as_deref(),
+                };
+                let lab = lab::supervise::start(&spec, false, &mut progress_to_stderr)
+                    .await
+                    .map_err(|e| failed(e.to_string()))?;
+                println!(
+                    "lab up in {}; stop it with `platform-tui lab down --dir {}`",
+                    lab.dir.display(),
+                    lab.dir.display()
+                );
+                println!("config: {}", lab.config_path().display());
+                return Ok(());
             }
-            let method = if withdraw_method == "command" {
-                LabMethod::Command
-            } else {
-                LabMethod::Disable
-            };
-            let mut lab = Lab::up(&dir, &specs, method, &mut progress_to_stderr)
-                .await
-                .map_err(|e| failed(e.to_string()))?;
+            if !*supervise {
+                archive_state(&state_dir.clone().unwrap_or_else(|| dir.join("state")))?;
+            }
+            let mut lab = Lab::up(
+                &dir,
+                &specs,
+                *withdraw_method,
+                state_dir.as_deref(),
+                &mut progress_to_stderr,
+            )
+            .await
+            .map_err(|e| failed(e.to_string()))?;
             if *supervise {
                 lab.supervise().map_err(|e| failed(e.to_string()))?;
                 let ready = dir.join("run").join("ready");
                 std::fs::write(&ready, std::process::id().to_string())
                     .map_err(|e| failed(format!("{}: {e}", ready.display())))?;
                 // Detached: a hang-up of the terminal that started it must not stop it.
-                wait_for_stop(&mut lab, false).await;
+                lab::supervise::wait_for_stop(&mut lab, false, *follow_owner).await;
                 let _ = std::fs::remove_file(ready);
             } else {
                 println!("config: {}", lab.config_path().display());
                 progress_to_stderr("lab running; ctrl-c stops it");
-                wait_for_stop(&mut lab, true).await;
+                lab::supervise::wait_for_stop(&mut lab, true, false).await;
             }
             let stopped = lab.down();
             progress_to_stderr(&format!("lab stopped ({} daemons)", stopped.len()));
@@ -397,108 +444,23 @@ async fn lab_command(cmd: &LabCommand) -> Result<(), Failure> {
     }
 }
 
-/// Waits for SIGINT or SIGTERM (and SIGHUP when `hangup_stops`), reaping daemons that
-/// exit meanwhile.
-async fn wait_for_stop(lab: &mut Lab, hangup_stops: bool) {
-    use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut int), Ok(mut term), Ok(mut hup)) = (
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::terminate()),
-        signal(SignalKind::hangup()),
-    ) else {
-        return;
+/// A fresh lab starts with no stale desired state: the audit log an earlier lab left in
+/// its state directory is kept, renamed `audit-TIME.jsonl`.
+fn archive_state(state_dir: &Path) -> Result<(), Failure> {
+    let state = StateDir {
+        dir: state_dir.to_path_buf(),
     };
-    loop {
-        tokio::select! {
-            _ = int.recv() => return,
-            _ = term.recv() => return,
-            _ = hup.recv() => if hangup_stops { return },
-            _ = tokio::time::sleep(Duration::from_millis(500)) => lab.reap(),
+    match state.archive() {
+        Ok(Some(to)) => {
+            progress_to_stderr(&format!(
+                "a new lab: the previous audit log is kept as {}",
+                to.display()
+            ));
+            Ok(())
         }
+        Ok(None) => Ok(()),
+        Err(e) => Err(failed(e)),
     }
-}
-
-/// `lab up --detach`: starts this binary again as the lab's supervisor, in its own
-/// process group, and returns once the lab is ready. The supervisor owns the daemons as
-/// its children, so `lab down` leaves nothing behind, not even zombies.
-fn lab_detached(dir: &Path, metros: &str, method: &str) -> Result<(), Failure> {
-    use std::os::unix::process::CommandExt as _;
-    let dir = if dir.is_absolute() {
-        dir.to_path_buf()
-    } else {
-        std::env::current_dir()
-            .map_err(|e| failed(e.to_string()))?
-            .join(dir)
-    };
-    if Lab::open(&dir).is_ok_and(|l| !lab::running_birds(&l.state.dir).is_empty()) {
-        return Err(failed(format!(
-            "a lab is already running in {} (stop it with `platform-tui lab down --dir {}`)",
-            dir.display(),
-            dir.display()
-        )));
-    }
-    let logs = dir.join("log");
-    std::fs::create_dir_all(&logs).map_err(|e| failed(format!("{}: {e}", logs.display())))?;
-    let ready = dir.join("run").join("ready");
-    let _ = std::fs::remove_file(&ready);
-    let log_path = logs.join("supervisor.log");
-    let log = std::fs::File::create(&log_path)
-        .map_err(|e| failed(format!("{}: {e}", log_path.display())))?;
-    let exe = std::env::current_exe().map_err(|e| failed(e.to_string()))?;
-    let mut child = std::process::Command::new(exe)
-        .args([
-            "lab",
-            "up",
-            "--supervise",
-            "--metros",
-            metros,
-            "--withdraw-method",
-            method,
-            "--dir",
-        ])
-        .arg(&dir)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(log)
-        .process_group(0)
-        .spawn()
-        .map_err(|e| failed(format!("cannot start the lab supervisor: {e}")))?;
-    progress_to_stderr(&format!(
-        "starting lab in {} (metros {metros})",
-        dir.display()
-    ));
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        if ready.exists() {
-            break;
-        }
-        if let Ok(Some(status)) = child.try_wait() {
-            let text = std::fs::read_to_string(&log_path).unwrap_or_default();
-            let last = text
-                .lines()
-                .last()
-                .unwrap_or("")
-                .trim_start_matches("error: ");
-            return Err(failed(format!("lab failed to start ({status}): {last}")));
-        }
-        if std::time::Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(failed(format!(
-                "lab did not come up within 60s; see {}",
-                log_path.display()
-            )));
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let config = dir.join("platform-tui.toml");
-    println!(
-        "lab up in {}; stop it with `platform-tui lab down --dir {}`",
-        dir.display(),
-        dir.display()
-    );
-    println!("config: {}", config.display());
-    Ok(())
 }
 
 /// One poll of every metro, with the state directory read around it.

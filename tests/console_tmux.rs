@@ -5,6 +5,8 @@
 
 mod common;
 
+use std::process::Command;
+
 use common::{bin, metro, procs_mentioning, Lab, TempDir, Tmux};
 
 #[test]
@@ -167,6 +169,60 @@ fn hangup_tears_down_the_embedded_lab() {
         );
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
+}
+
+#[test]
+fn a_sigkilled_console_takes_its_embedded_lab_with_it_and_keeps_the_audit_log() {
+    let home = TempDir::new("kill9");
+    let h = home.path().display().to_string();
+    let cmd = format!(
+        "env HOME={h} XDG_CONFIG_HOME={h}/.config XDG_STATE_HOME={h}/.state XDG_RUNTIME_DIR={h}/run {}",
+        bin()
+    );
+    let t = Tmux::start("kill9", 100, 30, &cmd);
+    t.wait_for("Established");
+    t.keys(&["w", "y"]);
+    t.wait_for("anycast now via da");
+    let pid = String::from_utf8_lossy(
+        &t.cmd(&["display-message", "-p", "-t", "main", "#{pane_pid}"])
+            .stdout,
+    )
+    .trim()
+    .to_string();
+    Command::new("kill").args(["-9", &pid]).status().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !procs_mentioning(&format!("{h}/run")).is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "left behind: {:?}",
+            procs_mentioning(&format!("{h}/run"))
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    // The audit log stays in the user's state directory.
+    let audit =
+        std::fs::read_to_string(format!("{h}/.state/platform-tui/embedded-lab/audit.jsonl"))
+            .unwrap();
+    assert!(audit.contains("\"result\":\"ok\""), "{audit}");
+    // The next console starts a fresh lab: the old audit log is archived, so nothing is
+    // drift, and the stale directory of the killed one is gone.
+    let t = Tmux::start("kill9-again", 100, 30, &cmd);
+    let screen = t.wait_for("Established");
+    assert!(!screen.contains("DRIFT"), "{screen}");
+    let archived = std::fs::read_dir(format!("{h}/.state/platform-tui/embedded-lab"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with("audit-")
+        })
+        .count();
+    assert_eq!(archived, 1);
+    t.keys(&["q"]);
+    wait_gone(&t);
+    assert!(procs_mentioning(&format!("{h}/run")).is_empty());
 }
 
 fn wait_gone(t: &Tmux) {

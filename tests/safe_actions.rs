@@ -403,10 +403,7 @@ fn the_console_refuses_without_an_audit_log_and_shows_why() {
     t.wait_for("anycast will be served from da");
     t.keys(&["y"]);
     let screen = t.wait_for("withdraw of am not performed");
-    assert!(
-        screen.contains("refused: the audit log"),
-        "{screen}"
-    );
+    assert!(screen.contains("refused: the audit log"), "{screen}");
     assert_eq!(advertising(&cfg), ["am", "da"]);
 }
 

@@ -111,9 +111,14 @@ fn sh_quote(s: &str) -> String {
 
 /// The ordinary platform-tui config the lab writes next to its daemons.
 pub fn console_toml(state: &LabState, bird_bin: &Path) -> String {
-    let mut s = String::from(
+    let state_dir = state
+        .state_dir
+        .as_ref()
+        .map(|d| toml_str(&d.display().to_string()))
+        .unwrap_or_else(|| "\"state\"".to_string());
+    let mut s = format!(
         "# Written by `platform-tui lab up`: an ordinary platform-tui config for this lab.\n\
-         # Paths are relative to this file.\n\n[console]\nstate_dir = \"state\"\n\n",
+         # Paths are relative to this file.\n\n[console]\nstate_dir = {state_dir}\n\n",
     );
     let _ = write!(
         s,
@@ -134,7 +139,7 @@ pub fn console_toml(state: &LabState, bird_bin: &Path) -> String {
             addr = state.app_addr(m),
             nomad = state.nomad_addr(m),
         );
-        if state.method == "command" {
+        if state.method == super::LabMethod::Command {
             let d = state.dir.display().to_string();
             let withdraw = format!(
                 "kill -TERM \"$(cat {})\"",

@@ -7,6 +7,7 @@ mod conf;
 pub mod dataplane;
 pub mod metros;
 pub mod nomad_api;
+pub mod supervise;
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
@@ -42,10 +43,22 @@ fn err<T>(msg: impl Into<String>) -> Result<T, LabError> {
 }
 
 /// How a lab metro withdraws: BIRD `disable` of its origin, or stopping its daemon.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum LabMethod {
+    /// BIRD `disable`/`enable` of the metro's origin protocol.
     Disable,
+    /// Stop and start the metro's bird (like `systemctl stop bird`).
     Command,
+}
+
+impl LabMethod {
+    pub fn name(self) -> &'static str {
+        match self {
+            LabMethod::Disable => "disable",
+            LabMethod::Command => "command",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -65,8 +78,12 @@ pub struct LabState {
     pub port: u16,
     /// Second and third octets of the lab's 127.x.y.0/24.
     pub net: [u8; 2],
-    pub method: String,
+    pub method: LabMethod,
     pub metros: Vec<LabMetro>,
+    /// The console's state directory named in the lab's config; `None`: `state` in the
+    /// lab's directory.
+    #[serde(default)]
+    pub state_dir: Option<PathBuf>,
     /// The process that owns a detached lab's daemons.
     #[serde(default)]
     pub supervisor: Option<i32>,
@@ -170,6 +187,7 @@ impl Lab {
         dir: &Path,
         metros: &[&MetroSpec],
         method: LabMethod,
+        state_dir: Option<&Path>,
         progress: &mut dyn FnMut(&str),
     ) -> Result<Lab, LabError> {
         let bird = find_bird()?;
@@ -194,10 +212,8 @@ impl Lab {
             prefix: DEFAULT_PREFIX.to_string(),
             port,
             net,
-            method: match method {
-                LabMethod::Disable => "disable".into(),
-                LabMethod::Command => "command".into(),
-            },
+            method,
+            state_dir: state_dir.map(Path::to_path_buf),
             metros: metros
                 .iter()
                 .enumerate()

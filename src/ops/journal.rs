@@ -154,6 +154,34 @@ impl StateDir {
         Ok(())
     }
 
+    /// Starts afresh for a new world (a new lab): the audit log is kept, renamed
+    /// `audit-YYYYMMDDTHHMMSSZ.jsonl`, so the desired state it carried is history. Returns
+    /// the new name, or `None` when there was nothing to keep.
+    pub fn archive(&self) -> Result<Option<PathBuf>, String> {
+        if !self.check_existing()? {
+            return Ok(None);
+        }
+        self.prepare()?;
+        let stamp: String = timestamp(SystemTime::now())
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric())
+            .take(15)
+            .collect();
+        let mut kept = None;
+        for (from, to) in [
+            (self.audit_path(), format!("audit-{stamp}Z.jsonl")),
+            (self.desired_path(), format!("desired-{stamp}Z.json")),
+        ] {
+            if std::fs::symlink_metadata(&from).is_ok() {
+                let to = self.dir.join(to);
+                std::fs::rename(&from, &to)
+                    .map_err(|e| format!("cannot archive {}: {e}", from.display()))?;
+                kept.get_or_insert(to);
+            }
+        }
+        Ok(kept)
+    }
+
     /// Checks an existing directory without changing anything (for readers).
     fn check_existing(&self) -> Result<bool, String> {
         match std::fs::symlink_metadata(&self.dir) {
