@@ -28,6 +28,9 @@ enum Mode {
     Garbage,
     /// Closes as soon as the connection is accepted.
     CloseAtOnce,
+    /// Answers the head at once, then streams a chunked body, a chunk every 100 ms, for
+    /// 10 s (an event feed, a long download).
+    Stream,
 }
 
 #[derive(Clone)]
@@ -153,6 +156,23 @@ async fn serve(
         Mode::Silent => {
             let _ = read_head(&mut stream).await;
             tokio::time::sleep(Duration::from_secs(30)).await;
+            return;
+        }
+        Mode::Stream => {
+            let Some(head) = read_head(&mut stream).await else {
+                return;
+            };
+            requests.lock().unwrap().push(head);
+            let h = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nx-served-by: metro1\r\n\r\n";
+            if stream.write_all(h.as_bytes()).await.is_err() {
+                return;
+            }
+            for _ in 0..100 {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                if stream.write_all(b"6\r\nevent\n\r\n").await.is_err() {
+                    return;
+                }
+            }
             return;
         }
         Mode::Http => {}
@@ -324,6 +344,52 @@ async fn probe_get_drains_the_body() {
         assert!(s.total.unwrap() >= s.ttfb.unwrap());
         assert!(s.ttfb.unwrap() >= Duration::from_millis(20));
         assert!(srv.requests()[0].starts_with("GET / HTTP/1.1\r\n"));
+    })
+    .await;
+}
+
+/// Field case 15: a GET whose body streams past the timeout is an answer timed to its
+/// first byte, not a loss.
+#[tokio::test]
+async fn probe_get_times_the_head_of_a_streaming_body() {
+    bounded(async {
+        let srv = Server::start(Cfg {
+            mode: Mode::Stream,
+            ..Cfg::default()
+        })
+        .await;
+        for keep_alive in [false, true] {
+            let o = ProbeOptions {
+                method: Method::Get,
+                keep_alive,
+                ..opts(1000)
+            };
+            let s = probe_once(&srv.target(), &o, 0).await;
+            assert!(s.ok(), "{s:?}");
+            assert_eq!(s.error, None);
+            assert!(s.ttfb.unwrap() < Duration::from_millis(500), "{s:?}");
+            assert_eq!(s.served_by.as_deref(), Some("metro1"));
+            assert_eq!(s.total, None, "the body was not read to its end");
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn probe_get_reads_at_most_max_body() {
+    bounded(async {
+        let srv = Server::start(Cfg {
+            body: vec![b'x'; platform_tui::probe::MAX_BODY + 4096],
+            ..Cfg::default()
+        })
+        .await;
+        let o = ProbeOptions {
+            method: Method::Get,
+            ..opts(2000)
+        };
+        let s = probe_once(&srv.target(), &o, 0).await;
+        assert!(s.ok(), "{s:?}");
+        assert_eq!(s.total, None);
     })
     .await;
 }

@@ -220,7 +220,9 @@ pub struct ProbeSample {
     pub connect: Option<Duration>,
     /// Start to response headers parsed. `None` when the probe failed.
     pub ttfb: Option<Duration>,
-    /// Start to body fully read. `None` when the probe failed.
+    /// Start to body fully read. `None` when the probe failed, or when the body was not
+    /// read to its end (longer than the probe's timeout or than [`MAX_BODY`]): time to
+    /// first byte is what a probe measures, so such a probe still counts.
     pub total: Option<Duration>,
     pub status: Option<u16>,
     pub peer: Option<SocketAddr>,
@@ -254,7 +256,7 @@ impl ProbeSample {
         self.total = None;
     }
 
-    /// A response arrived in full (whatever its status).
+    /// The response's head arrived (whatever its status).
     pub fn ok(&self) -> bool {
         self.error.is_none() && self.ttfb.is_some()
     }
@@ -468,6 +470,8 @@ async fn probe_with(
             sample.fail(kind);
             None
         }
+        // The head arrived in time and only the body was still coming: an answer.
+        Err(_) if sample.ttfb.is_some() => None,
         Err(_) => {
             sample.fail(ErrorKind::Timeout);
             None
@@ -503,9 +507,9 @@ async fn run(
         };
         sample.peer = Some(c.peer);
         match exchange(&mut c, target, opts.method, keep_alive, t0, sample).await {
-            Ok(()) => {
+            Ok(complete) => {
                 if keep_alive {
-                    return Ok((!c.sender.is_closed()).then_some(c));
+                    return Ok((complete && !c.sender.is_closed()).then_some(c));
                 }
                 c.task.detach();
                 return Ok(None);
@@ -584,7 +588,12 @@ async fn resolve(target: &Target) -> Result<Vec<SocketAddr>, ErrorKind> {
     Ok(addrs)
 }
 
-/// Sends the request, times the headers and drains the body.
+/// How much of a GET body a probe reads; the rest is not waited for (the connection is
+/// then not reused).
+pub const MAX_BODY: usize = 1024 * 1024;
+
+/// Sends the request, times the headers and reads the body, bounded by [`MAX_BODY`] (and
+/// by the probe's timeout, around it).
 async fn exchange(
     c: &mut Conn,
     target: &Target,
@@ -592,7 +601,7 @@ async fn exchange(
     keep_alive: bool,
     t0: Instant,
     sample: &mut ProbeSample,
-) -> Result<(), Failure> {
+) -> Result<bool, Failure> {
     let before = |e: hyper::Error| Failure {
         kind: map_hyper(&e),
         answered: false,
@@ -603,20 +612,28 @@ async fn exchange(
         answered: false,
     })?;
     let resp = c.sender.send_request(req).await.map_err(before)?;
-    let ttfb = t0.elapsed();
+    // Time to first byte: the head, as httping -G times it. Recorded before the body so
+    // that a body still streaming at the timeout leaves an answered probe.
+    sample.ttfb = Some(t0.elapsed());
     sample.status = Some(resp.status().as_u16());
     sample.served_by = served_by(resp.headers(), &target.served_by_header);
     let mut body = resp.into_body();
-    // Ends with the body; bounded by the probe's timeout.
+    let mut read = 0usize;
     while let Some(frame) = body.frame().await {
-        frame.map_err(|e| Failure {
+        let frame = frame.map_err(|e| Failure {
             kind: map_hyper(&e),
             answered: true,
         })?;
+        if let Some(data) = frame.data_ref() {
+            read += data.len();
+            if read > MAX_BODY {
+                // Not read to its end: this connection cannot carry another request.
+                return Ok(false);
+            }
+        }
     }
-    sample.ttfb = Some(ttfb);
     sample.total = Some(t0.elapsed());
-    Ok(())
+    Ok(true)
 }
 
 fn request(

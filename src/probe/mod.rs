@@ -20,5 +20,6 @@ pub mod stats;
 
 pub use engine::{
     probe_once, spawn_schedule, ErrorKind, Method, ProbeOptions, ProbeSample, Prober, Target,
+    MAX_BODY,
 };
 pub use stats::{Stats, Summary};
