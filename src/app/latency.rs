@@ -30,7 +30,33 @@ pub struct LatencyRow {
     /// the headline moves with the first probe after a change of metro, yet one noisy
     /// sample does not make it jump.
     pub recent: VecDeque<f64>,
+    /// When the current run of lost probes began, once it counts as failing.
+    pub failing_since: Option<SystemTime>,
 }
+
+/// What the anycast address is doing now, in the operator's terms: the header, the
+/// overview's anycast row and `status` all say this, so none shows a healthy figure for
+/// a dead address.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Health {
+    /// No probe has finished yet.
+    Probing,
+    /// Answering: the median of the latest answers from the serving metro, and how many
+    /// of the latest probes were lost (fewer than [`FAILING_AFTER`]).
+    Answering {
+        ms: f64,
+        served_by: Option<String>,
+        inferred: bool,
+        lost: usize,
+    },
+    /// The latest probes were all lost, since then.
+    Failing { since: SystemTime, lost: usize },
+    /// Nothing advertises the address: the observer holds no route.
+    NoRoute,
+}
+
+/// Consecutive lost probes after which an address counts as failing.
+pub const FAILING_AFTER: usize = 2;
 
 /// Samples behind the headline figure.
 const HEADLINE: usize = 5;
@@ -44,6 +70,52 @@ impl LatencyRow {
             inferred: false,
             series: VecDeque::new(),
             recent: VecDeque::new(),
+            failing_since: None,
+        }
+    }
+
+    /// How many of the latest probes were lost in a row.
+    pub fn trailing_losses(&self) -> usize {
+        self.series
+            .iter()
+            .rev()
+            .take_while(|(_, v)| v.is_none())
+            .count()
+    }
+
+    /// See [`Health`]. `routed`: false when the observer answered and holds no route.
+    pub fn health(&self, routed: bool) -> Health {
+        if !routed {
+            return Health::NoRoute;
+        }
+        let lost = self.trailing_losses();
+        match (self.failing_since, self.headline()) {
+            (Some(since), _) => Health::Failing { since, lost },
+            (None, Some(ms)) => Health::Answering {
+                ms,
+                served_by: self.served_by.clone(),
+                inferred: self.inferred,
+                lost,
+            },
+            // Only losses so far, not yet enough to call it failing.
+            (None, None) if lost > 0 => Health::Failing {
+                since: self
+                    .series
+                    .front()
+                    .map_or(SystemTime::UNIX_EPOCH, |(t, _)| *t),
+                lost,
+            },
+            (None, None) => Health::Probing,
+        }
+    }
+
+    /// "73 ms", the latest probe's answer, or "lost" when it was lost: what the address
+    /// did just before a change of serving metro.
+    pub fn before_figure(&self) -> String {
+        match self.series.back() {
+            Some((_, Some(ms))) => format!("{ms:.0} ms"),
+            Some((_, None)) => "lost".to_string(),
+            None => "-".to_string(),
         }
     }
 
@@ -72,8 +144,9 @@ impl LatencyRow {
         self.stats.window().p50
     }
 
-    /// Records a sample; returns the previous served-by when it changed.
-    pub fn record(&mut self, s: &ProbeSample) {
+    /// Records a sample; returns whether the row started (`Some(true)`) or stopped
+    /// (`Some(false)`) failing with it.
+    pub fn record(&mut self, s: &ProbeSample) -> Option<bool> {
         self.stats.record(s);
         self.series.push_back((s.at, s.ttfb_ms()));
         while let Some((t, _)) = self.series.front() {
@@ -82,6 +155,19 @@ impl LatencyRow {
             } else {
                 break;
             }
+        }
+        let lost = self.trailing_losses();
+        match (self.failing_since, lost) {
+            (None, n) if n >= FAILING_AFTER => {
+                let first = self.series.len() - n;
+                self.failing_since = self.series.get(first).map(|(t, _)| *t);
+                Some(true)
+            }
+            (Some(_), 0) => {
+                self.failing_since = None;
+                Some(false)
+            }
+            _ => None,
         }
     }
 }

@@ -265,6 +265,25 @@ impl State {
         crate::domain::best(self.observer.as_ref())
     }
 
+    /// False only when it is known that nothing routes the anycast address: the
+    /// observer answered without a route, or, with no observer answering, every metro
+    /// answered and none exports it. A silent observer is not a missing route.
+    pub fn routed(&self) -> bool {
+        match &self.observer {
+            Some(Ok(v)) => !v.routes.is_empty(),
+            _ => {
+                let known: Vec<Option<bool>> =
+                    self.metros.iter().map(MetroRow::advertised).collect();
+                known.is_empty() || known.iter().any(|a| *a != Some(false))
+            }
+        }
+    }
+
+    /// See [`latency::Health`]; `None` when the anycast URL is not probed.
+    pub fn anycast_health(&self) -> Option<latency::Health> {
+        self.latency_row(ANYCAST).map(|r| r.health(self.routed()))
+    }
+
     /// See [`crate::domain::journal::drift`].
     pub fn drift(&self, metro: &MetroRow) -> Option<&'static str> {
         crate::domain::journal::drift(
@@ -796,7 +815,6 @@ fn on_probe(state: &mut State, target: &str, sample: crate::probe::ProbeSample) 
     let Some(idx) = state.latency.iter().position(|r| r.target == target) else {
         return;
     };
-    let before = state.latency[idx].series.iter().rev().find_map(|(_, v)| *v);
     let (served, inferred) = match (&sample.served_by, sample.ttfb_ms()) {
         (Some(s), _) => (Some(s.clone()), false),
         (None, Some(ttfb)) => (
@@ -806,7 +824,52 @@ fn on_probe(state: &mut State, target: &str, sample: crate::probe::ProbeSample) 
         (None, None) => (None, false),
     };
     let row = &mut state.latency[idx];
-    row.record(&sample);
+    let before = row.before_figure();
+    let last_answer = row.headline().map(|ms| {
+        let by = row
+            .served_by
+            .as_deref()
+            .map(|b| format!(" via {b}"))
+            .unwrap_or_default();
+        format!("{ms:.0} ms{by}")
+    });
+    let failing_since = row.failing_since;
+    let turned = row.record(&sample);
+    if target == ANYCAST {
+        match turned {
+            Some(true) => {
+                let lost = state.latency[idx].trailing_losses();
+                let last = last_answer
+                    .map(|a| format!("; last answer {a}"))
+                    .unwrap_or_default();
+                state.marker("lost".to_string());
+                state.event(
+                    Level::Error,
+                    format!("anycast address failing: the last {lost} probes were lost{last}"),
+                );
+            }
+            Some(false) => {
+                let ms = sample
+                    .ttfb_ms()
+                    .map(|v| format!("{v:.0} ms"))
+                    .unwrap_or_default();
+                let by = served
+                    .as_deref()
+                    .map(|b| format!(" via {b}"))
+                    .unwrap_or_default();
+                let took = failing_since
+                    .and_then(|t| sample.at.duration_since(t).ok())
+                    .map(|d| format!(" (failed for {})", crate::domain::age(d.as_secs())))
+                    .unwrap_or_default();
+                state.event(
+                    Level::Good,
+                    format!("anycast address answering again: {ms}{by}{took}"),
+                );
+            }
+            None => {}
+        }
+    }
+    let row = &mut state.latency[idx];
     if served.is_none() {
         return;
     }
@@ -821,15 +884,11 @@ fn on_probe(state: &mut State, target: &str, sample: crate::probe::ProbeSample) 
     }
     if let (Some(prev), Some(now)) = (previous, served) {
         if prev != now {
-            let ms = |v: Option<f64>| {
-                v.map(|v| format!("{v:.0} ms"))
-                    .unwrap_or_else(|| "-".into())
-            };
-            let text = format!(
-                "anycast now served by {now} (was {prev}): {} → {}",
-                ms(before),
-                ms(sample.ttfb_ms())
-            );
+            let after = sample
+                .ttfb_ms()
+                .map(|v| format!("{v:.0} ms"))
+                .unwrap_or_else(|| "-".into());
+            let text = format!("anycast now served by {now} (was {prev}): {before} → {after}");
             state.marker(format!("→{now}"));
             state.event(Level::Info, text);
         }

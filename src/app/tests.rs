@@ -471,7 +471,7 @@ fn tick_moves_the_clock_only() {
 }
 
 mod latency_and_nomad {
-    use super::super::testing::{nomad, probe_history, sample, snapshot, state};
+    use super::super::testing::{at, nomad, probe_history, sample, snapshot, state};
     use super::super::*;
     use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
@@ -503,6 +503,83 @@ mod latency_and_nomad {
         let e = s.events.back().expect("event");
         assert_eq!(e.text, "anycast now served by da (was am): 73 ms → 301 ms");
         assert_eq!(s.markers.last().map(|m| m.label.as_str()), Some("→da"));
+    }
+
+    fn anycast(s: &mut State, secs: u64, ttfb: Option<f64>, by: Option<&str>) {
+        update(
+            s,
+            Msg::Probe {
+                target: "anycast".into(),
+                sample: sample(secs, secs, ttfb, by),
+            },
+        );
+    }
+
+    #[test]
+    fn a_dead_address_never_shows_a_healthy_figure_and_its_failure_is_an_event() {
+        use super::super::latency::Health;
+        let mut s = state(false);
+        update(
+            &mut s,
+            Msg::Snapshot(snapshot(1, &[("am", Ok(true)), ("da", Ok(true))])),
+        );
+        for t in 2..6 {
+            anycast(&mut s, t, Some(73.0), Some("am"));
+        }
+        assert!(matches!(
+            s.anycast_health(),
+            Some(Health::Answering { lost: 0, .. })
+        ));
+        anycast(&mut s, 6, None, None);
+        assert!(
+            matches!(s.anycast_health(), Some(Health::Answering { lost: 1, .. })),
+            "one loss is not yet failing"
+        );
+        anycast(&mut s, 7, None, None);
+        assert_eq!(
+            s.anycast_health(),
+            Some(Health::Failing {
+                since: at(6),
+                lost: 2
+            })
+        );
+        assert_eq!(
+            s.events.back().map(|e| (e.level, e.text.as_str())),
+            Some((
+                Level::Error,
+                "anycast address failing: the last 2 probes were lost; last answer 73 ms via am"
+            ))
+        );
+        anycast(&mut s, 8, None, None);
+        assert_eq!(
+            s.events
+                .iter()
+                .filter(|e| e.text.contains("failing"))
+                .count(),
+            1,
+            "one event per failure"
+        );
+        // Served again, by da now: the switch's "before" is the loss, not a stale 73 ms.
+        anycast(&mut s, 9, Some(301.0), Some("da"));
+        let texts: Vec<&str> = s.events.iter().map(|e| e.text.as_str()).collect();
+        assert_eq!(
+            texts[texts.len() - 2..],
+            [
+                "anycast address answering again: 301 ms via da (failed for 3s)",
+                "anycast now served by da (was am): lost → 301 ms"
+            ]
+        );
+        // Nothing routes the address: no route, whatever the probes say.
+        update(
+            &mut s,
+            Msg::Snapshot(snapshot(10, &[("am", Ok(false)), ("da", Ok(false))])),
+        );
+        assert_eq!(s.anycast_health(), Some(Health::NoRoute));
+        // A silent observer is not a missing route.
+        let mut silent = snapshot(11, &[("am", Ok(true)), ("da", Ok(true))]);
+        silent.observer = Some(Err("observer silent: timed out".into()));
+        update(&mut s, Msg::Snapshot(silent));
+        assert!(s.routed());
     }
 
     #[test]

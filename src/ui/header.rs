@@ -6,6 +6,7 @@ use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
 use super::style;
+use crate::app::latency::Health;
 use crate::app::State;
 use crate::domain::age;
 
@@ -38,23 +39,9 @@ pub fn draw(state: &State, frame: &mut Frame, area: Rect) {
         }
         (None, _) => first.push(Span::styled("  no observer configured", style::dim(t))),
     }
-    if let Some(row) = state.latency_row(crate::app::latency::ANYCAST) {
+    if let Some(health) = state.anycast_health() {
         first.push(Span::raw("  │ anycast "));
-        match (row.headline(), &row.served_by) {
-            (Some(p50), Some(by)) => {
-                let by = if row.inferred {
-                    format!("{by}?")
-                } else {
-                    by.clone()
-                };
-                first.push(Span::styled(format!("{p50:.0} ms via {by}"), style::ok(t)));
-            }
-            (Some(p50), None) => first.push(Span::styled(format!("{p50:.0} ms"), style::ok(t))),
-            (None, _) if row.stats.last_sample().is_some() => {
-                first.push(Span::styled("unreachable", style::error(t)))
-            }
-            (None, _) => first.push(Span::styled("probing…", style::dim(t))),
-        }
+        first.push(health_span(&health, state));
     }
     if state.read_only {
         first.push(Span::styled("  [READ-ONLY]", style::warn(t)));
@@ -96,6 +83,39 @@ pub fn draw(state: &State, frame: &mut Frame, area: Rect) {
         Paragraph::new(vec![Line::from(first), Line::from(second)]),
         area,
     );
+}
+
+/// The anycast figure: healthy only while the latest probes answer.
+fn health_span(h: &Health, state: &State) -> Span<'static> {
+    let t = &state.theme;
+    match h {
+        Health::Answering {
+            ms,
+            served_by,
+            inferred,
+            lost,
+        } => {
+            let by = match served_by {
+                Some(b) if *inferred => format!(" via {b}?"),
+                Some(b) => format!(" via {b}"),
+                None => String::new(),
+            };
+            if *lost > 0 {
+                Span::styled(format!("{ms:.0} ms{by}, last probe lost"), style::warn(t))
+            } else {
+                Span::styled(format!("{ms:.0} ms{by}"), style::ok(t))
+            }
+        }
+        Health::Failing { since, lost } => Span::styled(
+            format!(
+                "LOST ({lost} probes, {})",
+                age(secs_between(*since, state.now))
+            ),
+            style::error(t),
+        ),
+        Health::NoRoute => Span::styled("NO ROUTE", style::error(t)),
+        Health::Probing => Span::styled("probing…", style::dim(t)),
+    }
 }
 
 pub(crate) fn secs_between(earlier: std::time::SystemTime, later: std::time::SystemTime) -> u64 {

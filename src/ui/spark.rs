@@ -9,22 +9,24 @@ use crate::config::theme::Theme;
 
 const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
 
-/// The last `width` samples, scaled between their own min and max.
+/// The span a sparkline shows at least, as a fraction of its highest value: 1 ms of
+/// jitter on 73 ms stays a ripple instead of filling the bar.
+const MIN_SPAN: f64 = 0.25;
+
+/// The last `width` samples, scaled from their min over a span of at least a quarter of
+/// their max (and 2 ms).
 pub fn sparkline(samples: &[Option<f64>], width: usize, theme: &Theme) -> Line<'static> {
     let tail = &samples[samples.len().saturating_sub(width)..];
     let values = tail.iter().flatten();
     let lo = values.clone().copied().fold(f64::INFINITY, f64::min);
-    let hi = values.copied().fold(f64::NEG_INFINITY, f64::max);
+    let top = values.copied().fold(f64::NEG_INFINITY, f64::max);
+    let hi = top.max(lo + (top * MIN_SPAN).max(2.0));
     let mut spans = Vec::with_capacity(tail.len());
     let bar_style = Style::new().fg(theme.chart);
     for v in tail {
         match v {
             Some(v) => {
-                let level = if hi - lo < 1.0 {
-                    1
-                } else {
-                    (((v - lo) / (hi - lo)) * 7.0).round() as usize
-                };
+                let level = (((v - lo) / (hi - lo)) * 7.0).round() as usize;
                 spans.push(Span::styled(BARS[level.min(7)].to_string(), bar_style));
             }
             None => spans.push(Span::styled("×", style::lost(theme))),
@@ -43,6 +45,17 @@ mod tests {
         let line = sparkline(&[Some(10.0), None, Some(80.0), Some(45.0)], 10, &t);
         let text: String = line.spans.iter().map(|s| s.content.as_ref()).collect();
         assert_eq!(text, "▁×█▅");
+    }
+
+    #[test]
+    fn small_jitter_stays_small() {
+        let t = Theme::default();
+        let line = sparkline(&[Some(73.0), Some(73.5), Some(74.0), Some(300.0)], 10, &t);
+        let text: String = line.spans.iter().map(|s| s.content.as_ref()).collect();
+        assert_eq!(text, "▁▁▁█");
+        let line = sparkline(&[Some(73.0), Some(73.5), Some(74.0)], 10, &t);
+        let text: String = line.spans.iter().map(|s| s.content.as_ref()).collect();
+        assert_eq!(text, "▁▁▁", "1 ms on 73 ms is flat at this scale");
     }
 
     #[test]

@@ -62,6 +62,22 @@ fn after_jump() -> State {
 }
 
 #[test]
+fn anycast_failing_header() {
+    let mut s = overview();
+    for t in 126..130 {
+        update(
+            &mut s,
+            Msg::Probe {
+                target: "anycast".into(),
+                sample: crate::app::testing::sample(t, t, None, None),
+            },
+        );
+    }
+    update(&mut s, Msg::Tick(at(131)));
+    both_sizes("anycast_failing", &s);
+}
+
+#[test]
 fn latency_pane() {
     let mut s = after_jump();
     update(&mut s, Msg::Key(key('2')));
