@@ -111,3 +111,38 @@ fn bad_usage_exits_2() {
     assert_eq!(run(&["withdraw"]).status.code(), Some(2));
     assert_eq!(run(&["frobnicate"]).status.code(), Some(2));
 }
+
+#[test]
+fn a_config_must_be_a_small_regular_file() {
+    let out = run(&["config", "check", "/dev/zero"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("/dev/zero: cannot read config: not a regular file"),
+        "{}",
+        text(&out)
+    );
+    let dir = TempDir::new("cfgfile");
+    let fifo = dir.path().join("fifo.toml");
+    assert!(std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let out = run(&["config", "check", fifo.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a FIFO is refused, not waited on: {}",
+        text(&out)
+    );
+    let big = dir.path().join("big.toml");
+    std::fs::write(&big, vec![b'#'; 5 * 1024 * 1024]).unwrap();
+    let out = run(&["config", "check", big.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("larger than 4096 KiB"),
+        "{}",
+        text(&out)
+    );
+}

@@ -342,3 +342,30 @@ fn every_socket_in_a_lab_is_a_bird_and_control_needs_the_token() {
         "nothing was stopped"
     );
 }
+
+#[test]
+fn a_lab_directory_with_spaces_works_and_one_with_a_quote_is_refused() {
+    let base = common::TempDir::new("lab dir");
+    let spaced = base.path().join("my lab");
+    let out = common::run(&["lab", "up", "--detach", "--dir", spaced.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+    let cfg = spaced.join("platform-tui.toml");
+    let out = common::run(&["--config", cfg.to_str().unwrap(), "status", "--json"]);
+    let s: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(metro(&s, "am")["bgp"]["session"], "Established", "{s:#}");
+    assert!(
+        common::run(&["lab", "down", "--dir", spaced.to_str().unwrap()])
+            .status
+            .success()
+    );
+
+    let quoted = base.path().join("a\"b");
+    let out = common::run(&["lab", "up", "--detach", "--dir", quoted.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("which BIRD configs cannot hold"),
+        "{}",
+        text(&out)
+    );
+    assert!(procs_mentioning(base.path().to_str().unwrap()).is_empty());
+}

@@ -314,15 +314,48 @@ impl std::error::Error for ConfigError {}
 
 /// Read and parse a config file.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+    let fail = |message: String| ConfigError {
         path: path.to_path_buf(),
         line: 0,
         col: 0,
         key: None,
-        message: format!("cannot read config: {e}"),
+        message,
+    };
+    // A config is a small regular file: never block on a FIFO or read /dev/zero forever.
+    use std::io::Read as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| fail(format!("cannot read config: {e}")))?;
+    let meta = file
+        .metadata()
+        .map_err(|e| fail(format!("cannot read config: {e}")))?;
+    if !meta.is_file() {
+        return Err(fail("cannot read config: not a regular file".into()));
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_CONFIG_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| fail(format!("cannot read config: {e}")))?;
+    if bytes.len() as u64 > MAX_CONFIG_BYTES {
+        return Err(fail(format!(
+            "cannot read config: larger than {} KiB; is this the right file?",
+            MAX_CONFIG_BYTES / 1024
+        )));
+    }
+    let text = String::from_utf8(bytes).map_err(|e| {
+        fail(format!(
+            "cannot read config: not UTF-8 text (byte {})",
+            e.utf8_error().valid_up_to()
+        ))
     })?;
     parse(&text, path)
 }
+
+/// A config file is at most this big (a thousand metros fit in a fraction of it).
+pub const MAX_CONFIG_BYTES: u64 = 4 * 1024 * 1024;
 
 /// Parse config text. `path` names the file in errors, and relative paths in the file
 /// are resolved against its directory.

@@ -5,13 +5,32 @@ use std::path::Path;
 
 use super::{LabMetro, LabState};
 
+/// A path as a BIRD string literal. BIRD's strings have no escapes, so a path holding a
+/// double quote, a newline or another control character cannot be written at all.
+pub fn bird_str(p: &Path) -> Result<String, String> {
+    let text = p.to_str().ok_or_else(|| {
+        format!(
+            "{} is not UTF-8, which BIRD configs cannot hold",
+            p.display()
+        )
+    })?;
+    if let Some(c) = text.chars().find(|c| *c == '"' || c.is_control()) {
+        return Err(format!(
+            "{} holds {}, which BIRD configs cannot hold: choose another --dir",
+            crate::domain::text::visible(text),
+            crate::domain::text::visible(&c.to_string())
+        ));
+    }
+    Ok(format!("\"{text}\""))
+}
+
 /// BIRD config for one metro: a static `anycast` protocol originates the prefix and an
 /// eBGP session exports it to the upstream. No kernel protocol, so it runs unprivileged.
-pub fn metro_bird(state: &LabState, m: &LabMetro, log: &Path) -> String {
-    format!(
+pub fn metro_bird(state: &LabState, m: &LabMetro, log: &Path) -> Result<String, String> {
+    Ok(format!(
         r#"# platform-tui lab: metro {code} ({name})
 router id {addr};
-log "{log}" all;
+log {log} all;
 timeformat protocol "%s";
 timeformat route "%s";
 
@@ -33,13 +52,13 @@ protocol bgp upstream {{
         code = m.code,
         name = m.display_name,
         addr = m.addr,
-        log = log.display(),
+        log = bird_str(log)?,
         prefix = state.prefix,
         port = state.port,
         asn = m.asn,
         up = state.upstream_addr(),
         up_asn = UPSTREAM_ASN,
-    )
+    ))
 }
 
 pub const UPSTREAM_ASN: u32 = 65000;
@@ -57,18 +76,18 @@ const SESSION: &str = "  strict bind yes;
 
 /// The upstream peers with every metro and prefers the one nearest the viewer through
 /// LOCAL_PREF, so withdrawing the nearest moves the best path to the next one.
-pub fn upstream_bird(state: &LabState, log: &Path) -> String {
+pub fn upstream_bird(state: &LabState, log: &Path) -> Result<String, String> {
     let mut s = format!(
         r#"# platform-tui lab: upstream (the viewer's network)
 router id {addr};
-log "{log}" all;
+log {log} all;
 timeformat protocol "%s";
 timeformat route "%s";
 
 protocol device {{ }}
 "#,
         addr = state.upstream_addr(),
-        log = log.display(),
+        log = bird_str(log)?,
     );
     for m in &state.metros {
         let _ = write!(
@@ -92,7 +111,7 @@ protocol bgp metro_{code} {{
             pref = local_pref(m.rtt_ms),
         );
     }
-    s
+    Ok(s)
 }
 
 /// Nearer metros get a higher LOCAL_PREF.

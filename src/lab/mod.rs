@@ -192,6 +192,8 @@ impl Lab {
     ) -> Result<Lab, LabError> {
         let bird = find_bird()?;
         let dir = absolute(dir)?;
+        // Refused before anything is started: BIRD's strings cannot hold every path.
+        conf::bird_str(&dir).map_err(LabError)?;
         if let Ok(old) = read_state(&dir) {
             if !running_birds(&old.dir).is_empty() {
                 return err(format!(
@@ -288,12 +290,12 @@ impl Lab {
         };
         write(
             s.conf_file("upstream"),
-            conf::upstream_bird(s, &s.log_file("upstream")),
+            conf::upstream_bird(s, &s.log_file("upstream")).map_err(LabError)?,
         )?;
         for m in &s.metros {
             write(
                 s.conf_file(&m.code),
-                conf::metro_bird(s, m, &s.log_file(&m.code)),
+                conf::metro_bird(s, m, &s.log_file(&m.code)).map_err(LabError)?,
             )?;
         }
         let json = serde_json::to_string_pretty(s).or_else(|e| err(e.to_string()))?;
