@@ -123,7 +123,7 @@ pub struct MetroRow {
 impl MetroRow {
     pub fn advertised(&self) -> Option<bool> {
         match &self.status {
-            Some(Ok(r)) => Some(r.advertised),
+            Some(Ok(r)) => r.advertised,
             _ => None,
         }
     }
@@ -263,6 +263,11 @@ impl State {
 
     pub fn best(&self) -> Option<&str> {
         crate::domain::best(self.observer.as_ref())
+    }
+
+    /// See [`crate::domain::best_peer`].
+    pub fn best_peer(&self) -> Option<&str> {
+        crate::domain::best_peer(self.observer.as_ref())
     }
 
     /// See [`crate::domain::journal::drift`].
@@ -985,12 +990,15 @@ fn on_snapshot(state: &mut State, snap: Snapshot) {
                     ));
                 }
                 if a.advertised != b.advertised {
-                    let text = if b.advertised {
-                        "now advertising"
-                    } else {
-                        "no longer advertising"
+                    let text = match b.advertised {
+                        Some(true) => "now advertising",
+                        Some(false) => "no longer advertising",
+                        None => "unknown whether it advertises",
                     };
                     events.push((Level::Info, format!("{}: {text} {}", m.name, state.prefix)));
+                }
+                for p in b.problems.iter().filter(|p| !a.problems.contains(p)) {
+                    events.push((Level::Warn, format!("{}: {p}", m.name)));
                 }
             }
             (None, Ok(_)) => {}

@@ -219,7 +219,7 @@ fn observed(snap: &Snapshot, metro: &str) -> Option<bool> {
         _ => snap
             .metro(metro)
             .and_then(|m| m.router.as_ref().ok())
-            .map(|r| r.advertised),
+            .and_then(|r| r.advertised),
     }
 }
 
@@ -303,7 +303,7 @@ async fn act_and_verify(
         let snap = poller.snapshot().await;
         let exports = snap
             .metro(&req.metro)
-            .is_some_and(|m| m.router.as_ref().is_ok_and(|r| r.advertised));
+            .is_some_and(|m| m.router.as_ref().is_ok_and(|r| r.advertised == Some(true)));
         let observer_ok = match &snap.observer {
             Some(Ok(view)) => view.has_route_from(&req.metro) == want_advertised,
             _ => true,

@@ -7,7 +7,7 @@ use ratatui::Frame;
 
 use super::style;
 use crate::app::State;
-use crate::domain::age;
+use crate::domain::{age, failure_word};
 
 pub fn draw(state: &State, frame: &mut Frame, area: Rect) {
     let t = &state.theme;
@@ -17,26 +17,38 @@ pub fn draw(state: &State, frame: &mut Frame, area: Rect) {
         Span::raw(" "),
         Span::styled(state.prefix.clone(), style::accent(t)),
     ];
-    match (&state.observer, state.best()) {
-        (Some(Ok(_)), Some(best)) => {
+    match (&state.observer, state.best(), state.best_peer()) {
+        (Some(Ok(_)), Some(best), _) => {
             first.push(Span::raw("  best path "));
             first.push(Span::styled(best.to_string(), style::ok(t)));
         }
-        (Some(Ok(_)), None) => first.push(Span::styled("  NO ROUTE: black-holed", style::error(t))),
-        (Some(Err(e)), _) => {
+        // A path the observer prefers, but not through any metro of ours.
+        (Some(Ok(_)), None, Some(peer)) => first.push(Span::styled(
+            format!("  best via peer {peer} (not a configured metro)"),
+            style::warn(t),
+        )),
+        // Black-holed only when the observer answered and holds no route at all.
+        (Some(Ok(v)), None, None) if v.routes.is_empty() => {
+            first.push(Span::styled("  NO ROUTE: black-holed", style::error(t)))
+        }
+        (Some(Ok(_)), None, None) => {
+            first.push(Span::styled("  routes, but no best path", style::warn(t)))
+        }
+        (Some(Err(e)), _, _) => {
             let since = state
                 .observer_error_since
                 .map(|s| secs_between(s, state.now))
                 .unwrap_or(0);
-            first.push(Span::styled(
-                format!("  observer: {e} ({})", age(since)),
-                style::error(t),
-            ));
+            let text = match failure_word(e) {
+                "silent" => format!("  observer silent ({})", age(since)),
+                _ => format!("  observer: {e} ({})", age(since)),
+            };
+            first.push(Span::styled(text, style::error(t)));
         }
-        (None, _) if state.has_observer => {
+        (None, _, _) if state.has_observer => {
             first.push(Span::styled("  observer: polling…", style::dim(t)))
         }
-        (None, _) => first.push(Span::styled("  no observer configured", style::dim(t))),
+        (None, _, _) => first.push(Span::styled("  no observer configured", style::dim(t))),
     }
     if let Some(row) = state.latency_row(crate::app::latency::ANYCAST) {
         first.push(Span::raw("  │ anycast "));
