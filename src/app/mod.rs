@@ -997,11 +997,18 @@ fn on_snapshot(state: &mut State, snap: Snapshot) {
                     };
                     events.push((Level::Info, format!("{}: {text} {}", m.name, state.prefix)));
                 }
-                for p in b.problems.iter().filter(|p| !a.problems.contains(p)) {
-                    events.push((Level::Warn, format!("{}: {p}", m.name)));
-                }
             }
             (None, Ok(_)) => {}
+        }
+        // Each new problem once, in full: the metro's cell may be too narrow for it.
+        if let Ok(b) = &m.router {
+            let before: &[String] = match &old {
+                Some(Ok(a)) => &a.problems,
+                _ => &[],
+            };
+            for p in b.problems.iter().filter(|p| !before.contains(p)) {
+                events.push((Level::Warn, format!("{}: {p}", m.name)));
+            }
         }
         let row = &mut state.metros[idx];
         if let Ok(r) = &m.router {
