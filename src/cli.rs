@@ -10,7 +10,7 @@ use clap::{Parser, Subcommand};
 use crate::app::{update, Msg, State};
 use crate::config::{self, Config};
 use crate::domain::Via;
-use crate::domain::{ActionKind, Request, Snapshot};
+use crate::domain::{ActionKind, BestPath, Request, Snapshot};
 use crate::lab::{self, Lab, LabMethod};
 use crate::ops::{self, journal::StateDir, Interrupt, Poller};
 use crate::probe::Target;
@@ -680,21 +680,22 @@ fn latency_json(state: &State, target: &str) -> serde_json::Value {
 fn status_text(state: &State) -> String {
     let mut s = String::new();
     let adv = state.advertising();
-    let best = match (&state.observer, state.best(), state.best_peer()) {
-        (Some(Err(e)), _, _) if crate::domain::failure_word(e) == "silent" => {
+    let best = match (
+        crate::domain::best_path(state.observer.as_ref()),
+        &state.observer,
+    ) {
+        (BestPath::Metro(b), _) => b,
+        (BestPath::Peer(p), _) => format!("via peer {p} (not a configured metro)"),
+        (BestPath::NoRoute, _) => "none: black-holed".to_string(),
+        (BestPath::NoBest, _) => "unknown (routes, but no best path)".to_string(),
+        (BestPath::Unknown, Some(Err(e))) if crate::domain::failure_word(e) == "silent" => {
             format!(
                 "unknown (observer silent: {})",
                 e.rsplit(": ").next().unwrap_or(e)
             )
         }
-        (Some(Err(e)), _, _) => format!("unknown (observer: {e})"),
-        (_, Some(b), _) => b.to_string(),
-        (Some(Ok(_)), None, Some(peer)) => {
-            format!("via peer {peer} (not a configured metro)")
-        }
-        (Some(Ok(v)), None, None) if v.routes.is_empty() => "none: black-holed".to_string(),
-        (Some(Ok(_)), None, None) => "unknown (routes, but no best path)".to_string(),
-        (None, _, _) => "unknown (no observer)".to_string(),
+        (BestPath::Unknown, Some(Err(e))) => format!("unknown (observer: {e})"),
+        (BestPath::Unknown, _) => "unknown (no observer)".to_string(),
     };
     s.push_str(&format!(
         "anycast {}  best: {best}  advertising: {}\n",

@@ -175,6 +175,48 @@ pub fn best_peer(observer: Option<&Result<ObserverView, String>>) -> Option<&str
     }
 }
 
+/// Where the observer sends the anycast address, as one value for every place that says
+/// it (header, `status`, events).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BestPath {
+    /// Through this configured metro.
+    Metro(String),
+    /// Through a peer of the observer that is no configured metro.
+    Peer(String),
+    /// The observer answered and holds no route: the address is black-holed.
+    NoRoute,
+    /// The observer holds routes but marks none best.
+    NoBest,
+    /// No observer configured, or it did not answer: nothing is known, and nothing is
+    /// black-holed for it.
+    Unknown,
+}
+
+impl BestPath {
+    /// "am", "peer transit1", "none", "unknown": the path in a few words.
+    pub fn words(&self) -> String {
+        match self {
+            BestPath::Metro(m) => m.clone(),
+            BestPath::Peer(p) => format!("peer {p}"),
+            BestPath::NoRoute | BestPath::NoBest => "none".to_string(),
+            BestPath::Unknown => "unknown".to_string(),
+        }
+    }
+}
+
+/// See [`BestPath`].
+pub fn best_path(observer: Option<&Result<ObserverView, String>>) -> BestPath {
+    let Some(Ok(view)) = observer else {
+        return BestPath::Unknown;
+    };
+    match (view.best(), view.best_peer()) {
+        (Some(m), _) => BestPath::Metro(m.to_string()),
+        (None, Some(p)) => BestPath::Peer(p.to_string()),
+        (None, None) if view.routes.is_empty() => BestPath::NoRoute,
+        (None, None) => BestPath::NoBest,
+    }
+}
+
 /// The one word for why a router (a metro's or the observer) could not be read, from
 /// the text `ops::collect::describe` gives it: `unreachable` only when its socket cannot
 /// be connected to, `silent` when it does not answer in time, else `error` (it answered,
@@ -375,6 +417,37 @@ mod tests {
         assert_eq!(best_peer(answered.as_ref()), Some("transit1"));
         let silent = Some(Err("router silent: no reply within 2s".to_string()));
         assert_eq!(best_peer(silent.as_ref()), None);
+    }
+
+    #[test]
+    fn best_path_in_every_case() {
+        let view = |routes: Vec<ObservedRoute>| {
+            Some(Ok(ObserverView {
+                routes,
+                ..Default::default()
+            }))
+        };
+        let mut foreign = route("x", true, 100);
+        foreign.metro = None;
+        foreign.protocol = "transit1".into();
+        let cases = [
+            (
+                view(vec![route("am", true, 1)]),
+                BestPath::Metro("am".into()),
+            ),
+            (view(vec![foreign]), BestPath::Peer("transit1".into())),
+            (view(vec![]), BestPath::NoRoute),
+            (view(vec![route("am", false, 1)]), BestPath::NoBest),
+            (
+                Some(Err("router silent: no reply within 1s".into())),
+                BestPath::Unknown,
+            ),
+            (None, BestPath::Unknown),
+        ];
+        for (observer, want) in cases {
+            assert_eq!(best_path(observer.as_ref()), want);
+        }
+        assert_eq!(BestPath::Peer("transit1".into()).words(), "peer transit1");
     }
 
     #[test]

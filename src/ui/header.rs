@@ -7,7 +7,7 @@ use ratatui::Frame;
 
 use super::style;
 use crate::app::State;
-use crate::domain::{age, failure_word};
+use crate::domain::{age, best_path, failure_word, BestPath};
 
 pub fn draw(state: &State, frame: &mut Frame, area: Rect) {
     let t = &state.theme;
@@ -17,24 +17,24 @@ pub fn draw(state: &State, frame: &mut Frame, area: Rect) {
         Span::raw(" "),
         Span::styled(state.prefix.clone(), style::accent(t)),
     ];
-    match (&state.observer, state.best(), state.best_peer()) {
-        (Some(Ok(_)), Some(best), _) => {
+    match (best_path(state.observer.as_ref()), &state.observer) {
+        (BestPath::Metro(best), _) => {
             first.push(Span::raw("  best path "));
-            first.push(Span::styled(best.to_string(), style::ok(t)));
+            first.push(Span::styled(best, style::ok(t)));
         }
         // A path the observer prefers, but not through any metro of ours.
-        (Some(Ok(_)), None, Some(peer)) => first.push(Span::styled(
+        (BestPath::Peer(peer), _) => first.push(Span::styled(
             format!("  best via peer {peer} (not a configured metro)"),
             style::warn(t),
         )),
         // Black-holed only when the observer answered and holds no route at all.
-        (Some(Ok(v)), None, None) if v.routes.is_empty() => {
+        (BestPath::NoRoute, _) => {
             first.push(Span::styled("  NO ROUTE: black-holed", style::error(t)))
         }
-        (Some(Ok(_)), None, None) => {
+        (BestPath::NoBest, _) => {
             first.push(Span::styled("  routes, but no best path", style::warn(t)))
         }
-        (Some(Err(e)), _, _) => {
+        (BestPath::Unknown, Some(Err(e))) => {
             let since = state
                 .observer_error_since
                 .map(|s| secs_between(s, state.now))
@@ -45,10 +45,12 @@ pub fn draw(state: &State, frame: &mut Frame, area: Rect) {
             };
             first.push(Span::styled(text, style::error(t)));
         }
-        (None, _, _) if state.has_observer => {
+        (BestPath::Unknown, _) if state.has_observer => {
             first.push(Span::styled("  observer: polling…", style::dim(t)))
         }
-        (None, _, _) => first.push(Span::styled("  no observer configured", style::dim(t))),
+        (BestPath::Unknown, _) => {
+            first.push(Span::styled("  no observer configured", style::dim(t)))
+        }
     }
     if let Some(row) = state.latency_row(crate::app::latency::ANYCAST) {
         first.push(Span::raw("  │ anycast "));
