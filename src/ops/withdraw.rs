@@ -389,10 +389,12 @@ async fn act(
                     ActionKind::Restore => c.enable(origin).await,
                 };
                 r.map_err(|e| {
+                    // BIRD's words are untrusted text on their way to a terminal.
                     CommandError::Failed(format!(
-                        "{} \"{origin}\" on {}: {e}",
+                        "{} \"{origin}\" on {}: {}",
                         bird_verb(action),
-                        metro.name
+                        metro.name,
+                        crate::domain::text::visible(&e.to_string())
                     ))
                 })?;
             }
