@@ -475,6 +475,14 @@ async fn disabled_session_is_a_reachable_router_that_does_not_advertise() {
     assert_eq!(up.exported, Some(1));
 
     birdc(&lab.sock("region"), &["disable", "upstream"]);
+    // The protocol may pass through `stop` on its way down.
+    wait_until!(
+        "upstream down",
+        10,
+        router_status(&cfg.metros[0], &mut c, PREFIX)
+            .await
+            .is_ok_and(|r| r.bgp.is_some_and(|b| b.state == "down"))
+    );
     // The real daemon's own answer to the export query.
     assert!(matches!(
         c.show_route_export(PREFIX, "upstream").await,
@@ -561,11 +569,18 @@ protocol bgp 'upstream-metro1' {{
 
     // The withdraw path (`disable "anycast-v4"`) reaches it too.
     assert_eq!(c.disable("anycast-v4").await, Ok(Toggle::Done));
+    // The static protocol passes through `flush` on its way down.
+    wait_until!(
+        "anycast-v4 down",
+        10,
+        router_status(&cfg.metros[0], &mut c, PREFIX)
+            .await
+            .is_ok_and(|r| r.origin_state() == "down")
+    );
     let r = router_status(&cfg.metros[0], &mut c, PREFIX)
         .await
         .expect("status");
     assert_eq!(r.advertised, Some(false));
-    assert_eq!(r.origin_state(), "down");
     // Bare, BIRD refuses the name: the reason the client quotes it.
     assert!(matches!(
         c.request(&format!("show route {PREFIX} export upstream-metro1"))
