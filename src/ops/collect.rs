@@ -173,13 +173,14 @@ pub async fn router_status(
             problems,
         });
     };
+    // Without an `export_protocol`, the name comes from BIRD: untrusted text.
+    let shown = visible(&p.name).into_owned();
     let advertised = match piece(c.show_route_export(prefix, &p.name).await)? {
         Ok(routes) => Some(!routes.is_empty()),
         Err(e) if no_valid_tables(&e) => Some(false),
         Err(e) => {
             problems.push(format!(
-                "export of {prefix} to `{}` unknown: {}",
-                p.name,
+                "export of {prefix} to `{shown}` unknown: {}",
                 visible(&e.to_string())
             ));
             None
@@ -189,8 +190,7 @@ pub async fn router_status(
         Ok(d) => Some(d),
         Err(e) => {
             problems.push(format!(
-                "details of `{}` unknown: {}",
-                p.name,
+                "details of `{shown}` unknown: {}",
                 visible(&e.to_string())
             ));
             None
@@ -199,8 +199,7 @@ pub async fn router_status(
     if let Some(d) = &detail {
         if !d.channels.is_empty() && d.channel_for(prefix).is_none() {
             problems.push(format!(
-                "`{}` has no channel for {prefix}'s address family",
-                p.name
+                "`{shown}` has no channel for {prefix}'s address family"
             ));
         }
     }
@@ -230,7 +229,7 @@ pub async fn router_status(
         .and_then(|age| now.checked_sub(Duration::from_secs(age)));
     Ok(RouterStatus {
         bgp: Some(BgpSession {
-            protocol: p.name.clone(),
+            protocol: shown,
             state: visible(p.state.as_str()).into_owned(),
             session: visible(&session).into_owned(),
             since: visible(&p.since).into_owned(),
