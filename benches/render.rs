@@ -58,11 +58,13 @@ fn world() -> State {
                             state: "up".into(),
                             session: "Established".into(),
                             since: "1795885800".into(),
+                            since_at: Some(t0),
                             info: String::new(),
                         }),
                         origins: vec![("anycast".into(), "up".into())],
-                        advertised: !(i as u64 + round).is_multiple_of(5),
+                        advertised: Some(!(i as u64 + round).is_multiple_of(5)),
                         exported: Some(1),
+                        problems: Vec::new(),
                     })
                 },
             })
@@ -76,6 +78,7 @@ fn world() -> State {
                     local_pref: Some(9000 + i as u32),
                 })
                 .collect(),
+            ..Default::default()
         })),
         journal: None,
     };

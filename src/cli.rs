@@ -10,7 +10,7 @@ use clap::{Parser, Subcommand};
 use crate::app::{update, Msg, State};
 use crate::config::{self, Config};
 use crate::domain::Via;
-use crate::domain::{ActionKind, Request, Snapshot};
+use crate::domain::{ActionKind, BestPath, Request, Snapshot};
 use crate::lab::{self, Lab, LabMethod};
 use crate::ops::{self, journal::StateDir, Interrupt, Poller};
 use crate::probe::Target;
@@ -521,6 +521,10 @@ pub fn status_json(state: &State) -> serde_json::Value {
         .metros
         .iter()
         .map(|m| {
+            let problems = match &m.status {
+                Some(Ok(r)) => r.problems.clone(),
+                _ => Vec::new(),
+            };
             let (bgp, error) = match &m.status {
                 Some(Ok(r)) => (
                     json!({
@@ -549,6 +553,7 @@ pub fn status_json(state: &State) -> serde_json::Value {
                 "method": m.method,
                 "bgp": bgp,
                 "error": error,
+                "problems": problems,
                 "desired": state.desired.get(&m.name),
                 "drift": state.drift(m),
                 "note": state.unfinished_note(m),
@@ -581,6 +586,7 @@ pub fn status_json(state: &State) -> serde_json::Value {
             "prefix": state.prefix,
             "advertising": state.advertising(),
             "best": state.best(),
+            "best_peer": state.best_peer(),
             "observer_error": observer_error,
             "latency": latency_json(state, crate::app::latency::ANYCAST),
         },
@@ -636,11 +642,22 @@ fn latency_json(state: &State, target: &str) -> serde_json::Value {
 fn status_text(state: &State) -> String {
     let mut s = String::new();
     let adv = state.advertising();
-    let best = match (&state.observer, state.best()) {
-        (Some(Err(e)), _) => format!("unknown (observer: {e})"),
-        (_, Some(b)) => b.to_string(),
-        (Some(Ok(_)), None) => "none: black-holed".to_string(),
-        (None, None) => "unknown (no observer)".to_string(),
+    let best = match (
+        crate::domain::best_path(state.observer.as_ref()),
+        &state.observer,
+    ) {
+        (BestPath::Metro(b), _) => b,
+        (BestPath::Peer(p), _) => format!("via peer {p} (not a configured metro)"),
+        (BestPath::NoRoute, _) => "none: black-holed".to_string(),
+        (BestPath::NoBest, _) => "unknown (routes, but no best path)".to_string(),
+        (BestPath::Unknown, Some(Err(e))) if crate::domain::failure_word(e) == "silent" => {
+            format!(
+                "unknown (observer silent: {})",
+                e.rsplit(": ").next().unwrap_or(e)
+            )
+        }
+        (BestPath::Unknown, Some(Err(e))) => format!("unknown (observer: {e})"),
+        (BestPath::Unknown, _) => "unknown (no observer)".to_string(),
     };
     s.push_str(&format!(
         "anycast {}  best: {best}  advertising: {}\n",
@@ -663,19 +680,29 @@ fn status_text(state: &State) -> String {
                 m.display_name,
                 r.bgp.as_ref().map(|b| b.session.as_str()).unwrap_or("-"),
                 r.origin_state(),
-                if r.advertised { "yes" } else { "withdrawn" },
+                match r.advertised {
+                    Some(true) => "yes",
+                    Some(false) => "withdrawn",
+                    None => "?",
+                },
                 r.exported
                     .map(|e| e.to_string())
                     .unwrap_or_else(|| "-".into()),
                 state
                     .unfinished_note(m)
                     .or_else(|| state.drift(m).map(|d| format!("DRIFT: {d}")))
+                    .or_else(|| (!r.problems.is_empty()).then(|| r.problems.join("; ")))
                     .or_else(|| r.bgp.as_ref().map(|b| b.info.clone()))
                     .unwrap_or_default(),
             ),
             Some(Err(e)) => format!(
                 "{:<6} {:<14} {:<12} {:<8} {:<11} {:<4} {e}",
-                m.name, m.display_name, "unreachable", "?", "?", "-"
+                m.name,
+                m.display_name,
+                crate::domain::failure_word(e),
+                "?",
+                "?",
+                "-"
             ),
             None => format!("{:<6} {:<14} not polled", m.name, m.display_name),
         };

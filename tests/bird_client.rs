@@ -426,3 +426,165 @@ async fn eof_mid_reply_and_garbage() {
     assert!(matches!(c.show_status().await, Err(BirdError::Protocol(_))));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A metro named `m` whose BIRD is `sock`, as the console's config has it.
+fn metro_cfg(sock: &Path, extra: &str) -> platform_tui::config::Config {
+    let text = format!(
+        "[anycast]\nprefix = \"{PREFIX}\"\n[[metro]]\nname = \"m\"\nbird_socket = \"{}\"\n{extra}",
+        sock.display()
+    );
+    platform_tui::config::parse(&text, Path::new("/t/platform-tui.toml")).expect("config")
+}
+
+fn birdc(sock: &Path, args: &[&str]) {
+    let out = Command::new("birdc")
+        .arg("-s")
+        .arg(sock)
+        .args(args)
+        .output()
+        .expect("birdc runs");
+    assert!(out.status.success(), "birdc {args:?}: {out:?}");
+}
+
+/// BIRD 2 answers the export query with `9001 No valid tables` while the session is down
+/// or disabled: the router is still read, not advertising, its session not Established.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disabled_session_is_a_reachable_router_that_does_not_advertise() {
+    use platform_tui::ops::collect::router_status;
+    let port = random_port();
+    let mut lab = Lab::new("9001");
+    lab.write_conf("region", &region_conf("127.77.0.16", "127.77.0.17", port));
+    lab.write_conf(
+        "upstream",
+        &upstream_conf("127.77.0.17", "127.77.0.16", port),
+    );
+    lab.start("region");
+    lab.start("upstream");
+    let cfg = metro_cfg(&lab.sock("region"), "export_protocol = \"upstream\"\n");
+    let mut c = BirdClient::new(lab.sock("region"), Duration::from_secs(2));
+    wait_until!(
+        "advertised to the upstream",
+        30,
+        router_status(&cfg.metros[0], &mut c, PREFIX)
+            .await
+            .is_ok_and(|r| r.advertised == Some(true))
+    );
+    let up = router_status(&cfg.metros[0], &mut c, PREFIX)
+        .await
+        .expect("status");
+    assert_eq!(up.exported, Some(1));
+
+    birdc(&lab.sock("region"), &["disable", "upstream"]);
+    // The protocol may pass through `stop` on its way down.
+    wait_until!(
+        "upstream down",
+        10,
+        router_status(&cfg.metros[0], &mut c, PREFIX)
+            .await
+            .is_ok_and(|r| r.bgp.is_some_and(|b| b.state == "down"))
+    );
+    // The real daemon's own answer to the export query.
+    assert!(matches!(
+        c.show_route_export(PREFIX, "upstream").await,
+        Err(BirdError::Daemon { code: 9001, ref message }) if message == "No valid tables"
+    ));
+    let r = router_status(&cfg.metros[0], &mut c, PREFIX)
+        .await
+        .expect("a reachable router, although a query fails");
+    let bgp = r.bgp.clone().expect("session");
+    assert_eq!(bgp.session, "Down");
+    assert_eq!(bgp.state, "down");
+    assert_eq!(r.advertised, Some(false));
+    assert_eq!(r.exported, Some(0));
+    assert_eq!(r.origin_state(), "up");
+    assert_eq!(r.problems, Vec::<String>::new());
+    assert!(bgp.since_at.is_some(), "epoch since has an age");
+
+    // Enabled again while the upstream is gone: Active/Connect, still reachable.
+    lab.kill("upstream");
+    birdc(&lab.sock("region"), &["enable", "upstream"]);
+    let r = router_status(&cfg.metros[0], &mut c, PREFIX)
+        .await
+        .expect("status");
+    assert_ne!(r.bgp.expect("session").session, "Established");
+    assert_eq!(r.advertised, Some(false));
+}
+
+/// A protocol BIRD declares only apostrophe-quoted: the config takes it, and every query
+/// reaches it (bare it is a syntax error). With `timeformat protocol iso long` the
+/// Since column has a space inside, and still an age.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dashed_protocol_names_work_against_real_bird() {
+    use platform_tui::ops::collect::router_status;
+    let port = random_port();
+    let mut lab = Lab::new("dash");
+    let (addr, peer) = ("127.77.0.18", "127.77.0.19");
+    lab.write_conf(
+        "region",
+        &format!(
+            r#"router id {addr};
+log "region.log" all;
+timeformat protocol iso long;
+protocol device {{ }}
+protocol static 'anycast-v4' {{ ipv4; route {PREFIX} blackhole; }}
+protocol bgp 'upstream-metro1' {{
+  local {addr} port {port} as 65001;
+  neighbor {peer} port {port} as 65000;
+  strict bind yes; multihop 1;
+  hold time 9; keepalive time 3; connect retry time 1;
+  ipv4 {{ import none; export where proto = "anycast-v4"; }};
+}}
+"#
+        ),
+    );
+    lab.write_conf("upstream", &upstream_conf(peer, addr, port));
+    lab.start("region");
+    lab.start("upstream");
+    let cfg = metro_cfg(
+        &lab.sock("region"),
+        "export_protocol = \"upstream-metro1\"\norigin_protocols = [\"anycast-v4\"]\n",
+    );
+    let mut c = BirdClient::new(lab.sock("region"), Duration::from_secs(2));
+    wait_until!(
+        "advertised over upstream-metro1",
+        30,
+        router_status(&cfg.metros[0], &mut c, PREFIX)
+            .await
+            .is_ok_and(|r| r.advertised == Some(true))
+    );
+    let r = router_status(&cfg.metros[0], &mut c, PREFIX)
+        .await
+        .expect("status");
+    let bgp = r.bgp.clone().expect("session");
+    assert_eq!(bgp.protocol, "upstream-metro1");
+    assert_eq!(bgp.session, "Established");
+    assert_eq!(r.exported, Some(1));
+    assert_eq!(r.origins, [("anycast-v4".to_string(), "up".to_string())]);
+    assert_eq!(r.problems, Vec::<String>::new());
+    assert!(bgp.since.contains(' '), "iso long: {:?}", bgp.since);
+    let age = std::time::SystemTime::now()
+        .duration_since(bgp.since_at.expect("an age"))
+        .expect("in the past");
+    assert!(age < Duration::from_secs(60), "{age:?} for {:?}", bgp.since);
+
+    // The withdraw path (`disable "anycast-v4"`) reaches it too.
+    assert_eq!(c.disable("anycast-v4").await, Ok(Toggle::Done));
+    // The static protocol passes through `flush` on its way down.
+    wait_until!(
+        "anycast-v4 down",
+        10,
+        router_status(&cfg.metros[0], &mut c, PREFIX)
+            .await
+            .is_ok_and(|r| r.origin_state() == "down")
+    );
+    let r = router_status(&cfg.metros[0], &mut c, PREFIX)
+        .await
+        .expect("status");
+    assert_eq!(r.advertised, Some(false));
+    // Bare, BIRD refuses the name: the reason the client quotes it.
+    assert!(matches!(
+        c.request(&format!("show route {PREFIX} export upstream-metro1"))
+            .await,
+        Err(BirdError::Daemon { code: 9001, .. })
+    ));
+}

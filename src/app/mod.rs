@@ -12,7 +12,8 @@ use crate::config::theme::Theme;
 use crate::config::Config;
 use crate::domain::journal::{AuditRecord, Journal, Phase, Unfinished, Verdict};
 use crate::domain::{
-    ActionKind, Desired, Event, Level, ObserverView, Outcome, Request, RouterStatus, Snapshot,
+    ActionKind, BestPath, Desired, Event, Level, ObserverView, Outcome, Request, RouterStatus,
+    Snapshot,
 };
 
 pub mod latency;
@@ -123,7 +124,7 @@ pub struct MetroRow {
 impl MetroRow {
     pub fn advertised(&self) -> Option<bool> {
         match &self.status {
-            Some(Ok(r)) => Some(r.advertised),
+            Some(Ok(r)) => r.advertised,
             _ => None,
         }
     }
@@ -282,6 +283,11 @@ impl State {
     /// See [`latency::Health`]; `None` when the anycast URL is not probed.
     pub fn anycast_health(&self) -> Option<latency::Health> {
         self.latency_row(ANYCAST).map(|r| r.health(self.routed()))
+    }
+
+    /// See [`crate::domain::best_peer`].
+    pub fn best_peer(&self) -> Option<&str> {
+        crate::domain::best_peer(self.observer.as_ref())
     }
 
     /// See [`crate::domain::journal::drift`].
@@ -1013,7 +1019,7 @@ fn on_snapshot(state: &mut State, snap: Snapshot) {
     let abandoned = snap.journal.is_some_and(|j| on_journal(state, j));
     let first = state.last_poll.is_none();
     state.last_poll = Some(snap.taken);
-    let best_before = state.best().map(str::to_string);
+    let path_before = crate::domain::best_path(state.observer.as_ref());
     let had_observer = state.observer.is_some();
     for m in snap.metros {
         let Some(idx) = state.metros.iter().position(|r| r.name == m.name) else {
@@ -1046,15 +1052,25 @@ fn on_snapshot(state: &mut State, snap: Snapshot) {
                     ));
                 }
                 if a.advertised != b.advertised {
-                    let text = if b.advertised {
-                        "now advertising"
-                    } else {
-                        "no longer advertising"
+                    let text = match b.advertised {
+                        Some(true) => "now advertising",
+                        Some(false) => "no longer advertising",
+                        None => "unknown whether it advertises",
                     };
                     events.push((Level::Info, format!("{}: {text} {}", m.name, state.prefix)));
                 }
             }
             (None, Ok(_)) => {}
+        }
+        // Each new problem once, in full: the metro's cell may be too narrow for it.
+        if let Ok(b) = &m.router {
+            let before: &[String] = match &old {
+                Some(Ok(a)) => &a.problems,
+                _ => &[],
+            };
+            for p in b.problems.iter().filter(|p| !before.contains(p)) {
+                events.push((Level::Warn, format!("{}: {p}", m.name)));
+            }
         }
         let row = &mut state.metros[idx];
         if let Ok(r) = &m.router {
@@ -1086,20 +1102,31 @@ fn on_snapshot(state: &mut State, snap: Snapshot) {
         }
         state.observer = Some(obs);
     }
-    let best_after = state.best().map(str::to_string);
-    if !first && had_observer && best_before != best_after {
-        let text = match (&best_before, &best_after) {
-            (_, Some(b)) => format!(
-                "anycast now via {b} (was {})",
-                best_before.as_deref().unwrap_or("none")
+    // Only what an answering observer says, before and after, is news: its silence is
+    // no change of path (and never a black hole).
+    let path_after = crate::domain::best_path(state.observer.as_ref());
+    let known = |p: &BestPath| *p != BestPath::Unknown;
+    if !first
+        && had_observer
+        && path_before != path_after
+        && known(&path_before)
+        && known(&path_after)
+    {
+        let was = path_before.words();
+        let (level, text) = match &path_after {
+            BestPath::Metro(b) => (Level::Info, format!("anycast now via {b} (was {was})")),
+            BestPath::Peer(p) => (
+                Level::Warn,
+                format!("anycast now via peer {p}, not a configured metro (was {was})"),
             ),
-            (Some(b), None) => format!("anycast black-holed: no route (was via {b})"),
-            (None, None) => String::new(),
-        };
-        let level = if best_after.is_some() {
-            Level::Info
-        } else {
-            Level::Error
+            BestPath::NoRoute => (
+                Level::Error,
+                format!("anycast black-holed: no route (was via {was})"),
+            ),
+            BestPath::NoBest | BestPath::Unknown => (
+                Level::Warn,
+                format!("anycast: routes, but no best path (was {was})"),
+            ),
         };
         state.event(level, text);
     }

@@ -48,14 +48,16 @@ pub fn router(advertised: bool) -> RouterStatus {
             state: "up".into(),
             session: "Established".into(),
             since: T0.to_string(),
+            since_at: Some(at(0)),
             info: String::new(),
         }),
         origins: vec![(
             "anycast".into(),
             if advertised { "up" } else { "down" }.into(),
         )],
-        advertised,
+        advertised: Some(advertised),
         exported: Some(u64::from(advertised)),
+        problems: Vec::new(),
     }
 }
 
@@ -90,7 +92,10 @@ pub fn snapshot(secs: u64, metros: &[(&str, Result<bool, &str>)]) -> Snapshot {
                 router: r.map(router).map_err(str::to_string),
             })
             .collect(),
-        observer: Some(Ok(ObserverView { routes })),
+        observer: Some(Ok(ObserverView {
+            routes,
+            ..Default::default()
+        })),
         journal: None,
     }
 }

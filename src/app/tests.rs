@@ -186,6 +186,71 @@ fn failed_action_is_an_error_event() {
 }
 
 #[test]
+fn a_silent_observer_is_no_event_of_a_moved_or_lost_path() {
+    let mut s = state(false);
+    update(&mut s, both_up());
+    let mut silent = snapshot(2, &[("am", Ok(true)), ("da", Ok(true))]);
+    silent.observer = Some(Err("router silent: no reply within 1s".into()));
+    update(&mut s, Msg::Snapshot(silent));
+    let texts: Vec<&str> = s.events.iter().map(|e| e.text.as_str()).collect();
+    assert_eq!(texts, ["observer: router silent: no reply within 1s"]);
+    assert_eq!(
+        crate::domain::best_path(s.observer.as_ref()),
+        BestPath::Unknown
+    );
+    // Back, same path: nothing moved.
+    update(
+        &mut s,
+        Msg::Snapshot(snapshot(3, &[("am", Ok(true)), ("da", Ok(true))])),
+    );
+    let texts: Vec<&str> = s.events.iter().map(|e| e.text.as_str()).collect();
+    assert_eq!(texts[1..], ["observer reachable again"]);
+}
+
+#[test]
+fn a_best_path_via_a_foreign_peer_is_named() {
+    let mut s = state(false);
+    update(&mut s, both_up());
+    let mut snap = snapshot(2, &[("am", Ok(true)), ("da", Ok(true))]);
+    if let Some(Ok(view)) = snap.observer.as_mut() {
+        for r in &mut view.routes {
+            r.best = false;
+        }
+        view.routes.insert(
+            0,
+            crate::domain::ObservedRoute {
+                metro: None,
+                protocol: "transit1".into(),
+                best: true,
+                local_pref: Some(20_000),
+            },
+        );
+    }
+    update(&mut s, Msg::Snapshot(snap));
+    assert_eq!(s.best(), None);
+    assert_eq!(s.best_peer(), Some("transit1"));
+    let texts: Vec<&str> = s.events.iter().map(|e| e.text.as_str()).collect();
+    assert_eq!(
+        texts,
+        ["anycast now via peer transit1, not a configured metro (was am)"]
+    );
+}
+
+#[test]
+fn problems_are_events_once() {
+    let mut s = state(false);
+    let mut snap = snapshot(1, &[("am", Ok(true)), ("da", Ok(true))]);
+    if let Ok(r) = snap.metros[0].router.as_mut() {
+        r.problems = vec!["no protocol `upstrem` at am's BIRD".into()];
+    }
+    update(&mut s, Msg::Snapshot(snap.clone()));
+    snap.taken = at(2);
+    update(&mut s, Msg::Snapshot(snap));
+    let texts: Vec<&str> = s.events.iter().map(|e| e.text.as_str()).collect();
+    assert_eq!(texts, ["am: no protocol `upstrem` at am's BIRD"]);
+}
+
+#[test]
 fn snapshots_produce_events_for_moves_and_failures() {
     let mut s = state(false);
     update(&mut s, both_up());

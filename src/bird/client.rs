@@ -105,13 +105,23 @@ impl BirdClient {
 
     async fn connect(&self) -> Result<Conn, BirdError> {
         let fut = async {
-            let stream =
-                UnixStream::connect(&self.socket)
-                    .await
-                    .map_err(|e| BirdError::Connect {
-                        path: self.socket.clone(),
-                        message: io_message(&e),
-                    })?;
+            let stream = loop {
+                match UnixStream::connect(&self.socket).await {
+                    Ok(s) => break s,
+                    // The listen queue is full: the daemon is alive but not accepting
+                    // (stopped, or busy). That is silence, not unreachability: keep
+                    // trying until the timeout says so.
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    }
+                    Err(e) => {
+                        return Err(BirdError::Connect {
+                            path: self.socket.clone(),
+                            message: io_message(&e),
+                        })
+                    }
+                }
+            };
             let mut conn = Conn {
                 stream,
                 framer: Framer::new(),
@@ -166,9 +176,10 @@ impl BirdClient {
 
     /// Is PREFIX advertised to PROTOCOL? `show route PREFIX export PROTOCOL`.
     ///
-    /// BIRD 1.6 and 2.0.x parse `export` as a protocol *symbol*: the quoted
-    /// form is `9001 syntax error, unexpected TEXT`. So the name is sent bare,
-    /// and only after checking it is a plain identifier.
+    /// BIRD 1.6 and 2.0.x parse `export` as a protocol *symbol*: the double-quoted
+    /// form is `9001 syntax error, unexpected TEXT`. So the name is sent as a symbol:
+    /// bare when it is a plain identifier, else apostrophe-quoted (`'upstream-metro1'`),
+    /// which both versions accept for every name BIRD can declare.
     pub async fn show_route_export(
         &mut self,
         prefix: &str,
@@ -281,32 +292,52 @@ fn io_message(e: &std::io::Error) -> String {
     }
 }
 
-/// A name as a BIRD quoted string (quoted strings are also glob patterns).
-fn quoted(name: &str) -> Result<String, BirdError> {
-    if name.is_empty()
-        || name.len() > 256
-        || name
+/// Longest BIRD symbol (`SYM_MAX_LEN` in `conf/conf.h`, 1.6 and 2.x).
+const MAX_SYMBOL: usize = 64;
+
+/// Whether `name` is a protocol name the console can send in every command it uses: a
+/// name BIRD can declare, i.e. an apostrophe-quoted symbol (`conf/cf-lex.l`, 1.6 and
+/// 2.x): 1 to 64 characters from `A-Z a-z 0-9 _ - . :`. Such a name is also safe inside
+/// a double-quoted pattern (no quote, no glob character). `config check` uses this same
+/// rule, so the config and the queries agree on which names work.
+pub fn check_protocol_name(name: &str) -> Result<(), String> {
+    let ok = !name.is_empty()
+        && name.len() <= MAX_SYMBOL
+        && name
             .chars()
-            .any(|c| c == '"' || c == '\\' || c.is_control())
-    {
-        return Err(BirdError::InvalidName(name.to_string()));
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ':'));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "invalid protocol name {name:?}: BIRD protocol names are 1 to {MAX_SYMBOL} \
+             characters from A-Z, a-z, 0-9, '_', '-', '.' and ':'"
+        ))
     }
+}
+
+/// A protocol name as a BIRD quoted string, for commands that take a name pattern
+/// (`show protocols all`, `disable`, `enable`).
+fn quoted(name: &str) -> Result<String, BirdError> {
+    check_protocol_name(name).map_err(|_| BirdError::InvalidName(name.to_string()))?;
     Ok(format!("\"{name}\""))
 }
 
-/// A bare protocol symbol: `[A-Za-z_][A-Za-z0-9_]*`.
-fn symbol(name: &str) -> Result<&str, BirdError> {
+/// A protocol name as a BIRD symbol, for commands that take only a symbol (`show route
+/// ... export`): bare when it is a plain identifier (`[A-Za-z_][A-Za-z0-9_]*`), else
+/// apostrophe-quoted (a bare `upstream-metro1` is `9001 syntax error, unexpected '-'`).
+fn symbol(name: &str) -> Result<String, BirdError> {
+    check_protocol_name(name).map_err(|_| BirdError::InvalidName(name.to_string()))?;
     let mut chars = name.chars();
-    let ok = chars
+    let bare = chars
         .next()
         .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-        && name.len() <= 64;
-    if ok {
-        Ok(name)
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+    Ok(if bare {
+        name.to_string()
     } else {
-        Err(BirdError::InvalidName(name.to_string()))
-    }
+        format!("'{name}'")
+    })
 }
 
 /// An IPv4/IPv6 address or prefix, by character set only: BIRD does the real
@@ -331,17 +362,29 @@ mod tests {
     #[test]
     fn names_are_quoted_or_refused() {
         assert_eq!(quoted("anycast").expect("ok"), "\"anycast\"");
-        assert_eq!(quoted("region*").expect("ok"), "\"region*\"");
-        for bad in ["", "a\"b", "a\\b", "a\nb", "a\rb"] {
+        assert_eq!(
+            quoted("upstream-metro1").expect("ok"),
+            "\"upstream-metro1\""
+        );
+        let long = "x".repeat(65);
+        for bad in [
+            "", "a\"b", "a\\b", "a\nb", "a\rb", "region*", "a b", "a'b", "\u{e9}", &long,
+        ] {
             assert_eq!(quoted(bad), Err(BirdError::InvalidName(bad.into())));
+            assert!(check_protocol_name(bad).is_err(), "{bad:?}");
         }
+        assert!(check_protocol_name(&"x".repeat(64)).is_ok());
     }
 
     #[test]
     fn symbols_and_prefixes() {
         assert_eq!(symbol("upstream").expect("ok"), "upstream");
         assert_eq!(symbol("_r1").expect("ok"), "_r1");
-        for bad in ["", "1x", "a-b", "a b", "\"a\"", "a;b"] {
+        // BIRD accepts these only apostrophe-quoted.
+        assert_eq!(symbol("upstream-metro1").expect("ok"), "'upstream-metro1'");
+        assert_eq!(symbol("1x").expect("ok"), "'1x'");
+        assert_eq!(symbol("a.b:c").expect("ok"), "'a.b:c'");
+        for bad in ["", "a b", "\"a\"", "a;b", "'a'", "a*"] {
             assert!(symbol(bad).is_err(), "{bad:?}");
         }
         for good in ["198.18.0.10/32", "198.18.0.10", "2001:db8::/32", "::1"] {

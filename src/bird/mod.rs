@@ -3,15 +3,16 @@
 //! Owns everything between the console and a BIRD daemon's UNIX control
 //! socket: reply framing ([`framing`]), parsing of `show status`,
 //! `show protocols [all]`, `show route` and `enable`/`disable` output for
-//! BIRD 2.x and 1.6 ([`parse`]), and an async client that keeps one
-//! connection with one request in flight ([`client`]). Knows nothing about
+//! BIRD 2.x and 1.6 ([`parse`]), BIRD's time formats ([`time`]), and an async
+//! client that keeps one connection with one request in flight ([`client`]). Knows nothing about
 //! the terminal UI. Protocol notes: `shared/reference/bird.md`.
 
 pub mod client;
 pub mod framing;
 pub mod parse;
+pub mod time;
 
-pub use client::BirdClient;
+pub use client::{check_protocol_name, BirdClient};
 pub use framing::{Framer, Reply, ReplyLine};
 pub use parse::*;
 

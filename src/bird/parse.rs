@@ -107,6 +107,35 @@ pub struct ProtocolDetail {
     pub routes: Option<RouteCounts>,
 }
 
+impl ProtocolDetail {
+    /// The 2.x channel that carries `prefix`'s address family: `ipv6` for an IPv6
+    /// prefix, `ipv4` otherwise.
+    pub fn channel_for(&self, prefix: &str) -> Option<&Channel> {
+        let family = if prefix.contains(':') { "ipv6" } else { "ipv4" };
+        self.channels.iter().find(|c| c.name == family)
+    }
+
+    /// Routes exported in `prefix`'s family: that channel's count, not the first
+    /// channel's (a dual-stack session exports on both); 0 while the channel is down
+    /// (BIRD prints no `Routes:` line then). BIRD 1.6 has no channels: the protocol's
+    /// own count. `None` when unknown, e.g. no channel of that family.
+    pub fn exported_for(&self, prefix: &str) -> Option<u64> {
+        if self.channels.is_empty() {
+            let down = self.protocol.state != ProtoState::Up;
+            return self
+                .routes
+                .map(|r| r.exported)
+                .or_else(|| down.then_some(0));
+        }
+        let ch = self.channel_for(prefix)?;
+        let down = !ch
+            .state
+            .as_deref()
+            .is_some_and(|s| s.eq_ignore_ascii_case("UP"));
+        ch.routes.map(|r| r.exported).or_else(|| down.then_some(0))
+    }
+}
+
 /// One route of `show route` output (best or alternate).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Route {
@@ -253,13 +282,9 @@ fn parse_protocol_row(text: &str) -> Result<Protocol, BirdError> {
         .map(|&(p, _)| text[p..].trim_end())
         .unwrap_or("");
     let proto = t[1].1;
-    let (bgp_state, bgp_error) = if proto.eq_ignore_ascii_case("BGP") && !info.is_empty() {
-        let (word, tail) = info.split_once(char::is_whitespace).unwrap_or((info, ""));
-        let tail = tail.trim();
-        (
-            Some(word.to_string()),
-            (!tail.is_empty()).then(|| tail.to_string()),
-        )
+    let state = ProtoState::from_word(t[3].1);
+    let (bgp_state, bgp_error) = if proto.eq_ignore_ascii_case("BGP") {
+        bgp_info(&state, info)
     } else {
         (None, None)
     };
@@ -267,12 +292,41 @@ fn parse_protocol_row(text: &str) -> Result<Protocol, BirdError> {
         name: t[0].1.to_string(),
         proto: proto.to_string(),
         table: t[2].1.to_string(),
-        state: ProtoState::from_word(t[3].1),
+        state,
         since: since.to_string(),
         info: info.to_string(),
         bgp_state,
         bgp_error,
     })
+}
+
+/// BGP session states as BIRD prints them (`proto/bgp/bgp.c`, `bgp_state_dsc`).
+const BGP_STATES: [&str; 9] = [
+    "Idle",
+    "Connect",
+    "Active",
+    "OpenSent",
+    "OpenConfirm",
+    "Established",
+    "Close",
+    "Passive",
+    "Down",
+];
+
+/// A BGP row's Info column: the session state, then the error class and message. BIRD
+/// leaves the state word out when the protocol is `down` (`bgp_get_status`: only
+/// "Automatic shutdown: Route limit exceeded"), so the session is `Down` and the whole
+/// column is the error; a first word that is no session state is never taken for one.
+fn bgp_info(state: &ProtoState, info: &str) -> (Option<String>, Option<String>) {
+    let some = |s: &str| (!s.is_empty()).then(|| s.to_string());
+    let (word, tail) = info.split_once(char::is_whitespace).unwrap_or((info, ""));
+    if BGP_STATES.contains(&word) {
+        (Some(word.to_string()), some(tail.trim()))
+    } else if *state == ProtoState::Down {
+        (Some("Down".to_string()), some(info))
+    } else {
+        (None, some(info))
+    }
 }
 
 /// `show protocols` (also accepts `show protocols all`, ignoring the details).
@@ -686,6 +740,68 @@ mod tests {
     }
 
     #[test]
+    fn down_bgp_info_is_the_error_never_a_session_word() {
+        // field/03: `iso long` since (with its space), Info without a state word.
+        let r = parse_reply(
+            "2002-Name       Proto      Table      State  Since         Info\n\
+             1002-device1    Device     ---        up     2024-12-01 08:00:00  \n \
+             upstream   BGP        ---        down   2024-12-04 12:48:02  Automatic shutdown: Route limit exceeded\n\
+             0000 \n",
+        )
+        .expect("frame");
+        let p = parse_protocols(&r).expect("protocols");
+        assert_eq!(p[0].since, "2024-12-01 08:00:00");
+        assert_eq!(p[1].since, "2024-12-04 12:48:02");
+        assert_eq!(p[1].state, ProtoState::Down);
+        assert_eq!(p[1].bgp_state.as_deref(), Some("Down"));
+        assert_eq!(
+            p[1].bgp_error.as_deref(),
+            Some("Automatic shutdown: Route limit exceeded")
+        );
+        // Not down, but no state word either: no session is made up from the Info.
+        let r =
+            parse_reply("1002-x BGP --- start 1 Automatic shutdown: Route limit exceeded\n0000 \n")
+                .expect("frame");
+        let p = parse_protocols(&r).expect("protocols");
+        assert_eq!(p[0].bgp_state, None);
+        assert_eq!(
+            p[0].bgp_error.as_deref(),
+            Some("Automatic shutdown: Route limit exceeded")
+        );
+    }
+
+    #[test]
+    fn exported_count_of_the_prefixs_family() {
+        // field/04: one session, ipv4 (2 unrelated routes) then ipv6 (the anycast /48).
+        let r = parse_reply(
+            "1002-upstream   BGP        ---        up     09:14:02.551  Established   \n\
+             1006-  BGP state:          Established\n   \
+             Channel ipv4\n     State:          UP\n     Table:          master4\n     \
+             Routes:         0 imported, 2 exported, 0 preferred\n   \
+             Channel ipv6\n     State:          UP\n     Table:          master6\n     \
+             Routes:         0 imported, 1 exported, 0 preferred\n \n0000 \n",
+        )
+        .expect("frame");
+        let d = parse_protocol_detail(&r).expect("detail");
+        assert_eq!(d.exported_for("2001:db8:10::/48"), Some(1));
+        assert_eq!(d.exported_for("192.0.2.10/32"), Some(2));
+        assert_eq!(
+            d.channel_for("2001:db8:10::/48").map(|c| c.name.as_str()),
+            Some("ipv6")
+        );
+        // A down channel prints no Routes line: it exports nothing.
+        let a =
+            parse_protocol_detail(&fixture!("v2/show_protocols_all_region3.txt")).expect("detail");
+        assert_eq!(a.exported_for("198.18.0.10/32"), Some(0));
+        // No channel of that family: unknown.
+        assert_eq!(a.exported_for("2001:db8::/32"), None);
+        // 1.6 has no channels: the protocol's own count.
+        let v16 = parse_protocol_detail(&fixture!("v16/show_protocols_all_upstream.txt"))
+            .expect("detail");
+        assert_eq!(v16.exported_for("198.18.0.10/32"), Some(1));
+    }
+
+    #[test]
     fn protocols_v16() {
         let p = parse_protocols(&fixture!("v16/show_protocols.txt")).expect("protocols");
         assert_eq!(p.len(), 6);
@@ -699,7 +815,9 @@ mod tests {
             Some("Socket: Connection refused")
         );
         assert_eq!(p[5].state, ProtoState::Down);
-        assert_eq!(p[5].bgp_state, None);
+        // A down BGP protocol prints no state word: its session is Down.
+        assert_eq!(p[5].bgp_state.as_deref(), Some("Down"));
+        assert_eq!(p[5].bgp_error, None);
         let e = parse_protocols(&fixture!("v16/show_protocols_epoch.txt")).expect("protocols");
         assert_eq!(e[4].since, "1795763345");
         assert_eq!(e[4].bgp_state.as_deref(), Some("Connect"));

@@ -1055,20 +1055,11 @@ fn check_metro_name(name: &str) -> Result<(), String> {
     }
 }
 
-/// BIRD protocol names end up inside `disable "<name>"`, so quotes would break out.
+/// A protocol name must be one every BIRD query can send (`disable "<name>"`, `show
+/// route P export <name>` ...): the client's own rule, so the config and the queries
+/// agree on which names work.
 fn check_protocol(name: &str) -> Result<(), String> {
-    if name.is_empty() {
-        return Err("protocol name must not be empty".to_string());
-    }
-    if name
-        .chars()
-        .any(|c| c == '"' || c == '\\' || c.is_control())
-    {
-        return Err(format!(
-            "invalid protocol name {name:?}: quotes, backslashes and control characters are not allowed"
-        ));
-    }
-    Ok(())
+    crate::bird::check_protocol_name(name)
 }
 
 /// What `token = ...` under `[metro.nomad]` gets instead of "unknown key": the value is

@@ -36,10 +36,16 @@ pub struct RouterStatus {
     pub bgp: Option<BgpSession>,
     /// State of each origin protocol (`up`, `down`, ...).
     pub origins: Vec<(String, String)>,
-    /// Whether the metro exports the anycast prefix to its peer.
-    pub advertised: bool,
-    /// Routes exported on the BGP session.
+    /// Whether the metro exports the anycast prefix to its peer; `None` when the router
+    /// answered but could not tell (the export query failed, or the configured export
+    /// protocol does not exist there: see `problems`).
+    pub advertised: Option<bool>,
+    /// Routes exported on the BGP session in the prefix's address family.
     pub exported: Option<u64>,
+    /// What could not be read or does not match the config, one sentence each, for the
+    /// metro's cell ("no protocol `upstrem` at am's BIRD"). A failing query is reported
+    /// here, for its piece; it never makes the router unreachable.
+    pub problems: Vec<String>,
 }
 
 impl RouterStatus {
@@ -67,6 +73,8 @@ pub struct BgpSession {
     pub session: String,
     /// When the state last changed, as BIRD prints it (epoch seconds in the lab).
     pub since: String,
+    /// `since` as a point in time, when its format is known (`bird::time`).
+    pub since_at: Option<SystemTime>,
     /// The rest of BIRD's info column, e.g. `Socket: Connection refused`.
     pub info: String,
 }
@@ -75,6 +83,9 @@ pub struct BgpSession {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ObserverView {
     pub routes: Vec<ObservedRoute>,
+    /// Metros whose `observer_protocol` the observer does not have: `(metro, protocol)`.
+    /// Their routes can never arrive; the metro's cell says so.
+    pub missing_protocols: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,11 +98,20 @@ pub struct ObservedRoute {
 }
 
 impl ObserverView {
+    /// The metro of the best path; `None` also when the best path comes from a peer that
+    /// is no configured metro (see [`ObserverView::best_peer`]).
     pub fn best(&self) -> Option<&str> {
         self.routes
             .iter()
             .find(|r| r.best)
             .and_then(|r| r.metro.as_deref())
+    }
+    /// The observer's protocol (peer) of the best path, configured metro or not.
+    pub fn best_peer(&self) -> Option<&str> {
+        self.routes
+            .iter()
+            .find(|r| r.best)
+            .map(|r| r.protocol.as_str())
     }
     pub fn has_route_from(&self, metro: &str) -> bool {
         self.routes
@@ -146,6 +166,76 @@ pub fn best(observer: Option<&Result<ObserverView, String>>) -> Option<&str> {
     }
 }
 
+/// The observer's peer of the best path (`metro_am`, or `transit1` when that is no
+/// configured metro); unknown without an answering observer.
+pub fn best_peer(observer: Option<&Result<ObserverView, String>>) -> Option<&str> {
+    match observer {
+        Some(Ok(view)) => view.best_peer(),
+        _ => None,
+    }
+}
+
+/// Where the observer sends the anycast address, as one value for every place that says
+/// it (header, `status`, events).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BestPath {
+    /// Through this configured metro.
+    Metro(String),
+    /// Through a peer of the observer that is no configured metro.
+    Peer(String),
+    /// The observer answered and holds no route: the address is black-holed.
+    NoRoute,
+    /// The observer holds routes but marks none best.
+    NoBest,
+    /// No observer configured, or it did not answer: nothing is known, and nothing is
+    /// black-holed for it.
+    Unknown,
+}
+
+impl BestPath {
+    /// "am", "peer transit1", "none", "unknown": the path in a few words.
+    pub fn words(&self) -> String {
+        match self {
+            BestPath::Metro(m) => m.clone(),
+            BestPath::Peer(p) => format!("peer {p}"),
+            BestPath::NoRoute | BestPath::NoBest => "none".to_string(),
+            BestPath::Unknown => "unknown".to_string(),
+        }
+    }
+}
+
+/// See [`BestPath`].
+pub fn best_path(observer: Option<&Result<ObserverView, String>>) -> BestPath {
+    let Some(Ok(view)) = observer else {
+        return BestPath::Unknown;
+    };
+    match (view.best(), view.best_peer()) {
+        (Some(m), _) => BestPath::Metro(m.to_string()),
+        (None, Some(p)) => BestPath::Peer(p.to_string()),
+        (None, None) if view.routes.is_empty() => BestPath::NoRoute,
+        (None, None) => BestPath::NoBest,
+    }
+}
+
+/// The one word for why a router (a metro's or the observer) could not be read, from
+/// the text `ops::collect::describe` gives it: `unreachable` only when its socket cannot
+/// be connected to, `silent` when it does not answer in time, else `error` (it answered,
+/// but not usably).
+pub fn failure_word(error: &str) -> &'static str {
+    if error.starts_with(UNREACHABLE) {
+        "unreachable"
+    } else if error.starts_with(SILENT) {
+        "silent"
+    } else {
+        "error"
+    }
+}
+
+/// How `ops::collect::describe` starts the text of a connect failure.
+pub const UNREACHABLE: &str = "router unreachable";
+/// How `ops::collect::describe` starts the text of a router that does not answer.
+pub const SILENT: &str = "router silent";
+
 impl Snapshot {
     pub fn advertising(&self) -> Vec<String> {
         advertising(
@@ -153,7 +243,7 @@ impl Snapshot {
             self.metros.iter().map(|m| {
                 (
                     m.name.as_str(),
-                    m.router.as_ref().ok().map(|r| r.advertised),
+                    m.router.as_ref().ok().and_then(|r| r.advertised),
                 )
             }),
         )
@@ -161,6 +251,21 @@ impl Snapshot {
 
     pub fn best(&self) -> Option<String> {
         best(self.observer.as_ref()).map(str::to_string)
+    }
+
+    /// Adds each problem the observer found for a metro (its `observer_protocol` missing
+    /// there) to that metro's problems.
+    pub fn attach_observer_problems(&mut self) {
+        let Some(Ok(view)) = &self.observer else {
+            return;
+        };
+        for (metro, protocol) in &view.missing_protocols {
+            let status = self.metros.iter_mut().find(|m| &m.name == metro);
+            if let Some(Ok(r)) = status.map(|m| &mut m.router) {
+                r.problems
+                    .push(format!("no protocol `{protocol}` at the observer's BIRD"));
+            }
+        }
     }
 
     pub fn metro(&self, name: &str) -> Option<&MetroStatus> {
@@ -284,14 +389,107 @@ mod tests {
                 route("sv", false, 9720),
                 route("da", false, 9700),
             ],
+            ..Default::default()
         };
         assert_eq!(v.best(), Some("am"));
         assert_eq!(v.next_best("am"), Some("sv"));
         assert_eq!(v.next_best("sv"), Some("am"));
         let single = ObserverView {
             routes: vec![route("da", true, 9700)],
+            ..Default::default()
         };
         assert_eq!(single.next_best("da"), None);
+    }
+
+    #[test]
+    fn a_best_path_through_a_peer_that_is_no_metro() {
+        let mut foreign = route("x", true, 100);
+        foreign.metro = None;
+        foreign.protocol = "transit1".into();
+        let v = ObserverView {
+            routes: vec![foreign, route("am", false, 9930)],
+            ..Default::default()
+        };
+        assert_eq!(v.best(), None);
+        assert_eq!(v.best_peer(), Some("transit1"));
+        let answered = Some(Ok(v));
+        assert_eq!(best(answered.as_ref()), None);
+        assert_eq!(best_peer(answered.as_ref()), Some("transit1"));
+        let silent = Some(Err("router silent: no reply within 2s".to_string()));
+        assert_eq!(best_peer(silent.as_ref()), None);
+    }
+
+    #[test]
+    fn best_path_in_every_case() {
+        let view = |routes: Vec<ObservedRoute>| {
+            Some(Ok(ObserverView {
+                routes,
+                ..Default::default()
+            }))
+        };
+        let mut foreign = route("x", true, 100);
+        foreign.metro = None;
+        foreign.protocol = "transit1".into();
+        let cases = [
+            (
+                view(vec![route("am", true, 1)]),
+                BestPath::Metro("am".into()),
+            ),
+            (view(vec![foreign]), BestPath::Peer("transit1".into())),
+            (view(vec![]), BestPath::NoRoute),
+            (view(vec![route("am", false, 1)]), BestPath::NoBest),
+            (
+                Some(Err("router silent: no reply within 1s".into())),
+                BestPath::Unknown,
+            ),
+            (None, BestPath::Unknown),
+        ];
+        for (observer, want) in cases {
+            assert_eq!(best_path(observer.as_ref()), want);
+        }
+        assert_eq!(BestPath::Peer("transit1".into()).words(), "peer transit1");
+    }
+
+    #[test]
+    fn failure_words() {
+        assert_eq!(
+            failure_word("router unreachable: /x/am.ctl: Connection refused"),
+            "unreachable"
+        );
+        assert_eq!(failure_word("router silent: no reply within 2s"), "silent");
+        assert_eq!(failure_word("BIRD 9001: syntax error"), "error");
+    }
+
+    #[test]
+    fn observer_problems_land_in_the_metros_cell() {
+        let ok = |name: &str| MetroStatus {
+            name: name.into(),
+            router: Ok(RouterStatus {
+                bgp: None,
+                origins: Vec::new(),
+                advertised: Some(true),
+                exported: None,
+                problems: Vec::new(),
+            }),
+        };
+        let mut snap = Snapshot {
+            taken: SystemTime::UNIX_EPOCH,
+            metros: vec![ok("am"), ok("da")],
+            observer: Some(Ok(ObserverView {
+                routes: Vec::new(),
+                missing_protocols: vec![("da".into(), "metro_dq".into())],
+            })),
+            journal: None,
+        };
+        snap.attach_observer_problems();
+        let problems = |i: usize| snap.metros[i].router.as_ref().map(|r| r.problems.clone());
+        assert_eq!(problems(0), Ok(vec![]));
+        assert_eq!(
+            problems(1),
+            Ok(vec![
+                "no protocol `metro_dq` at the observer's BIRD".to_string()
+            ])
+        );
     }
 
     #[test]

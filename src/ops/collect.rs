@@ -6,9 +6,12 @@ use std::time::{Duration, SystemTime};
 
 use futures_util::future::join_all;
 
-use crate::bird::{BirdClient, BirdError, ProtoState};
+use crate::bird::{time, BirdClient, BirdError, ProtoState};
 use crate::config::{Config, Metro};
-use crate::domain::{BgpSession, MetroStatus, ObservedRoute, ObserverView, RouterStatus, Snapshot};
+use crate::domain::text::visible;
+use crate::domain::{
+    self, BgpSession, MetroStatus, ObservedRoute, ObserverView, RouterStatus, Snapshot,
+};
 
 /// Persistent connections for polling, one per metro plus the observer; optionally the
 /// state directory, read around the routers.
@@ -69,12 +72,14 @@ impl Poller {
             (Some(j), Some(before)) => Some(j.read(before)),
             _ => None,
         };
-        Snapshot {
+        let mut snap = Snapshot {
             taken: SystemTime::now(),
             metros,
             observer,
             journal,
-        }
+        };
+        snap.attach_observer_problems();
+        snap
     }
 }
 
@@ -85,74 +90,178 @@ async fn metro_status(m: &Metro, c: &mut BirdClient, prefix: &str) -> MetroStatu
     }
 }
 
-/// The operator-facing text of a polling failure.
+/// The operator-facing text of a polling failure, starting with the words
+/// [`domain::failure_word`] reads: a socket that cannot be connected to is unreachable,
+/// one that does not answer in time is silent. Control characters made visible.
 pub fn describe(e: BirdError) -> String {
-    match e {
-        BirdError::Connect { .. } => format!("router unreachable: {e}"),
+    let text = match e {
+        BirdError::Connect { path, message } => {
+            format!("{}: {}: {message}", domain::UNREACHABLE, path.display())
+        }
+        BirdError::Timeout(_) => format!("{}: {e}", domain::SILENT),
         other => other.to_string(),
+    };
+    visible(&text).into_owned()
+}
+
+/// Splits a query's failure: BIRD answering with an error (or with something the parser
+/// does not understand) concerns that piece only and is returned as `Ok(Err(_))`; a
+/// failing socket (no answer, closed, garbled framing) fails the router's whole poll.
+fn piece<T>(r: Result<T, BirdError>) -> Result<Result<T, BirdError>, BirdError> {
+    match r {
+        Ok(v) => Ok(Ok(v)),
+        Err(e @ (BirdError::Daemon { .. } | BirdError::Parse(_) | BirdError::InvalidName(_))) => {
+            Ok(Err(e))
+        }
+        Err(e) => Err(e),
     }
 }
 
+/// BIRD 2 answers `show route P export X` with this while X has no channel up for P's
+/// table (session down or disabled, or no channel of that family): nothing is exported.
+fn no_valid_tables(e: &BirdError) -> bool {
+    matches!(e, BirdError::Daemon { code: 9001, message } if message.trim() == "No valid tables")
+}
+
+/// One metro's BIRD: its session toward the peer, its origins, whether it exports the
+/// prefix. `Err` only when the router cannot be read at all (its socket, or `show
+/// protocols` itself); every other failing query is a problem of its piece.
 pub async fn router_status(
     m: &Metro,
     c: &mut BirdClient,
     prefix: &str,
 ) -> Result<RouterStatus, BirdError> {
     let protocols = c.show_protocols().await?;
-    let origins: Vec<(String, String)> = m
-        .origin_protocols
-        .iter()
-        .map(|name| {
-            let state = protocols
-                .iter()
-                .find(|p| &p.name == name)
-                .map(|p| p.state.as_str().to_string())
-                .unwrap_or_else(|| "missing".to_string());
-            (name.clone(), state)
-        })
-        .collect();
+    let now = SystemTime::now();
+    let mut problems = Vec::new();
+    let missing = |name: &str| format!("no protocol `{name}` at {}'s BIRD", m.name);
+    let mut origins = Vec::new();
+    for name in &m.origin_protocols {
+        let state = match protocols.iter().find(|p| &p.name == name) {
+            Some(p) => visible(p.state.as_str()).into_owned(),
+            None => {
+                problems.push(missing(name));
+                "missing".to_string()
+            }
+        };
+        origins.push((name.clone(), state));
+    }
     let bgp_proto = match &m.export_protocol {
-        Some(name) => protocols.iter().find(|p| &p.name == name),
+        Some(name) => {
+            let found = protocols.iter().find(|p| &p.name == name);
+            if found.is_none() {
+                problems.push(missing(name));
+            }
+            found
+        }
         None => protocols
             .iter()
             .find(|p| p.proto.eq_ignore_ascii_case("BGP")),
     };
-    let bgp = bgp_proto.map(|p| BgpSession {
-        protocol: p.name.clone(),
-        state: p.state.as_str().to_string(),
-        session: p.bgp_state.clone().unwrap_or_else(|| {
+    let Some(p) = bgp_proto else {
+        // A configured export protocol that is not there: unknown, never judged from the
+        // origins. Without a peer protocol at all, "advertised" means every origin is up.
+        let advertised = match &m.export_protocol {
+            Some(_) => None,
+            None => Some(origins.iter().all(|(_, s)| s == "up")),
+        };
+        return Ok(RouterStatus {
+            bgp: None,
+            origins,
+            advertised,
+            exported: None,
+            problems,
+        });
+    };
+    // Without an `export_protocol`, the name comes from BIRD: untrusted text.
+    let shown = visible(&p.name).into_owned();
+    let advertised = match piece(c.show_route_export(prefix, &p.name).await)? {
+        Ok(routes) => Some(!routes.is_empty()),
+        Err(e) if no_valid_tables(&e) => Some(false),
+        Err(e) => {
+            problems.push(format!(
+                "export of {prefix} to `{shown}` unknown: {}",
+                visible(&e.to_string())
+            ));
+            None
+        }
+    };
+    let detail = match piece(c.show_protocol_all(&p.name).await)? {
+        Ok(d) => Some(d),
+        Err(e) => {
+            problems.push(format!(
+                "details of `{shown}` unknown: {}",
+                visible(&e.to_string())
+            ));
+            None
+        }
+    };
+    if let Some(d) = &detail {
+        if !d.channels.is_empty() && d.channel_for(prefix).is_none() {
+            problems.push(format!(
+                "`{shown}` has no channel for {prefix}'s address family"
+            ));
+        }
+    }
+    // The row's Info has the session word unless the protocol is down; the detail's
+    // `BGP state:` line always has it.
+    let session = p
+        .bgp_state
+        .clone()
+        .or_else(|| detail.as_ref().and_then(|d| d.bgp_state.clone()))
+        .unwrap_or_else(|| {
             if p.state == ProtoState::Down {
                 "Down".to_string()
             } else {
                 p.state.as_str().to_string()
             }
-        }),
-        since: p.since.clone(),
-        info: p.bgp_error.clone().unwrap_or_default(),
-    });
-    let (advertised, exported) = match bgp_proto {
-        Some(p) => {
-            let routes = c.show_route_export(prefix, &p.name).await?;
-            let detail = c.show_protocol_all(&p.name).await?;
-            (!routes.is_empty(), detail.routes.map(|r| r.exported))
+        });
+    // Wall-clock formats are measured on the router's own clock (no time zone needed).
+    let router_now = if time::is_epoch(&p.since) {
+        None
+    } else {
+        match piece(c.show_status().await)? {
+            Ok(st) => st.server_time,
+            Err(_) => None,
         }
-        // Without a peer protocol, "advertised" means every origin is up.
-        None => (origins.iter().all(|(_, s)| s == "up"), None),
     };
+    let since_at = time::age_secs(&p.since, router_now.as_deref(), now)
+        .and_then(|age| now.checked_sub(Duration::from_secs(age)));
     Ok(RouterStatus {
-        bgp,
+        bgp: Some(BgpSession {
+            protocol: shown,
+            state: visible(p.state.as_str()).into_owned(),
+            session: visible(&session).into_owned(),
+            since: visible(&p.since).into_owned(),
+            since_at,
+            info: visible(p.bgp_error.as_deref().unwrap_or("")).into_owned(),
+        }),
         origins,
         advertised,
-        exported,
+        exported: detail.and_then(|d| d.exported_for(prefix)),
+        problems,
     })
 }
 
+/// The observer's routes for the prefix, each mapped to the metro whose
+/// `observer_protocol` it came from (`mapping`: protocol, metro), and the metros whose
+/// protocol the observer does not have. `Err` when the routes cannot be read: never
+/// taken for "no route".
 pub async fn observer_view(
     c: &mut BirdClient,
     prefix: &str,
     mapping: &[(String, String)],
 ) -> Result<ObserverView, String> {
     let routes = c.show_route_for(prefix, true).await.map_err(describe)?;
+    let missing_protocols = match piece(c.show_protocols().await).map_err(describe)? {
+        Ok(protocols) => mapping
+            .iter()
+            .filter(|(proto, _)| !protocols.iter().any(|p| &p.name == proto))
+            .map(|(proto, metro)| (metro.clone(), proto.clone()))
+            .collect(),
+        // Which protocols exist is unknown: nothing to report.
+        Err(_) => Vec::new(),
+    };
     Ok(ObserverView {
         routes: routes
             .into_iter()
@@ -167,11 +276,12 @@ pub async fn observer_view(
                         .iter()
                         .find(|(p, _)| *p == r.protocol)
                         .map(|(_, m)| m.clone()),
-                    protocol: r.protocol,
+                    protocol: visible(&r.protocol).into_owned(),
                     best: r.best,
                     local_pref,
                 }
             })
             .collect(),
+        missing_protocols,
     })
 }

@@ -233,7 +233,7 @@ fn observed(snap: &Snapshot, metro: &str) -> Option<bool> {
         _ => snap
             .metro(metro)
             .and_then(|m| m.router.as_ref().ok())
-            .map(|r| r.advertised),
+            .and_then(|r| r.advertised),
     }
 }
 
@@ -324,7 +324,7 @@ async fn act_and_verify(
         let snap = poller.snapshot().await;
         let exports = snap
             .metro(&req.metro)
-            .is_some_and(|m| m.router.as_ref().is_ok_and(|r| r.advertised));
+            .is_some_and(|m| m.router.as_ref().is_ok_and(|r| r.advertised == Some(true)));
         let observer_ok = match &snap.observer {
             Some(Ok(view)) => view.has_route_from(&req.metro) == want_advertised,
             _ => true,
@@ -410,10 +410,12 @@ async fn act(
                     ActionKind::Restore => c.enable(origin).await,
                 };
                 r.map_err(|e| {
+                    // BIRD's words are untrusted text on their way to a terminal.
                     CommandError::Failed(format!(
-                        "{} \"{origin}\" on {}: {e}",
+                        "{} \"{origin}\" on {}: {}",
                         bird_verb(action),
-                        metro.name
+                        metro.name,
+                        crate::domain::text::visible(&e.to_string())
                     ))
                 })?;
             }

@@ -8,7 +8,7 @@ use ratatui::Frame;
 use super::style;
 use crate::app::latency::Health;
 use crate::app::State;
-use crate::domain::age;
+use crate::domain::{age, best_path, failure_word, BestPath};
 
 pub fn draw(state: &State, frame: &mut Frame, area: Rect) {
     let t = &state.theme;
@@ -18,26 +18,40 @@ pub fn draw(state: &State, frame: &mut Frame, area: Rect) {
         Span::raw(" "),
         Span::styled(state.prefix.clone(), style::accent(t)),
     ];
-    match (&state.observer, state.best()) {
-        (Some(Ok(_)), Some(best)) => {
+    match (best_path(state.observer.as_ref()), &state.observer) {
+        (BestPath::Metro(best), _) => {
             first.push(Span::raw("  best path "));
-            first.push(Span::styled(best.to_string(), style::ok(t)));
+            first.push(Span::styled(best, style::ok(t)));
         }
-        (Some(Ok(_)), None) => first.push(Span::styled("  NO ROUTE: black-holed", style::error(t))),
-        (Some(Err(e)), _) => {
+        // A path the observer prefers, but not through any metro of ours.
+        (BestPath::Peer(peer), _) => first.push(Span::styled(
+            format!("  best via peer {peer} (not a configured metro)"),
+            style::warn(t),
+        )),
+        // Black-holed only when the observer answered and holds no route at all.
+        (BestPath::NoRoute, _) => {
+            first.push(Span::styled("  NO ROUTE: black-holed", style::error(t)))
+        }
+        (BestPath::NoBest, _) => {
+            first.push(Span::styled("  routes, but no best path", style::warn(t)))
+        }
+        (BestPath::Unknown, Some(Err(e))) => {
             let since = state
                 .observer_error_since
                 .map(|s| secs_between(s, state.now))
                 .unwrap_or(0);
-            first.push(Span::styled(
-                format!("  observer: {e} ({})", age(since)),
-                style::error(t),
-            ));
+            let text = match failure_word(e) {
+                "silent" => format!("  observer silent ({})", age(since)),
+                _ => format!("  observer: {e} ({})", age(since)),
+            };
+            first.push(Span::styled(text, style::error(t)));
         }
-        (None, _) if state.has_observer => {
+        (BestPath::Unknown, _) if state.has_observer => {
             first.push(Span::styled("  observer: polling…", style::dim(t)))
         }
-        (None, _) => first.push(Span::styled("  no observer configured", style::dim(t))),
+        (BestPath::Unknown, _) => {
+            first.push(Span::styled("  no observer configured", style::dim(t)))
+        }
     }
     if let Some(health) = state.anycast_health() {
         first.push(Span::raw("  │ anycast "));

@@ -10,7 +10,7 @@ use super::header::secs_between;
 use super::spark::sparkline;
 use super::style;
 use crate::app::{MetroRow, State};
-use crate::domain::age;
+use crate::domain::{age, failure_word};
 
 pub fn draw(state: &State, frame: &mut Frame, area: Rect) {
     let t = &state.theme;
@@ -115,14 +115,16 @@ fn cells<'a>(
                 .error_since
                 .map(|s| secs_between(s, state.now))
                 .unwrap_or(0);
-            out.push(Cell::from(Span::styled("unreachable", style::error(t))));
+            // Unreachable, silent or error: never "unreachable" for a router that answers.
+            out.push(Cell::from(Span::styled(failure_word(e), style::error(t))));
             if wide {
                 out.push(Cell::from(age(since)));
             }
-            let last = m
-                .last_good
-                .as_ref()
-                .map(|g| if g.advertised { "yes" } else { "no" });
+            let last =
+                m.last_good
+                    .as_ref()
+                    .and_then(|g| g.advertised)
+                    .map(|a| if a { "yes" } else { "no" });
             out.push(Cell::from("?"));
             out.push(Cell::from(Span::styled(
                 format!("?(was {})", last.unwrap_or("?")),
@@ -144,7 +146,7 @@ fn cells<'a>(
                     } else {
                         style::warn(t)
                     };
-                    (b.session.clone(), since_text(&b.since, state), st)
+                    (b.session.clone(), since_text(b, state), st)
                 }
                 None => ("-".to_string(), String::new(), style::dim(t)),
             };
@@ -161,10 +163,10 @@ fn cells<'a>(
                     style::warn(t)
                 },
             )));
-            out.push(if r.advertised {
-                Cell::from(Span::styled("yes", style::ok(t)))
-            } else {
-                Cell::from(Span::styled("withdrawn", style::warn(t)))
+            out.push(match r.advertised {
+                Some(true) => Cell::from(Span::styled("yes", style::ok(t))),
+                Some(false) => Cell::from(Span::styled("withdrawn", style::warn(t))),
+                None => Cell::from(Span::styled("?", style::warn(t))),
             });
             out.push(Cell::from(
                 r.exported
@@ -242,6 +244,9 @@ fn note<'a>(state: &State, m: &MetroRow, r: &crate::domain::RouterStatus) -> Lin
     if let Some(d) = state.drift(m) {
         return Line::from(Span::styled(format!("DRIFT: {d}"), style::warn(t)));
     }
+    if !r.problems.is_empty() {
+        return Line::from(Span::styled(r.problems.join("; "), style::warn(t)));
+    }
     let info = r.bgp.as_ref().map(|b| b.info.clone()).unwrap_or_default();
     if !info.is_empty() {
         return Line::from(Span::styled(info, style::warn(t)));
@@ -252,17 +257,11 @@ fn note<'a>(state: &State, m: &MetroRow, r: &crate::domain::RouterStatus) -> Lin
     ))
 }
 
-/// BIRD prints `since` as epoch seconds when the lab's timeformat is set; show an age.
-fn since_text(since: &str, state: &State) -> String {
-    match since.parse::<u64>() {
-        Ok(epoch) => {
-            let now = state
-                .now
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or(0);
-            age(now.saturating_sub(epoch))
-        }
-        Err(_) => since.chars().take(5).collect(),
+/// How long the session has been in its state, whatever BIRD's time format (the raw
+/// text is in `status --json`); the first characters of a format not understood.
+fn since_text(b: &crate::domain::BgpSession, state: &State) -> String {
+    match b.since_at {
+        Some(at) => age(secs_between(at, state.now)),
+        None => b.since.chars().take(5).collect(),
     }
 }
