@@ -504,6 +504,7 @@ async fn status(cfg: &Config, json: bool) -> Result<(), Failure> {
     for (metro, snapshot) in nomad {
         update(&mut state, Msg::Nomad { metro, snapshot });
     }
+    let problems = state.problems();
     if json {
         println!(
             "{}",
@@ -512,7 +513,15 @@ async fn status(cfg: &Config, json: bool) -> Result<(), Failure> {
     } else {
         print!("{}", status_text(&state));
     }
-    Ok(())
+    if problems.is_empty() {
+        return Ok(());
+    }
+    // Exit 1: something is wrong. The text already lists it; JSON readers get it on stderr.
+    Err(failed(if json {
+        format!("something is wrong: {}", problems.join("; "))
+    } else {
+        format!("something is wrong ({} above)", problems.len())
+    }))
 }
 
 pub fn status_json(state: &State) -> serde_json::Value {
@@ -576,7 +585,10 @@ pub fn status_json(state: &State) -> serde_json::Value {
             "time": u.intent.time,
         })
     });
+    let problems = state.problems();
     json!({
+        "ok": problems.is_empty(),
+        "problems": problems,
         "metros": metros,
         "actions": {
             "unfinished": unfinished,
@@ -589,8 +601,44 @@ pub fn status_json(state: &State) -> serde_json::Value {
             "best_peer": state.best_peer(),
             "observer_error": observer_error,
             "latency": latency_json(state, crate::app::latency::ANYCAST),
+            "health": state.anycast_health().map(|h| health_word(&h)),
         },
     })
+}
+
+/// `answering`, `failing`, `no_route` or `probing`.
+fn health_word(h: &crate::app::latency::Health) -> &'static str {
+    use crate::app::latency::Health;
+    match h {
+        Health::Answering { .. } => "answering",
+        Health::Failing { .. } => "failing",
+        Health::NoRoute => "no_route",
+        Health::Probing => "probing",
+    }
+}
+
+/// The anycast address's state in a few words: "73 ms via am", "LOST (3 probes)".
+fn health_text(h: &crate::app::latency::Health) -> String {
+    use crate::app::latency::Health;
+    match h {
+        Health::Answering {
+            ms,
+            served_by,
+            inferred,
+            lost,
+        } => {
+            let by = match served_by {
+                Some(b) if *inferred => format!(" via {b}?"),
+                Some(b) => format!(" via {b}"),
+                None => String::new(),
+            };
+            let lost = if *lost > 0 { ", last probe lost" } else { "" };
+            format!("{ms:.0} ms{by}{lost}")
+        }
+        Health::Failing { lost, .. } => format!("LOST ({lost} probes in a row)"),
+        Health::NoRoute => "NO ROUTE".to_string(),
+        Health::Probing => "not probed".to_string(),
+    }
 }
 
 /// One round of every metro's Nomad API, concurrently.
@@ -660,54 +708,113 @@ fn status_text(state: &State) -> String {
         (BestPath::Unknown, _) => "unknown (no observer)".to_string(),
     };
     s.push_str(&format!(
-        "anycast {}  best: {best}  advertising: {}\n",
+        "anycast {}  best: {best}  advertising: {}{}\n",
         state.prefix,
         if adv.is_empty() {
             "none".to_string()
         } else {
             adv.join(", ")
-        }
+        },
+        state
+            .anycast_health()
+            .map(|h| format!("  latency: {}", health_text(&h)))
+            .unwrap_or_default()
     ));
-    s.push_str(&format!(
-        "{:<6} {:<14} {:<12} {:<8} {:<11} {:<4} {}\n",
-        "METRO", "NAME", "BGP", "ORIGIN", "ADVERTISED", "EXP", "NOTE"
+    let cols =
+        |m: &str, n: &str, bgp: &str, o: &str, a: &str, e: &str, p: &str, l: &str, nm: &str| {
+            format!("{m:<16} {n:<14} {bgp:<12} {o:<8} {a:<10} {e:<4} {p:<8} {l:<5} {nm:<9}")
+        };
+    s.push_str(&cols(
+        "METRO",
+        "NAME",
+        "BGP",
+        "ORIGIN",
+        "ADVERTISED",
+        "EXP",
+        "P50",
+        "LOSS",
+        "NOMAD",
     ));
+    s.push_str(" NOTE\n");
     for m in &state.metros {
+        let (p50, loss) = match state.latency_row(&m.name) {
+            Some(r) => {
+                let w = r.stats.window();
+                (
+                    w.p50
+                        .map(|v| format!("{v:.0}ms"))
+                        .unwrap_or_else(|| "-".into()),
+                    format!("{:.0}%", w.loss_pct),
+                )
+            }
+            None => ("-".into(), "-".into()),
+        };
+        let nomad = match &m.nomad {
+            None => "-".to_string(),
+            Some(n) if n.error.is_some() => "error".to_string(),
+            Some(n) => {
+                let c = n.summary().allocs;
+                if c.failed > 0 {
+                    format!("{}/{} {}✗", c.running, c.total, c.failed)
+                } else {
+                    format!("{}/{}", c.running, c.total)
+                }
+            }
+        };
         let line = match &m.status {
-            Some(Ok(r)) => format!(
-                "{:<6} {:<14} {:<12} {:<8} {:<11} {:<4} {}",
-                m.name,
-                m.display_name,
-                r.bgp.as_ref().map(|b| b.session.as_str()).unwrap_or("-"),
-                r.origin_state(),
-                match r.advertised {
-                    Some(true) => "yes",
-                    Some(false) => "withdrawn",
-                    None => "?",
-                },
-                r.exported
-                    .map(|e| e.to_string())
-                    .unwrap_or_else(|| "-".into()),
-                state
+            Some(Ok(r)) => {
+                let note = state
                     .unfinished_note(m)
                     .or_else(|| state.drift(m).map(|d| format!("DRIFT: {d}")))
                     .or_else(|| (!r.problems.is_empty()).then(|| r.problems.join("; ")))
                     .or_else(|| r.bgp.as_ref().map(|b| b.info.clone()))
-                    .unwrap_or_default(),
-            ),
+                    .unwrap_or_default();
+                format!(
+                    "{} {note}",
+                    cols(
+                        &m.name,
+                        &m.display_name,
+                        r.bgp.as_ref().map(|b| b.session.as_str()).unwrap_or("-"),
+                        r.origin_state(),
+                        match r.advertised {
+                            Some(true) => "yes",
+                            Some(false) => "withdrawn",
+                            None => "?",
+                        },
+                        &r.exported
+                            .map(|e| e.to_string())
+                            .unwrap_or_else(|| "-".into()),
+                        &p50,
+                        &loss,
+                        &nomad,
+                    )
+                )
+            }
             Some(Err(e)) => format!(
-                "{:<6} {:<14} {:<12} {:<8} {:<11} {:<4} {e}",
-                m.name,
-                m.display_name,
-                crate::domain::failure_word(e),
-                "?",
-                "?",
-                "-"
+                "{} {e}",
+                cols(
+                    &m.name,
+                    &m.display_name,
+                    crate::domain::failure_word(e),
+                    "?",
+                    "?",
+                    "-",
+                    &p50,
+                    &loss,
+                    &nomad
+                )
             ),
-            None => format!("{:<6} {:<14} not polled", m.name, m.display_name),
+            None => format!("{:<16} {:<14} not polled", m.name, m.display_name),
         };
         s.push_str(line.trim_end());
         s.push('\n');
+    }
+    let problems = state.problems();
+    if !problems.is_empty() {
+        s.push_str("\nPROBLEMS\n");
+        for p in problems {
+            s.push_str(&format!("  {p}\n"));
+        }
     }
     s
 }

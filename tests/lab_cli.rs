@@ -12,6 +12,18 @@ use common::{metro, procs_mentioning, sockets_in, text, Lab};
 fn withdraw_and_restore_move_the_best_path() {
     let lab = Lab::up("wr", &[]);
     let s = lab.status();
+    assert_eq!(s["ok"], true, "a healthy lab: {s:#}");
+    let human = lab.pt(&["status"]);
+    assert!(human.status.success(), "{}", text(&human));
+    let human = String::from_utf8_lossy(&human.stdout);
+    let am = human.lines().find(|l| l.starts_with("am ")).unwrap();
+    for col in ["Established", "yes", "ms", "0%", "1/1"] {
+        assert!(am.contains(col), "{col} in {am:?}:\n{human}");
+    }
+    assert!(
+        human.lines().next().unwrap().contains("latency: "),
+        "{human}"
+    );
     let names: Vec<&str> = s["metros"]
         .as_array()
         .unwrap()
@@ -141,8 +153,27 @@ fn a_dead_router_is_shown_while_the_rest_works() {
     assert_eq!(metro(&s, "da")["bgp"]["advertised"], true);
     let s = lab.wait_status("best da", |s| s["anycast"]["best"] == "da");
     assert_eq!(s["anycast"]["advertising"], serde_json::json!(["da"]));
+    assert_eq!(s["ok"], false);
+    assert!(
+        s["problems"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p.as_str().unwrap().starts_with("am: router unreachable")),
+        "{s:#}"
+    );
     let human = lab.pt(&["status"]);
+    assert_eq!(
+        human.status.code(),
+        Some(1),
+        "a dead router is wrong: {}",
+        text(&human)
+    );
     let human = String::from_utf8_lossy(&human.stdout);
+    assert!(
+        human.contains("PROBLEMS\n  am: router unreachable"),
+        "{human}"
+    );
     assert!(
         human
             .lines()

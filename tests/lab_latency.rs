@@ -113,6 +113,24 @@ fn a_stopped_app_is_loss_not_latency() {
     let said =
         String::from_utf8_lossy(&lab.pt(&["probe", "-c", "2", "-i", "0.1"]).stdout).to_string();
     assert!(said.contains("0 ok, 100.0% loss"), "{said}");
+    // `status` says the address fails, and exits 1; never a healthy figure.
+    let s = lab.status();
+    assert_eq!(s["anycast"]["health"], "failing", "{s:#}");
+    assert!(
+        s["problems"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p.as_str().unwrap().starts_with("anycast: the last")),
+        "{s:#}"
+    );
+    let human = lab.pt(&["status"]);
+    assert_eq!(human.status.code(), Some(1), "{}", text(&human));
+    let human = String::from_utf8_lossy(&human.stdout).to_string();
+    assert!(
+        human.lines().next().unwrap().contains("latency: LOST"),
+        "{human}"
+    );
     assert!(run(&["lab", "app", "start", "am", "--dir", &d])
         .status
         .success());

@@ -280,6 +280,67 @@ impl State {
         }
     }
 
+    /// What is wrong, one line each, in the operator's words; empty when all is well
+    /// (`status` exits 1 otherwise). A metro withdrawn as asked is not wrong, even with
+    /// its router or session down (the `command` method stops its daemon).
+    pub fn problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for m in &self.metros {
+            let withdrawn_as_asked = self.desired.get(&m.name) == Some(&Desired::Withdrawn);
+            match &m.status {
+                None => out.push(format!("{}: not polled", m.name)),
+                Some(Err(e)) if !withdrawn_as_asked => out.push(format!("{}: {e}", m.name)),
+                Some(Err(_)) => {}
+                Some(Ok(r)) => {
+                    if let Some(b) = r.bgp.as_ref().filter(|b| b.session != "Established") {
+                        if !withdrawn_as_asked {
+                            out.push(format!("{}: BGP session {}", m.name, b.session));
+                        }
+                    }
+                    out.extend(r.problems.iter().map(|p| format!("{}: {p}", m.name)));
+                }
+            }
+            if let Some(d) = self.drift(m) {
+                out.push(format!("{}: DRIFT: {d}", m.name));
+            }
+            if let Some(u) = self
+                .unfinished
+                .as_ref()
+                .filter(|u| !u.running && u.intent.metro == m.name)
+            {
+                out.push(u.note(m.advertised()));
+            }
+            if let Some(n) = &m.nomad {
+                if let Some(e) = &n.error {
+                    out.push(format!("{}: nomad: {e}", m.name));
+                }
+                let failed = n.summary().allocs.failed;
+                if failed > 0 {
+                    out.push(format!(
+                        "{}: {failed} failed allocation(s) need attention",
+                        m.name
+                    ));
+                }
+            }
+        }
+        if let Some(Err(e)) = &self.observer {
+            out.push(format!("observer: {e}"));
+        }
+        match self.anycast_health() {
+            Some(latency::Health::NoRoute) => {
+                out.push(format!("anycast: no route to {}: black-holed", self.prefix))
+            }
+            Some(latency::Health::Failing { lost, .. }) => {
+                out.push(format!("anycast: the last {lost} probes were lost"))
+            }
+            _ => {}
+        }
+        if let Some(e) = &self.journal_error {
+            out.push(format!("state directory: {e}"));
+        }
+        out
+    }
+
     /// See [`latency::Health`]; `None` when the anycast URL is not probed.
     pub fn anycast_health(&self) -> Option<latency::Health> {
         self.latency_row(ANYCAST).map(|r| r.health(self.routed()))

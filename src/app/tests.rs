@@ -902,3 +902,31 @@ mod latency_and_nomad {
         assert_eq!(s.view, View::Nomad);
     }
 }
+
+#[test]
+fn problems_name_what_is_wrong_and_spare_what_was_asked() {
+    let mut s = state(false);
+    update(&mut s, both_up());
+    assert_eq!(s.problems(), Vec::<String>::new());
+    // A router down is wrong, unless its metro was withdrawn as asked (the `command`
+    // method stops its daemon).
+    update(
+        &mut s,
+        Msg::Snapshot(snapshot(
+            2,
+            &[("am", Err("router unreachable: refused")), ("da", Ok(true))],
+        )),
+    );
+    assert_eq!(s.problems(), ["am: router unreachable: refused"]);
+    s.desired.insert("am".into(), Desired::Withdrawn);
+    assert_eq!(s.problems(), Vec::<String>::new());
+    // Drift is wrong.
+    update(
+        &mut s,
+        Msg::Snapshot(snapshot(3, &[("am", Ok(true)), ("da", Ok(true))])),
+    );
+    assert_eq!(
+        s.problems(),
+        ["am: DRIFT: advertising, but withdrawn was asked"]
+    );
+}

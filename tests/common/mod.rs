@@ -95,10 +95,15 @@ impl Lab {
         run(&all)
     }
 
+    /// `status --json`; its exit code is checked against its verdict: 0 exactly when
+    /// `ok` (nothing wrong), 1 otherwise.
     pub fn status(&self) -> serde_json::Value {
         let out = self.pt(&["status", "--json"]);
-        assert!(out.status.success(), "{}", text(&out));
-        serde_json::from_slice(&out.stdout).unwrap()
+        let s: serde_json::Value =
+            serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&out)));
+        let want = if s["ok"] == true { 0 } else { 1 };
+        assert_eq!(out.status.code(), Some(want), "{}", text(&out));
+        s
     }
 
     /// Polls `status --json` until `pred` holds (BGP needs a moment after a restart).
