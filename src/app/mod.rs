@@ -22,6 +22,18 @@ pub mod nomad;
 use latency::{infer_served_by, ChartView, LatencyRow, Marker, ANYCAST};
 
 const MAX_EVENTS: usize = 500;
+/// How long an action's outcome explains the changes polls then see.
+const EXPLAINED_FOR: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// What a finished action changed, as its outcome event already said.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Explained {
+    pub metro: String,
+    pub advertised: bool,
+    /// The best path after it (`None`: no route), when known.
+    pub best: Option<Option<String>>,
+    pub at: SystemTime,
+}
 const MAX_MARKERS: usize = 200;
 
 /// The console's screens.
@@ -154,6 +166,11 @@ pub struct State {
     pub source: String,
     /// Quit was asked while an action ran: the console quits once it is recorded.
     pub quitting: bool,
+    /// The metro of this console's running action: its changes are that action's news.
+    pub acting_on: Option<String>,
+    /// Changes an action's outcome already reported (its own event says them), so a
+    /// poll that sees them adds no second event. Dropped after `EXPLAINED_FOR`.
+    pub explained: Vec<Explained>,
     /// This console's process id: its own audit records are not news from elsewhere.
     pub own_pid: u32,
     /// An action whose intent has no outcome (running elsewhere, or abandoned).
@@ -210,6 +227,8 @@ impl State {
             last_poll: None,
             source,
             quitting: false,
+            acting_on: None,
+            explained: Vec::new(),
             own_pid: std::process::id(),
             unfinished: None,
             journal_settled: true,
@@ -349,6 +368,35 @@ impl State {
     /// See [`crate::domain::best_peer`].
     pub fn best_peer(&self) -> Option<&str> {
         crate::domain::best_peer(self.observer.as_ref())
+    }
+
+    /// Whether an action in flight on `metro` (ours or another process's), or one just
+    /// finished, accounts for its advertisement becoming `advertised`.
+    fn action_explains(&self, metro: &str, advertised: Option<bool>) -> bool {
+        self.acting_on.as_deref() == Some(metro)
+            || self
+                .unfinished
+                .as_ref()
+                .is_some_and(|u| u.running && u.intent.metro == metro)
+            || self
+                .explained
+                .iter()
+                .any(|e| e.metro == metro && Some(e.advertised) == advertised)
+    }
+
+    /// Whether an action in flight or just finished accounts for this best path.
+    fn action_explains_path(&self, path: &BestPath) -> bool {
+        let after = match path {
+            BestPath::Metro(m) => Some(m.as_str()),
+            BestPath::NoRoute => None,
+            _ => return false,
+        };
+        self.acting_on.is_some()
+            || self.unfinished.as_ref().is_some_and(|u| u.running)
+            || self
+                .explained
+                .iter()
+                .any(|e| e.best.as_ref().is_some_and(|b| b.as_deref() == after))
     }
 
     /// See [`crate::domain::journal::drift`].
@@ -564,6 +612,7 @@ fn on_confirm_key(state: &mut State, p: Pending, key: KeyEvent) -> Vec<Effect> {
 
 fn start(state: &mut State, request: Request) -> Vec<Effect> {
     state.busy = Some(format!("{} {}…", request.action.verb(), request.metro));
+    state.acting_on = Some(request.metro.clone());
     vec![Effect::Execute(request)]
 }
 
@@ -964,10 +1013,17 @@ fn on_probe(state: &mut State, target: &str, sample: crate::probe::ProbeSample) 
 
 fn on_done(state: &mut State, o: Outcome) {
     state.busy = None;
+    state.acting_on = None;
     if o.ok() {
         let label = format!("{} {}", o.action.verb(), o.metro);
         state.marker(label);
         state.desired.insert(o.metro.clone(), o.action.desired());
+        state.explained.push(Explained {
+            metro: o.metro.clone(),
+            advertised: o.action == ActionKind::Restore,
+            best: Some(o.best_after.clone()),
+            at: state.now,
+        });
     }
     let level = match o.verdict {
         Verdict::Ok => Level::Good,
@@ -1051,9 +1107,20 @@ fn foreign_record(state: &mut State, r: &AuditRecord) {
                 .map(|ms| format!(", verified in {ms:.1} ms"))
                 .unwrap_or_default();
             state.marker(format!("{} {}", r.action.verb(), r.metro));
+            state.explained.push(Explained {
+                metro: r.metro.clone(),
+                advertised: r.action == ActionKind::Restore,
+                best: Some(r.best_after.clone()),
+                at: state.now,
+            });
+            let now = r
+                .best_after
+                .as_deref()
+                .map(|b| format!("; anycast now via {b}"))
+                .unwrap_or_default();
             state.event(
                 Level::Good,
-                format!("{} {past} by {} {via}{took}", r.metro, r.user),
+                format!("{} {past} by {} {via}{took}{now}", r.metro, r.user),
             );
         }
         (Phase::Outcome, v) => {
@@ -1082,6 +1149,10 @@ fn on_snapshot(state: &mut State, snap: Snapshot) {
     state.last_poll = Some(snap.taken);
     let path_before = crate::domain::best_path(state.observer.as_ref());
     let had_observer = state.observer.is_some();
+    let now = state.now;
+    state
+        .explained
+        .retain(|e| now.duration_since(e.at).unwrap_or_default() < EXPLAINED_FOR);
     for m in snap.metros {
         let Some(idx) = state.metros.iter().position(|r| r.name == m.name) else {
             continue;
@@ -1112,7 +1183,7 @@ fn on_snapshot(state: &mut State, snap: Snapshot) {
                         ),
                     ));
                 }
-                if a.advertised != b.advertised {
+                if a.advertised != b.advertised && !state.action_explains(&m.name, b.advertised) {
                     let text = match b.advertised {
                         Some(true) => "now advertising",
                         Some(false) => "no longer advertising",
@@ -1172,6 +1243,7 @@ fn on_snapshot(state: &mut State, snap: Snapshot) {
         && path_before != path_after
         && known(&path_before)
         && known(&path_after)
+        && !state.action_explains_path(&path_after)
     {
         let was = path_before.words();
         let (level, text) = match &path_after {
