@@ -114,6 +114,10 @@ pub struct Pending {
     pub consequence: String,
     /// Withdrawing the last advertising metro: only a forced confirmation proceeds.
     pub needs_force: bool,
+    /// A forced action was confirmed once with `F`; one more `F` proceeds.
+    pub forced_once: bool,
+    /// Why a key did nothing ("only F proceeds…"), shown in the dialog.
+    pub note: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -162,6 +166,9 @@ pub struct State {
     pub desired: BTreeMap<String, Desired>,
     pub now: SystemTime,
     pub last_poll: Option<SystemTime>,
+    /// The LOCAL_PREF the observer last gave each metro's route: where a restored metro
+    /// will rank.
+    pub local_prefs: BTreeMap<String, u32>,
     /// Where the state came from, e.g. "embedded lab (/run/user/0/platform-tui/...)".
     pub source: String,
     /// Quit was asked while an action ran: the console quits once it is recorded.
@@ -226,6 +233,7 @@ impl State {
             now,
             last_poll: None,
             source,
+            local_prefs: BTreeMap::new(),
             quitting: false,
             acting_on: None,
             explained: Vec::new(),
@@ -296,6 +304,35 @@ impl State {
                     self.metros.iter().map(MetroRow::advertised).collect();
                 known.is_empty() || known.iter().any(|a| *a != Some(false))
             }
+        }
+    }
+
+    /// Where anycast goes when `name` advertises again: the observer prefers the higher
+    /// LOCAL_PREF, remembered from when `name` last advertised.
+    fn restore_consequence(&self, name: &str) -> String {
+        if self.advertising().iter().any(|m| m == name) {
+            return format!("{name} is advertising already; restoring re-asserts it");
+        }
+        let Some(Ok(view)) = &self.observer else {
+            return format!("{name} will advertise {} again", self.prefix);
+        };
+        match view.best() {
+            None => format!(
+                "anycast will be served from {name} (nothing serves {} now)",
+                self.prefix
+            ),
+            Some(best) => match (self.local_prefs.get(name), self.local_prefs.get(best)) {
+                (Some(mine), Some(theirs)) if mine > theirs => {
+                    format!("anycast will move from {best} to {name}")
+                }
+                (Some(_), Some(_)) => {
+                    format!("anycast stays on {best}; {name} becomes a fallback")
+                }
+                _ => format!(
+                    "{name} will advertise {} again; the upstream then picks between {best} and {name}",
+                    self.prefix
+                ),
+            },
         }
     }
 
@@ -436,10 +473,7 @@ impl State {
     pub fn consequence(&self, req: &Request) -> (String, bool) {
         let name = &req.metro;
         match req.action {
-            ActionKind::Restore => (
-                format!("{name} will advertise {} again", self.prefix),
-                false,
-            ),
+            ActionKind::Restore => (self.restore_consequence(name), false),
             ActionKind::Withdraw => {
                 let advertising = self.advertising();
                 let others: Vec<&String> = advertising.iter().filter(|m| *m != name).collect();
@@ -578,6 +612,27 @@ fn on_confirm_key(state: &mut State, p: Pending, key: KeyEvent) -> Vec<Effect> {
         KeyCode::Char('y') | KeyCode::Enter if !p.needs_force && !ctrl_c => {
             state.mode = Mode::Normal;
             start(state, p.request)
+        }
+        KeyCode::Char('y') | KeyCode::Enter if !ctrl_c => {
+            state.mode = Mode::Confirm(Pending {
+                note: Some(format!(
+                    "y does not proceed: this black-holes {}. Only F (twice) does; n cancels.",
+                    state.prefix
+                )),
+                ..p
+            });
+            Vec::new()
+        }
+        KeyCode::Char('F') if p.needs_force && !p.forced_once => {
+            state.mode = Mode::Confirm(Pending {
+                forced_once: true,
+                note: Some(format!(
+                    "Sure? {} will not answer anywhere. F again to withdraw {} anyway.",
+                    state.prefix, p.request.metro
+                )),
+                ..p
+            });
+            Vec::new()
         }
         KeyCode::Char('F') if p.needs_force => {
             state.mode = Mode::Normal;
@@ -718,6 +773,8 @@ fn ask(state: &mut State, kind: ActionKind) -> Vec<Effect> {
         request,
         consequence,
         needs_force,
+        forced_once: false,
+        note: None,
     });
     Vec::new()
 }
@@ -1231,6 +1288,13 @@ fn on_snapshot(state: &mut State, snap: Snapshot) {
                 state.event(Level::Good, "observer reachable again");
             }
             _ => state.observer_error_since = None,
+        }
+        if let Ok(view) = &obs {
+            for r in &view.routes {
+                if let (Some(m), Some(p)) = (&r.metro, r.local_pref) {
+                    state.local_prefs.insert(m.clone(), p);
+                }
+            }
         }
         state.observer = Some(obs);
     }

@@ -104,10 +104,59 @@ fn last_advertising_metro_needs_force() {
         update(&mut s, Msg::Key(key('y'))).is_empty(),
         "y must not withdraw the last metro"
     );
+    match &s.mode {
+        Mode::Confirm(p) => assert!(
+            p.note
+                .as_deref()
+                .is_some_and(|n| n.contains("Only F (twice) does")),
+            "y says why it did nothing: {p:?}"
+        ),
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        update(&mut s, Msg::Key(key('F'))).is_empty(),
+        "F asks once more"
+    );
+    match &s.mode {
+        Mode::Confirm(p) => {
+            assert!(p.forced_once && p.note.as_deref().is_some_and(|n| n.starts_with("Sure?")))
+        }
+        other => panic!("{other:?}"),
+    }
     assert_eq!(
         update(&mut s, Msg::Key(key('F'))),
         vec![withdraw("da", true)]
     );
+}
+
+#[test]
+fn the_restore_dialog_says_where_anycast_will_go() {
+    // am (LOCAL_PREF 9930) was seen before it was withdrawn; da (9700) serves now.
+    let mut s = state(false);
+    update(&mut s, both_up());
+    update(
+        &mut s,
+        Msg::Snapshot(snapshot(2, &[("am", Ok(false)), ("da", Ok(true))])),
+    );
+    update(&mut s, Msg::Key(key('r')));
+    match &s.mode {
+        Mode::Confirm(p) => assert_eq!(p.consequence, "anycast will move from da to am"),
+        other => panic!("{other:?}"),
+    }
+    update(&mut s, Msg::Key(key('n')));
+    // da restored while am serves: da is a fallback.
+    update(
+        &mut s,
+        Msg::Snapshot(snapshot(3, &[("am", Ok(true)), ("da", Ok(false))])),
+    );
+    update(&mut s, Msg::Key(key('j')));
+    update(&mut s, Msg::Key(key('r')));
+    match &s.mode {
+        Mode::Confirm(p) => {
+            assert_eq!(p.consequence, "anycast stays on am; da becomes a fallback")
+        }
+        other => panic!("{other:?}"),
+    }
 }
 
 #[test]

@@ -36,7 +36,11 @@ pub fn draw(state: &State, p: &Pending, frame: &mut Frame, area: Rect) {
     let keys = if p.needs_force {
         Line::from(vec![
             Span::styled(" F", style::error(t)),
-            Span::raw(" force   "),
+            Span::raw(if p.forced_once {
+                " again: black-hole it   "
+            } else {
+                " force (asks once more)   "
+            }),
             Span::styled("n/Esc", style::accent(t)),
             Span::raw(" cancel"),
         ])
@@ -48,7 +52,7 @@ pub fn draw(state: &State, p: &Pending, frame: &mut Frame, area: Rect) {
             Span::raw(" cancel"),
         ])
     };
-    let text = vec![
+    let mut text = vec![
         Line::from(format!(" {what}")),
         Line::from(Span::styled(
             format!(" {}", p.consequence),
@@ -58,10 +62,20 @@ pub fn draw(state: &State, p: &Pending, frame: &mut Frame, area: Rect) {
             format!(" method: {}", method_of(state, &r.metro)),
             style::dim(t),
         )),
-        Line::from(""),
-        keys,
     ];
-    let popup = centered(area, 58, 8);
+    if let Some(note) = &p.note {
+        text.push(Line::from(Span::styled(
+            format!(" {note}"),
+            style::error(t),
+        )));
+    }
+    text.push(Line::from(""));
+    text.push(keys);
+    // As wide as an 80-column terminal allows, as tall as the wrapped text.
+    let width = area.width.saturating_sub(4).min(64);
+    let inner = usize::from(width.saturating_sub(2)).max(1);
+    let rows: usize = text.iter().map(|l| l.width().div_ceil(inner).max(1)).sum();
+    let popup = centered(area, width, (rows as u16 + 2).min(area.height));
     frame.render_widget(Clear, popup);
     frame.render_widget(
         Paragraph::new(text).wrap(Wrap { trim: false }).block(

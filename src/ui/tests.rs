@@ -204,6 +204,10 @@ fn confirm_last_metro_needs_force() {
     update(&mut s, Msg::Key(key('j')));
     update(&mut s, Msg::Key(key('w')));
     both_sizes("confirm_last_metro", &s);
+    update(&mut s, Msg::Key(key('y')));
+    both_sizes("confirm_last_metro_y", &s);
+    update(&mut s, Msg::Key(key('F')));
+    both_sizes("confirm_last_metro_f_once", &s);
 }
 
 #[test]
