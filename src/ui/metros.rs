@@ -1,9 +1,8 @@
 //! The metros table: one row per metro with its BGP session, origin and advertisement.
 
 use ratatui::layout::{Constraint, Rect};
-use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Cell, Row, Table};
+use ratatui::widgets::{Block, Cell, Paragraph, Row, Table};
 use ratatui::Frame;
 
 use super::header::secs_between;
@@ -12,37 +11,112 @@ use super::style;
 use crate::app::{MetroRow, State};
 use crate::domain::{age, failure_word};
 
+/// A column of the metros table, in display order.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Col {
+    Selected,
+    Best,
+    Metro,
+    Name,
+    Bgp,
+    Since,
+    Origin,
+    Advertised,
+    Exported,
+    Now,
+    Trend,
+    Nomad,
+    Note,
+}
+
+impl Col {
+    fn head(self) -> &'static str {
+        match self {
+            Col::Selected | Col::Best => "",
+            Col::Metro => "METRO",
+            Col::Name => "NAME",
+            Col::Bgp => "BGP",
+            Col::Since => "SINCE",
+            Col::Origin => "ORIGIN",
+            Col::Advertised => "ADVERTISED",
+            Col::Exported => "EXP",
+            Col::Now => "NOW",
+            Col::Trend => "TREND",
+            Col::Nomad => "NOMAD",
+            Col::Note => "NOTE",
+        }
+    }
+}
+
+/// Columns that fit `width`: the essentials always; then SINCE, TREND and NAME as room
+/// allows. METRO is as wide as the longest name (up to 16); NOTE gets the rest, and at
+/// least "DRIFT".
+fn columns(state: &State, width: u16) -> Vec<(Col, u16)> {
+    let metro_w = state
+        .metros
+        .iter()
+        .map(|m| m.name.chars().count())
+        .max()
+        .unwrap_or(5)
+        .clamp(5, crate::config::MAX_METRO_NAME) as u16;
+    let name_w = state
+        .metros
+        .iter()
+        .map(|m| m.display_name.chars().count())
+        .max()
+        .unwrap_or(4)
+        .clamp(4, 12) as u16;
+    let mut cols = vec![
+        (Col::Selected, 1),
+        (Col::Best, 1),
+        (Col::Metro, metro_w),
+        (Col::Bgp, 11),
+        (Col::Origin, 6),
+        (Col::Advertised, 10),
+        (Col::Exported, 3),
+        (Col::Now, 6),
+        (Col::Nomad, 9),
+        (Col::Note, 5),
+    ];
+    let used = |cols: &[(Col, u16)]| cols.iter().map(|(_, w)| w + 1).sum::<u16>() + 2;
+    let inner = width;
+    for (col, w, after) in [
+        (Col::Since, 5, Col::Bgp),
+        (Col::Trend, 10, Col::Now),
+        (Col::Name, name_w, Col::Metro),
+    ] {
+        // Keep 12 columns for notes before adding more.
+        if used(&cols) + w + 1 + 12 <= inner {
+            let at = cols
+                .iter()
+                .position(|(c, _)| *c == after)
+                .map_or(0, |i| i + 1);
+            cols.insert(at, (col, w));
+        }
+    }
+    cols
+}
+
 pub fn draw(state: &State, frame: &mut Frame, area: Rect) {
     let t = &state.theme;
-    // 80 columns hold the essentials; wider terminals also get SINCE and a trend.
-    let wide = area.width >= 100;
-    let mut cols: Vec<(&str, Constraint)> = vec![
-        ("", Constraint::Length(1)),
-        ("", Constraint::Length(1)),
-        ("METRO", Constraint::Length(5)),
-        ("NAME", Constraint::Length(if wide { 10 } else { 9 })),
-        ("BGP", Constraint::Length(11)),
-    ];
-    if wide {
-        cols.push(("SINCE", Constraint::Length(5)));
-    }
-    cols.extend([
-        ("ORIGIN", Constraint::Length(6)),
-        ("ADVERTISED", Constraint::Length(10)),
-        ("EXP", Constraint::Length(3)),
-        ("P50", Constraint::Length(6)),
-    ]);
-    if wide {
-        cols.push(("TREND", Constraint::Length(10)));
-    }
-    cols.extend([
-        ("NOMAD", Constraint::Length(9)),
-        ("NOTE", Constraint::Min(6)),
-    ]);
-    let head = Row::new(cols.iter().map(|(h, _)| *h)).style(style::dim(t));
+    let cols = columns(state, area.width);
+    let head = Row::new(cols.iter().map(|(c, _)| c.head())).style(style::dim(t));
     let best = state.best();
-    // Only the rows that fit are built, scrolled so the selection stays on screen.
-    let fits = (area.height.saturating_sub(3) as usize).max(1);
+    // The anycast row, then only the metro rows that fit, scrolled so the selection
+    // stays on screen.
+    let block = Block::bordered();
+    let inner = block.inner(area);
+    let anycast = anycast_line(state);
+    let table_area = if anycast.is_some() && inner.height > 2 {
+        Rect {
+            y: inner.y + 1,
+            height: inner.height - 1,
+            ..inner
+        }
+    } else {
+        inner
+    };
+    let fits = (table_area.height.saturating_sub(1) as usize).max(1);
     let first = state.selected.saturating_sub(fits - 1);
     let rows = state
         .metros
@@ -51,152 +125,221 @@ pub fn draw(state: &State, frame: &mut Frame, area: Rect) {
         .skip(first)
         .take(fits)
         .map(|(i, m)| {
-            let row = Row::new(cells(
-                state,
-                m,
-                i == state.selected,
-                best == Some(m.name.as_str()),
-                wide,
-            ));
+            let all = cells(state, m, i == state.selected, best == Some(m.name.as_str()));
+            let row = Row::new(cols.iter().map(|(c, _)| {
+                all.iter()
+                    .find(|(k, _)| k == c)
+                    .map(|(_, v)| v.clone())
+                    .unwrap_or_default()
+            }));
             if i == state.selected {
                 row.style(style::selected(t))
             } else {
                 row
             }
         });
-    let table = Table::new(rows, cols.iter().map(|(_, w)| *w))
-        .header(head)
-        .column_spacing(1)
-        .block(Block::bordered().title(if state.metros.len() > fits {
-            format!(
-                " metros ({}-{} of {}) ",
-                first + 1,
-                (first + fits).min(state.metros.len()),
-                state.metros.len()
-            )
-        } else {
-            " metros ".to_string()
-        }));
-    frame.render_widget(table, area);
+    let title = if state.metros.len() > fits {
+        format!(
+            " metros ({}-{} of {}) ",
+            first + 1,
+            (first + fits).min(state.metros.len()),
+            state.metros.len()
+        )
+    } else {
+        " metros ".to_string()
+    };
+    frame.render_widget(block.title(title), area);
+    if let (Some(line), true) = (anycast, table_area != inner) {
+        frame.render_widget(Paragraph::new(line), Rect { height: 1, ..inner });
+    }
+    let mut widths: Vec<Constraint> = cols.iter().map(|(_, w)| Constraint::Length(*w)).collect();
+    if let Some(last) = widths.last_mut() {
+        *last = Constraint::Min(5);
+    }
+    let table = Table::new(rows, widths).header(head).column_spacing(1);
+    frame.render_widget(table, table_area);
 }
 
+/// "anycast  served by am · now 73 ms · p50 72 ms over 60 probes · loss 0%", or what
+/// is wrong with it; `None` when the anycast URL is not probed.
+fn anycast_line(state: &State) -> Option<Line<'static>> {
+    use crate::app::latency::Health;
+    let t = &state.theme;
+    let health = state.anycast_health()?;
+    let row = state.latency_row(crate::domain::ANYCAST)?;
+    let w = row.stats.window();
+    let mut spans = vec![Span::styled(" anycast  ", style::accent(t))];
+    match &health {
+        Health::Answering {
+            ms,
+            served_by,
+            inferred,
+            lost,
+        } => {
+            if let Some(by) = served_by {
+                let q = if *inferred { "?" } else { "" };
+                spans.push(Span::raw(format!("served by {by}{q} · ")));
+            }
+            let st = if *lost > 0 {
+                style::warn(t)
+            } else {
+                style::ok(t)
+            };
+            spans.push(Span::styled(format!("now {ms:.0} ms"), st));
+        }
+        Health::Failing { lost, .. } => spans.push(Span::styled(
+            format!("LOST: the last {lost} probes"),
+            style::error(t),
+        )),
+        Health::NoRoute => spans.push(Span::styled("NO ROUTE", style::error(t))),
+        Health::Probing => spans.push(Span::styled("probing…", style::dim(t))),
+    }
+    if let Some(p50) = w.p50 {
+        spans.push(Span::styled(
+            format!(" · window of {}: p50 {p50:.0} ms", w.sent),
+            style::dim(t),
+        ));
+    }
+    let loss_style = if w.loss_pct > 0.0 {
+        style::warn(t)
+    } else {
+        style::dim(t)
+    };
+    spans.push(Span::styled(
+        format!(", loss {:.0}%", w.loss_pct),
+        loss_style,
+    ));
+    Some(Line::from(spans))
+}
+
+/// Every column's cell for one metro; `columns` picks the ones shown.
 fn cells<'a>(
     state: &'a State,
     m: &'a MetroRow,
     selected: bool,
     is_best: bool,
-    wide: bool,
-) -> Vec<Cell<'a>> {
+) -> Vec<(Col, Cell<'a>)> {
     let t = &state.theme;
-    let marker = if is_best {
-        Cell::from(Span::styled("★", style::ok(t)))
-    } else {
-        Cell::from(" ")
-    };
     // The selection is also a character, not only a colour: plain terminals and
     // screen readers see it too.
     let mut out = vec![
-        Cell::from(if selected { "›" } else { " " }),
-        marker,
-        Cell::from(m.name.as_str()),
-        Cell::from(m.display_name.as_str()),
+        (Col::Selected, Cell::from(if selected { "›" } else { " " })),
+        (
+            Col::Best,
+            if is_best {
+                Cell::from(Span::styled("★", style::ok(t)))
+            } else {
+                Cell::from(" ")
+            },
+        ),
+        (Col::Metro, Cell::from(m.name.as_str())),
+        (Col::Name, Cell::from(m.display_name.as_str())),
     ];
-    let mut note_cell = Cell::from("");
     match &m.status {
-        None => {
-            out.push(Cell::from(Span::styled("polling…", style::dim(t))));
-            if wide {
-                out.push(Cell::from(""));
-            }
-            out.extend([Cell::from(""), Cell::from(""), Cell::from("")]);
-        }
+        None => out.push((
+            Col::Bgp,
+            Cell::from(Span::styled("polling…", style::dim(t))),
+        )),
         Some(Err(e)) => {
             let since = m
                 .error_since
                 .map(|s| secs_between(s, state.now))
                 .unwrap_or(0);
             // Unreachable, silent or error: never "unreachable" for a router that answers.
-            out.push(Cell::from(Span::styled(failure_word(e), style::error(t))));
-            if wide {
-                out.push(Cell::from(age(since)));
-            }
+            out.push((
+                Col::Bgp,
+                Cell::from(Span::styled(failure_word(e), style::error(t))),
+            ));
+            out.push((Col::Since, Cell::from(age(since))));
             let last =
                 m.last_good
                     .as_ref()
                     .and_then(|g| g.advertised)
                     .map(|a| if a { "yes" } else { "no" });
-            out.push(Cell::from("?"));
-            out.push(Cell::from(Span::styled(
-                format!("?(was {})", last.unwrap_or("?")),
-                style::dim(t),
-            )));
-            out.push(Cell::from(""));
+            out.push((Col::Origin, Cell::from("?")));
+            out.push((
+                Col::Advertised,
+                Cell::from(Span::styled(
+                    format!("?(was {})", last.unwrap_or("?")),
+                    style::dim(t),
+                )),
+            ));
             // The cause and its age; the full text is in the events pane.
             let cause = e.rsplit(": ").next().unwrap_or(e);
-            note_cell = Cell::from(Span::styled(
-                format!("{cause} ({})", age(since)),
-                style::error(t),
+            out.push((
+                Col::Note,
+                Cell::from(Span::styled(
+                    format!("{cause} ({})", age(since)),
+                    style::error(t),
+                )),
             ));
         }
         Some(Ok(r)) => {
-            let (session, since, session_style) = match &r.bgp {
-                Some(b) => {
-                    let st = if b.session == "Established" {
-                        style::ok(t)
-                    } else {
-                        style::warn(t)
-                    };
-                    (b.session.clone(), since_text(b, state), st)
-                }
-                None => ("-".to_string(), String::new(), style::dim(t)),
-            };
-            out.push(Cell::from(Span::styled(session, session_style)));
-            if wide {
-                out.push(Cell::from(since));
-            }
-            let origin = r.origin_state();
-            out.push(Cell::from(Span::styled(
-                origin,
-                if origin == "up" {
+            if let Some(b) = &r.bgp {
+                let st = if b.session == "Established" {
                     style::ok(t)
                 } else {
                     style::warn(t)
-                },
-            )));
-            out.push(match r.advertised {
-                Some(true) => Cell::from(Span::styled("yes", style::ok(t))),
-                Some(false) => Cell::from(Span::styled("withdrawn", style::warn(t))),
-                None => Cell::from(Span::styled("?", style::warn(t))),
-            });
-            out.push(Cell::from(
-                r.exported
-                    .map(|e| e.to_string())
-                    .unwrap_or_else(|| "-".into()),
+                };
+                out.push((Col::Bgp, Cell::from(Span::styled(b.session.clone(), st))));
+                out.push((Col::Since, Cell::from(since_text(b, state))));
+            } else {
+                out.push((Col::Bgp, Cell::from(Span::styled("-", style::dim(t)))));
+            }
+            let origin = r.origin_state();
+            out.push((
+                Col::Origin,
+                Cell::from(Span::styled(
+                    origin,
+                    if origin == "up" {
+                        style::ok(t)
+                    } else {
+                        style::warn(t)
+                    },
+                )),
             ));
-            note_cell = Cell::from(note(state, m, r));
+            out.push((
+                Col::Advertised,
+                match r.advertised {
+                    Some(true) => Cell::from(Span::styled("yes", style::ok(t))),
+                    Some(false) => Cell::from(Span::styled("withdrawn", style::warn(t))),
+                    None => Cell::from(Span::styled("?", style::warn(t))),
+                },
+            ));
+            out.push((
+                Col::Exported,
+                Cell::from(
+                    r.exported
+                        .map(|e| e.to_string())
+                        .unwrap_or_else(|| "-".into()),
+                ),
+            ));
+            out.push((Col::Note, Cell::from(note(state, m, r))));
         }
     }
     let row = state.latency_row(&m.name);
-    let p50 = match row {
+    // The latest figure (median of the last few answers); window statistics are in the
+    // latency view, labelled as such.
+    let now = match row {
         Some(r) if r.stats.last_sample().is_some_and(|s| !s.ok()) => {
             Span::styled("lost", style::lost(t))
         }
         Some(r) => Span::raw(
-            r.p50()
+            r.headline()
                 .map(|p| format!("{p:.0}ms"))
                 .unwrap_or_else(|| "…".into()),
         ),
         None => Span::styled("-", style::dim(t)),
     };
-    out.push(Cell::from(p50));
-    if wide {
-        out.push(Cell::from(
+    out.push((Col::Now, Cell::from(now)));
+    out.push((
+        Col::Trend,
+        Cell::from(
             row.map(|r| sparkline(&r.stats.history(), 10, t))
                 .unwrap_or_default(),
-        ));
-    }
-    out.push(Cell::from(nomad_cell(state, m)));
-    out.push(note_cell);
+        ),
+    ));
+    out.push((Col::Nomad, Cell::from(nomad_cell(state, m))));
     out
 }
 
@@ -242,19 +385,18 @@ fn nomad_cell(state: &State, m: &MetroRow) -> Line<'static> {
 fn note<'a>(state: &State, m: &MetroRow, r: &crate::domain::RouterStatus) -> Line<'a> {
     let t = &state.theme;
     if let Some(d) = state.drift(m) {
+        // The word first: however narrow the column, DRIFT shows.
         return Line::from(Span::styled(format!("DRIFT: {d}"), style::warn(t)));
     }
     if !r.problems.is_empty() {
         return Line::from(Span::styled(r.problems.join("; "), style::warn(t)));
     }
-    let info = r.bgp.as_ref().map(|b| b.info.clone()).unwrap_or_default();
-    if !info.is_empty() {
-        return Line::from(Span::styled(info, style::warn(t)));
+    if let Some(n) = state.unfinished_note(m) {
+        return Line::from(Span::styled(n, style::error(t)));
     }
-    Line::from(Span::styled(
-        format!("method {}", m.method),
-        Style::new().fg(t.dim),
-    ))
+    let info = r.bgp.as_ref().map(|b| b.info.clone()).unwrap_or_default();
+    // Nothing to note, nothing shown.
+    Line::from(Span::styled(info, style::warn(t)))
 }
 
 /// How long the session has been in its state, whatever BIRD's time format (the raw

@@ -48,7 +48,9 @@ pub fn draw(state: &State, frame: &mut Frame) {
     header::draw(state, frame, header_area);
     match state.view {
         View::Overview => {
-            let table_height = (state.metros.len() as u16 + 3)
+            // Borders, the anycast row when probed, the header, one line per metro.
+            let anycast = u16::from(state.anycast_health().is_some());
+            let table_height = (state.metros.len() as u16 + 3 + anycast)
                 .min(body.height.saturating_sub(5))
                 .max(4);
             let [metros_area, events_area] =

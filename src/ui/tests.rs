@@ -78,6 +78,36 @@ fn anycast_failing_header() {
 }
 
 #[test]
+fn long_metro_names_and_drift_fit() {
+    use crate::app::testing::config;
+    let cfg = config(
+        &[("frankfurt-main-1", "Frankfurt"), ("da", "Dallas")],
+        false,
+    );
+    let mut s = State::new(
+        &cfg,
+        std::collections::BTreeMap::from([(
+            "frankfurt-main-1".to_string(),
+            crate::domain::Desired::Withdrawn,
+        )]),
+        "lab /lab/platform-tui.toml".into(),
+        at(0),
+    );
+    update(
+        &mut s,
+        Msg::Snapshot(snapshot(
+            1,
+            &[("frankfurt-main-1", Ok(true)), ("da", Ok(true))],
+        )),
+    );
+    update(&mut s, Msg::Tick(at(2)));
+    let screen = render(&s, 80, 24);
+    assert!(screen.contains("frankfurt-main-1"), "{screen}");
+    assert!(screen.contains("DRIFT"), "{screen}");
+    both_sizes("long_name_drift", &s);
+}
+
+#[test]
 fn latency_pane() {
     let mut s = after_jump();
     update(&mut s, Msg::Key(key('2')));
