@@ -200,15 +200,17 @@ fn anycast_line(state: &State) -> Option<Line<'static>> {
             style::dim(t),
         ));
     }
-    let loss_style = if w.loss_pct > 0.0 {
-        style::warn(t)
-    } else {
-        style::dim(t)
-    };
-    spans.push(Span::styled(
-        format!(", loss {:.0}%", w.loss_pct),
-        loss_style,
-    ));
+    if w.sent > 0 {
+        let loss_style = if w.loss_pct > 0.0 {
+            style::warn(t)
+        } else {
+            style::dim(t)
+        };
+        spans.push(Span::styled(
+            format!(", loss {:.0}%", w.loss_pct),
+            loss_style,
+        ));
+    }
     Some(Line::from(spans))
 }
 
