@@ -173,6 +173,8 @@ pub struct State {
     pub source: String,
     /// Quit was asked while an action ran: the console quits once it is recorded.
     pub quitting: bool,
+    /// First line of the help overlay shown (the view clamps it to the text).
+    pub help_scroll: u16,
     /// The metro of this console's running action: its changes are that action's news.
     pub acting_on: Option<String>,
     /// Changes an action's outcome already reported (its own event says them), so a
@@ -235,6 +237,7 @@ impl State {
             source,
             local_prefs: BTreeMap::new(),
             quitting: false,
+            help_scroll: 0,
             acting_on: None,
             explained: Vec::new(),
             own_pid: std::process::id(),
@@ -588,7 +591,17 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
 fn on_key(state: &mut State, key: KeyEvent) -> Vec<Effect> {
     match state.mode.clone() {
         Mode::Help => {
-            state.mode = Mode::Normal;
+            // The help scrolls (it is longer than an 80x24 terminal); other keys close it.
+            match (state.keymap.action_for(&key), key.code) {
+                (Some(Action::SelectDown), _) => state.help_scroll += 1,
+                (Some(Action::SelectUp), _) => {
+                    state.help_scroll = state.help_scroll.saturating_sub(1)
+                }
+                (_, KeyCode::PageDown | KeyCode::Char(' ')) => state.help_scroll += 10,
+                (_, KeyCode::PageUp) => state.help_scroll = state.help_scroll.saturating_sub(10),
+                (_, KeyCode::Home) => state.help_scroll = 0,
+                _ => state.mode = Mode::Normal,
+            }
             Vec::new()
         }
         Mode::Confirm(p) => on_confirm_key(state, p, key),
@@ -685,6 +698,7 @@ fn on_action(state: &mut State, action: Action) -> Vec<Effect> {
         }
         Action::Help => {
             state.mode = Mode::Help;
+            state.help_scroll = 0;
             Vec::new()
         }
         Action::Quit => match state.busy.clone() {

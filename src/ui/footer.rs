@@ -76,6 +76,14 @@ fn hints(state: &State) -> Line<'static> {
     };
     for (actions, label) in middle.iter().chain(tail) {
         let actions: &[Action] = actions;
+        // A read-only console offers no action it would refuse.
+        if state.read_only
+            && actions
+                .iter()
+                .any(|a| matches!(a, Action::Withdraw | Action::Restore))
+        {
+            continue;
+        }
 
         let keys: Vec<String> = actions.iter().filter_map(|a| first_key(*a)).collect();
         if !keys.is_empty() {

@@ -245,6 +245,13 @@ fn help_overlay() {
     let mut s = overview();
     update(&mut s, Msg::Key(key('?')));
     both_sizes("help", &s);
+    // It scrolls to the symbols at 80x24.
+    for _ in 0..40 {
+        update(&mut s, Msg::Key(key('j')));
+    }
+    let end = render(&s, 80, 24);
+    assert!(end.contains("NO ROUTE"), "{end}");
+    insta::assert_snapshot!("help_scrolled_80x24", end);
 }
 
 #[test]
