@@ -192,12 +192,25 @@ impl Default for ChartView {
     }
 }
 
+/// The chart's windows, in seconds: zooming steps along these, so zooming in and back
+/// out returns to where it started.
+pub const ZOOM_STEPS: [u64; 5] = [MIN_WINDOW_SECS, 60, 120, 300, MAX_WINDOW_SECS];
+
 impl ChartView {
     pub fn zoom_in(&mut self) {
-        self.window_secs = (self.window_secs / 2).max(MIN_WINDOW_SECS);
+        self.window_secs = ZOOM_STEPS
+            .iter()
+            .rev()
+            .find(|w| **w < self.window_secs)
+            .copied()
+            .unwrap_or(MIN_WINDOW_SECS);
     }
     pub fn zoom_out(&mut self) {
-        self.window_secs = (self.window_secs * 2).min(MAX_WINDOW_SECS);
+        self.window_secs = ZOOM_STEPS
+            .iter()
+            .find(|w| **w > self.window_secs)
+            .copied()
+            .unwrap_or(MAX_WINDOW_SECS);
     }
 }
 

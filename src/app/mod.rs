@@ -1076,7 +1076,7 @@ fn on_probe(state: &mut State, target: &str, sample: crate::probe::ProbeSample) 
                 .map(|v| format!("{v:.0} ms"))
                 .unwrap_or_else(|| "-".into());
             let text = format!("anycast now served by {now} (was {prev}): {before} → {after}");
-            state.marker(format!("→{now}"));
+            state.marker(format!("served by {now}"));
             state.event(Level::Info, text);
         }
     }

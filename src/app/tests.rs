@@ -614,7 +614,10 @@ mod latency_and_nomad {
         );
         let e = s.events.back().expect("event");
         assert_eq!(e.text, "anycast now served by da (was am): 73 ms → 301 ms");
-        assert_eq!(s.markers.last().map(|m| m.label.as_str()), Some("→da"));
+        assert_eq!(
+            s.markers.last().map(|m| m.label.as_str()),
+            Some("served by da")
+        );
     }
 
     fn anycast(s: &mut State, secs: u64, ttfb: Option<f64>, by: Option<&str>) {
@@ -760,7 +763,16 @@ mod latency_and_nomad {
         assert_eq!(s.chart.frozen_at, None);
         let w = s.chart.window_secs;
         update(&mut s, key('+'));
-        assert_eq!(s.chart.window_secs, w / 2);
+        assert_eq!(s.chart.window_secs, 60);
+        update(&mut s, key('-'));
+        assert_eq!(
+            s.chart.window_secs, w,
+            "zooming back returns where it started"
+        );
+        update(&mut s, key('-'));
+        assert_eq!(s.chart.window_secs, 300);
+        update(&mut s, key('+'));
+        assert_eq!(s.chart.window_secs, w);
         for _ in 0..10 {
             update(&mut s, key('-'));
         }

@@ -174,11 +174,14 @@ fn chart(state: &State, frame: &mut Frame, area: Rect) {
             (r.target.clone(), decimate(ok, columns), lost)
         })
         .collect();
-    let y_max = points
+    let top = points
         .iter()
         .flat_map(|(_, ok, _)| ok.iter().map(|p| p.1))
         .fold(10.0f64, f64::max)
-        * 1.15;
+        * 1.1;
+    // Levels at round numbers: the axis is labelled at each.
+    let (step, levels) = nice_levels(top);
+    let y_max = step * levels as f64;
     let lost_points: Vec<(f64, f64)> = points
         .iter()
         .flat_map(|(_, _, lost)| lost.iter().map(|x| (*x, y_max)))
@@ -197,6 +200,7 @@ fn chart(state: &State, frame: &mut Frame, area: Rect) {
         .map(|(label, x)| (label, [(x, 0.0), (x, y_max)]))
         .collect();
     let palette = [t.chart, t.ok, t.warn, t.accent, t.header];
+    let series_style = |i: usize| Style::new().fg(palette[i % palette.len()]);
     let mut datasets: Vec<Dataset> = markers
         .iter()
         .map(|(_, line)| {
@@ -207,13 +211,12 @@ fn chart(state: &State, frame: &mut Frame, area: Rect) {
                 .data(line)
         })
         .collect();
-    for (i, (name, ok, _)) in points.iter().enumerate() {
+    for (i, (_, ok, _)) in points.iter().enumerate() {
         datasets.push(
             Dataset::default()
-                .name(name.clone())
                 .marker(Symbol::Braille)
                 .graph_type(GraphType::Line)
-                .style(Style::new().fg(palette[i % palette.len()]))
+                .style(series_style(i))
                 .data(ok),
         );
     }
@@ -243,29 +246,38 @@ fn chart(state: &State, frame: &mut Frame, area: Rect) {
             style::warn(t),
         ));
     }
-    let marker_text: Vec<String> = markers
-        .iter()
-        .rev()
-        .take(3)
-        .map(|(l, _)| l.clone())
-        .collect();
+    // The legend is the bottom border: one coloured name per series, as many as fit.
+    let mut legend = vec![Span::raw(" ")];
+    let mut room = usize::from(area.width.saturating_sub(4));
+    for (i, (name, _, _)) in points.iter().enumerate() {
+        let item = format!("━ {name} ");
+        if item.chars().count() > room {
+            legend.push(Span::styled("…", style::dim(t)));
+            break;
+        }
+        room -= item.chars().count();
+        legend.push(Span::styled(item, series_style(i)));
+    }
+    if !lost_points.is_empty() && room > 7 {
+        legend.push(Span::styled("• lost ", style::lost(t)));
+    }
     let block = Block::bordered()
         .title(Line::from(title))
-        .title_bottom(Line::from(Span::styled(
-            if marker_text.is_empty() {
-                String::new()
+        .title_bottom(Line::from(legend));
+    let y_labels: Vec<String> = (0..=levels)
+        .map(|i| {
+            let v = step * i as f64;
+            if i == levels {
+                format!("{v:.0} ms")
             } else {
-                format!(" │ {} ", marker_text.join(" · "))
-            },
-            style::dim(t),
-        )));
+                format!("{v:.0}")
+            }
+        })
+        .collect();
+    let label_width = y_labels.iter().map(|l| l.len()).max().unwrap_or(1) as u16;
     let chart = Chart::new(datasets)
         .block(block)
-        .legend_position(if state.chart.all_metros {
-            Some(ratatui::widgets::LegendPosition::TopLeft)
-        } else {
-            None
-        })
+        .legend_position(None)
         .x_axis(
             Axis::default()
                 .bounds([-window, 0.0])
@@ -275,10 +287,75 @@ fn chart(state: &State, frame: &mut Frame, area: Rect) {
         .y_axis(
             Axis::default()
                 .bounds([0.0, y_max])
-                .labels(["0".to_string(), format!("{y_max:.0} ms")])
+                .labels(y_labels)
                 .style(style::dim(t)),
         );
     frame.render_widget(chart, area);
+    label_markers(state, frame, area, label_width, window, &markers);
+}
+
+/// Round levels for the y axis: (step, how many steps up to the top), 2 to 5 of them.
+fn nice_levels(top: f64) -> (f64, usize) {
+    let raw = top / 4.0;
+    let mag = 10f64.powf(raw.log10().floor());
+    let step = [1.0, 2.0, 2.5, 5.0, 10.0]
+        .iter()
+        .map(|m| m * mag)
+        .find(|s| *s >= raw)
+        .unwrap_or(10.0 * mag);
+    (step, ((top / step).ceil() as usize).max(1))
+}
+
+/// Writes each marker's label at the top of its line ("withdraw am", "served by da");
+/// markers too close to be labelled apart share one label, oldest first.
+fn label_markers(
+    state: &State,
+    frame: &mut Frame,
+    area: Rect,
+    label_width: u16,
+    window: f64,
+    markers: &[(String, [(f64, f64); 2])],
+) {
+    // The plot: inside the border, right of the y labels and their axis line, above the
+    // x axis and its labels.
+    let left = area.x + 1 + label_width + 1;
+    let right = area.right().saturating_sub(1);
+    if right <= left + 4 || area.height < 5 {
+        return;
+    }
+    let width = f64::from(right - left);
+    let mut groups: Vec<(u16, String)> = Vec::new();
+    for (label, line) in markers {
+        let name = label.split_once(' ').map_or(label.as_str(), |(_, n)| n);
+        let x = left + (((line[0].0 + window) / window) * width).round() as u16;
+        match groups.last_mut() {
+            Some((start, text)) if x <= *start + text.chars().count() as u16 => {
+                text.push_str(", ");
+                text.push_str(name);
+            }
+            _ => groups.push((x, format!(" {name}"))),
+        }
+    }
+    for (x, text) in groups {
+        let room = usize::from(right.saturating_sub(x));
+        let shown: String = if text.chars().count() > room {
+            // Near the right edge: end at the edge instead.
+            let w = text.chars().count().min(usize::from(right - left)) as u16;
+            let start = right - w;
+            frame.buffer_mut().set_string(
+                start,
+                area.y + 1,
+                text.chars().take(usize::from(w)).collect::<String>(),
+                style::dim(&state.theme),
+            );
+            continue;
+        } else {
+            text
+        };
+        frame
+            .buffer_mut()
+            .set_string(x, area.y + 1, shown, style::dim(&state.theme));
+    }
 }
 
 fn charted_name(state: &State) -> &'static str {
