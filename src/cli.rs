@@ -22,15 +22,34 @@ use crate::probe::Target;
     about = "Operations console for a multi-metro anycast platform"
 )]
 pub struct Cli {
-    /// Config file (default: $XDG_CONFIG_HOME/platform-tui/config.toml; with none, the
-    /// console starts an embedded lab).
-    #[arg(long, global = true, value_name = "PATH")]
+    /// Config file (default: $XDG_CONFIG_HOME/platform-tui/config.toml, else a lab
+    /// started with `lab up`; with neither, the console starts an embedded lab).
+    #[arg(long, value_name = "PATH")]
     pub config: Option<PathBuf>,
-    /// Refuse withdraw and restore.
-    #[arg(long, global = true)]
+    /// The console refuses withdraw and restore (a console for watching).
+    #[arg(long)]
     pub read_only: bool,
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+/// `--config`, for the commands that read a config (it may also come before the
+/// command: `platform-tui --config PATH status`).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ConfigArg {
+    /// Config file (default: $XDG_CONFIG_HOME/platform-tui/config.toml, else a lab
+    /// started with `lab up` in its default directory).
+    #[arg(long = "config", value_name = "PATH")]
+    pub path: Option<PathBuf>,
+}
+
+/// `--dir`, for the lab commands.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct LabDir {
+    /// The lab's directory (default: $XDG_RUNTIME_DIR/platform-tui/lab, or
+    /// /tmp/platform-tui-UID/lab).
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -40,10 +59,14 @@ pub enum Command {
         #[command(subcommand)]
         command: LabCommand,
     },
-    /// One snapshot of every metro, then exit.
+    /// One snapshot of every metro, then exit: 0 when all is well, 1 when something is
+    /// wrong (listed under PROBLEMS).
     Status {
+        /// Print JSON (stable keys: see the README) instead of a table.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        config: ConfigArg,
     },
     /// HTTP latency probes, httping style: one line per probe, then a summary.
     Probe {
@@ -70,9 +93,12 @@ pub enum Command {
         /// Seconds before a probe counts as lost.
         #[arg(long)]
         timeout: Option<f64>,
+        #[command(flatten)]
+        config: ConfigArg,
     },
     /// Withdraw a metro's anycast advertisement and wait until it is verified.
     Withdraw {
+        /// The metro's name, as in the config.
         metro: String,
         /// Do not ask for confirmation.
         #[arg(long, short)]
@@ -80,12 +106,18 @@ pub enum Command {
         /// Withdraw even the last advertising metro (black-holes the address).
         #[arg(long)]
         force: bool,
+        #[command(flatten)]
+        config: ConfigArg,
     },
     /// Restore a metro's anycast advertisement and wait until it is verified.
     Restore {
+        /// The metro's name, as in the config.
         metro: String,
+        /// Do not ask for confirmation.
         #[arg(long, short)]
         yes: bool,
+        #[command(flatten)]
+        config: ConfigArg,
     },
     /// Check a config file, or print a documented template.
     Config {
@@ -98,11 +130,11 @@ pub enum Command {
 pub enum LabCommand {
     /// Start a lab; prints the path of its config.
     Up {
-        /// Metro codes, comma separated.
+        /// Metro codes, comma separated (am, da, sv, ... from the built-in table).
         #[arg(long, default_value = lab::DEFAULT_METROS)]
         metros: String,
-        #[arg(long, value_name = "DIR")]
-        dir: Option<PathBuf>,
+        #[command(flatten)]
+        dir: LabDir,
         /// Return once the lab is up, leaving it running (stop it with `lab down`).
         #[arg(long)]
         detach: bool,
@@ -125,13 +157,13 @@ pub enum LabCommand {
     },
     /// Stop a lab: no process, socket or pid file is left behind.
     Down {
-        #[arg(long, value_name = "DIR")]
-        dir: Option<PathBuf>,
+        #[command(flatten)]
+        dir: LabDir,
     },
-    /// Show a lab's daemons.
+    /// Show every process of a lab: routers, app servers, front door, Nomad endpoints.
     Status {
-        #[arg(long, value_name = "DIR")]
-        dir: Option<PathBuf>,
+        #[command(flatten)]
+        dir: LabDir,
     },
     /// Stop or start a metro's app server, to demonstrate failures.
     App {
@@ -144,24 +176,42 @@ pub enum LabCommand {
 pub enum AppCommand {
     /// Stop a metro's app server: its allocation fails and its port refuses connections.
     Stop {
+        /// The metro's code.
         metro: String,
-        #[arg(long, value_name = "DIR")]
-        dir: Option<PathBuf>,
+        #[command(flatten)]
+        dir: LabDir,
     },
     /// Start a metro's app server again.
     Start {
+        /// The metro's code.
         metro: String,
-        #[arg(long, value_name = "DIR")]
-        dir: Option<PathBuf>,
+        #[command(flatten)]
+        dir: LabDir,
     },
 }
 
 #[derive(Debug, Subcommand)]
 pub enum ConfigCommand {
-    /// Validate a config file (default: the one the console would use).
-    Check { path: Option<PathBuf> },
+    /// Validate a config file.
+    Check {
+        /// The file (default: the one the console would use).
+        path: Option<PathBuf>,
+    },
     /// Print a config template documenting every key.
     Template,
+}
+
+impl Command {
+    /// The `--config` given after the command, if any.
+    fn config_path(&self) -> Option<&Path> {
+        match self {
+            Command::Status { config, .. }
+            | Command::Probe { config, .. }
+            | Command::Withdraw { config, .. }
+            | Command::Restore { config, .. } => config.path.as_deref(),
+            Command::Lab { .. } | Command::Config { .. } => None,
+        }
+    }
 }
 
 /// A failed command: its message and exit code.
@@ -228,11 +278,15 @@ fn progress_to_stderr(line: &str) {
     let _ = writeln!(std::io::stderr(), "{line}");
 }
 
-pub async fn run(cli: Cli) -> Result<(), Failure> {
+pub async fn run(mut cli: Cli) -> Result<(), Failure> {
+    // `--config` after the command wins over one before it.
+    if let Some(p) = cli.command.as_ref().and_then(Command::config_path) {
+        cli.config = Some(p.to_path_buf());
+    }
     match &cli.command {
         None => console(&cli).await,
         Some(Command::Lab { command }) => lab_command(command).await,
-        Some(Command::Status { json }) => status(&need_config(&cli)?, *json).await,
+        Some(Command::Status { json, .. }) => status(&need_config(&cli)?, *json).await,
         Some(Command::Probe {
             url,
             anycast: _,
@@ -242,6 +296,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
             get,
             keep_alive,
             timeout,
+            ..
         }) => {
             let opts = ProbeArgs {
                 count: *count,
@@ -252,7 +307,9 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
             };
             probe(&cli, url.as_deref(), metro.as_deref(), opts).await
         }
-        Some(Command::Withdraw { metro, yes, force }) => {
+        Some(Command::Withdraw {
+            metro, yes, force, ..
+        }) => {
             let req = Request {
                 metro: metro.clone(),
                 action: ActionKind::Withdraw,
@@ -260,7 +317,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
             };
             act(&need_config(&cli)?, req, *yes).await
         }
-        Some(Command::Restore { metro, yes }) => {
+        Some(Command::Restore { metro, yes, .. }) => {
             let req = Request {
                 metro: metro.clone(),
                 action: ActionKind::Restore,
@@ -353,7 +410,7 @@ async fn lab_command(cmd: &LabCommand) -> Result<(), Failure> {
             follow_owner,
         } => {
             let specs = lab::metros::parse_list(metros).map_err(usage)?;
-            let dir = dir.clone().unwrap_or_else(lab::default_dir);
+            let dir = dir.dir.clone().unwrap_or_else(lab::default_dir);
             if *detach {
                 let state = state_dir.clone().unwrap_or_else(|| dir.join("state"));
                 archive_state(&state)?;
@@ -404,7 +461,7 @@ async fn lab_command(cmd: &LabCommand) -> Result<(), Failure> {
             Ok(())
         }
         LabCommand::Down { dir } => {
-            let dir = dir.clone().unwrap_or_else(lab::default_dir);
+            let dir = dir.dir.clone().unwrap_or_else(lab::default_dir);
             let mut lab = Lab::open(&dir).map_err(|e| failed(e.to_string()))?;
             let stopped = lab.down();
             println!(
@@ -419,7 +476,7 @@ async fn lab_command(cmd: &LabCommand) -> Result<(), Failure> {
                 AppCommand::Stop { metro, dir } => ("stop", metro, dir),
                 AppCommand::Start { metro, dir } => ("start", metro, dir),
             };
-            let dir = dir.clone().unwrap_or_else(lab::default_dir);
+            let dir = dir.dir.clone().unwrap_or_else(lab::default_dir);
             let lab = Lab::open(&dir).map_err(|e| failed(e.to_string()))?;
             let said = lab::dataplane::control(&lab.state, &format!("app {verb} {metro}"))
                 .await
@@ -428,7 +485,7 @@ async fn lab_command(cmd: &LabCommand) -> Result<(), Failure> {
             Ok(())
         }
         LabCommand::Status { dir } => {
-            let dir = dir.clone().unwrap_or_else(lab::default_dir);
+            let dir = dir.dir.clone().unwrap_or_else(lab::default_dir);
             let lab = Lab::open(&dir).map_err(|e| failed(e.to_string()))?;
             println!(
                 "lab in {}  prefix {}  config {}",
@@ -1013,5 +1070,61 @@ async fn probe(
         Ok(())
     } else {
         Err(failed("no probe succeeded"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory as _;
+
+    use super::Cli;
+
+    /// Every flag and argument of every command says what it is for, and `--config`
+    /// shows only where a config is read.
+    #[test]
+    fn every_flag_and_argument_is_described_where_it_applies() {
+        fn walk(cmd: &clap::Command, path: &str, out: &mut Vec<String>) {
+            for arg in cmd.get_arguments() {
+                let id = arg.get_id().as_str();
+                if arg.is_hide_set() || id == "help" || id == "version" {
+                    continue;
+                }
+                if arg.get_help().is_none() {
+                    out.push(format!("{path}: {id} has no description"));
+                }
+                if id == "path" && path.starts_with("platform-tui lab") {
+                    out.push(format!("{path}: offers --config"));
+                }
+            }
+            if cmd.get_about().is_none() {
+                out.push(format!("{path}: no about"));
+            }
+            for sub in cmd.get_subcommands() {
+                if sub.get_name() == "help" {
+                    continue;
+                }
+                walk(sub, &format!("{path} {}", sub.get_name()), out);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&Cli::command(), "platform-tui", &mut missing);
+        assert!(missing.is_empty(), "{missing:#?}");
+    }
+
+    #[test]
+    fn config_goes_before_or_after_the_command() {
+        use clap::Parser as _;
+        for args in [
+            ["platform-tui", "--config", "/x.toml", "status"].as_slice(),
+            &["platform-tui", "status", "--config", "/x.toml"],
+        ] {
+            let cli = Cli::parse_from(args);
+            let after = cli.command.as_ref().and_then(super::Command::config_path);
+            assert_eq!(
+                cli.config.as_deref().or(after),
+                Some(std::path::Path::new("/x.toml"))
+            );
+        }
+        assert!(Cli::try_parse_from(["platform-tui", "lab", "up", "--config", "/x"]).is_err());
     }
 }

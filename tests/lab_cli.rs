@@ -238,10 +238,34 @@ fn two_labs_run_at_once_and_lab_status_reports_daemons() {
     );
     let out = common::run(&["lab", "status", "--dir", b.dir.path().to_str().unwrap()]);
     let said = String::from_utf8_lossy(&out.stdout);
+    // The supervisor and four routers, then every endpoint of the data plane.
     assert!(
-        out.status.success() && said.matches("running (pid").count() == 4,
+        out.status.success() && said.matches("running (pid").count() == 5,
         "{}",
         text(&out)
+    );
+    for name in [
+        "front door (anycast)",
+        "app server am",
+        "app server sv",
+        "nomad endpoint da",
+    ] {
+        assert!(
+            said.lines()
+                .any(|l| l.contains(name) && l.contains("listening")),
+            "{name}: {said}"
+        );
+    }
+    let d = b.dir.path().to_str().unwrap();
+    assert!(common::run(&["lab", "app", "stop", "sv", "--dir", d])
+        .status
+        .success());
+    let said =
+        String::from_utf8_lossy(&common::run(&["lab", "status", "--dir", d]).stdout).to_string();
+    assert!(
+        said.lines()
+            .any(|l| l.contains("app server sv") && l.contains("not answering")),
+        "{said}"
     );
     a.down();
     assert_eq!(

@@ -417,26 +417,61 @@ impl Lab {
         running
     }
 
-    /// One line per daemon: running or not, its socket.
+    /// One line per process of the lab: the supervisor, each router (running or not,
+    /// its socket), and the data plane it serves — app servers, the anycast front door,
+    /// the Nomad endpoints — each checked by connecting to it.
     pub fn status_lines(&self) -> Vec<String> {
         let running = running_birds(&self.state.dir);
-        self.state
-            .daemons()
-            .iter()
-            .map(|d| {
-                let pid = std::fs::read_to_string(self.state.pid_file(d))
-                    .ok()
-                    .and_then(|p| p.trim().parse::<i32>().ok())
-                    .filter(|p| running.contains(p));
-                match pid {
-                    Some(p) => format!(
-                        "{d:<9} running (pid {p})  {}",
-                        self.state.socket(d).display()
-                    ),
-                    None => format!("{d:<9} stopped"),
-                }
-            })
-            .collect()
+        let mut lines = Vec::new();
+        let owner = self.state.supervisor.filter(|p| {
+            std::fs::read(format!("/proc/{p}/cmdline"))
+                .map(|c| {
+                    String::from_utf8_lossy(&c).contains(&self.state.dir.display().to_string())
+                })
+                .unwrap_or(false)
+        });
+        lines.push(match owner {
+            Some(p) => format!("{:<22} running (pid {p})", "supervisor"),
+            None => format!(
+                "{:<22} not running (the routers are on their own)",
+                "supervisor"
+            ),
+        });
+        for d in self.state.daemons() {
+            let pid = std::fs::read_to_string(self.state.pid_file(&d))
+                .ok()
+                .and_then(|p| p.trim().parse::<i32>().ok())
+                .filter(|p| running.contains(p));
+            let name = format!("router {d}");
+            lines.push(match pid {
+                Some(p) => format!(
+                    "{name:<22} running (pid {p})  {}",
+                    self.state.socket(&d).display()
+                ),
+                None => format!("{name:<22} stopped"),
+            });
+        }
+        let served_by = owner.map(|p| format!(" (in pid {p})")).unwrap_or_default();
+        let mut endpoints = vec![(
+            "front door (anycast)".to_string(),
+            self.state.anycast_addr(),
+        )];
+        for m in &self.state.metros {
+            endpoints.push((format!("app server {}", m.code), self.state.app_addr(m)));
+            endpoints.push((
+                format!("nomad endpoint {}", m.code),
+                self.state.nomad_addr(m),
+            ));
+        }
+        for (name, addr) in endpoints {
+            let up =
+                std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(300)).is_ok();
+            lines.push(format!(
+                "{name:<22} {}{served_by}  {addr}",
+                if up { "listening" } else { "not answering" }
+            ));
+        }
+        lines
     }
 }
 
