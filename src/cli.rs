@@ -350,7 +350,25 @@ pub async fn run(mut cli: Cli) -> Result<(), Failure> {
     }
 }
 
+/// The console draws with escape codes: it needs a terminal that understands them.
+fn check_terminal() -> Result<(), Failure> {
+    let term = std::env::var("TERM").unwrap_or_default();
+    if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
+        return Err(usage(
+            "the console needs a terminal (stdin and stdout are not one); for a plain report use `platform-tui status` (or `status --json`)",
+        ));
+    }
+    if term.is_empty() || term == "dumb" {
+        return Err(usage(format!(
+            "the console needs a terminal that understands escape codes (TERM={}); set TERM (e.g. xterm-256color), or use `platform-tui status` for a plain report",
+            if term.is_empty() { "unset" } else { "dumb" }
+        )));
+    }
+    Ok(())
+}
+
 async fn console(cli: &Cli) -> Result<(), Failure> {
+    check_terminal()?;
     let result = match resolve_config(cli)? {
         Some(path) => {
             let cfg = load(&path, cli.read_only)?;
@@ -568,7 +586,10 @@ async fn status(cfg: &Config, json: bool) -> Result<(), Failure> {
             serde_json::to_string_pretty(&status_json(&state)).unwrap_or_default()
         );
     } else {
-        print!("{}", status_text(&state));
+        print!(
+            "{}",
+            crate::domain::text::visible_lines(&status_text(&state))
+        );
     }
     if problems.is_empty() {
         return Ok(());

@@ -10,7 +10,10 @@ async fn main() {
     let cli = Cli::parse();
     if let Err(f) = run(cli).await {
         // stderr may be a terminal that hung up: never panic on reporting.
-        let _ = writeln!(std::io::stderr(), "error: {}", f.message);
+        // Messages may quote outside text (a config value, a daemon's reply): nothing
+        // in them may drive the terminal.
+        let message = platform_tui::domain::text::visible_lines(&f.message);
+        let _ = writeln!(std::io::stderr(), "error: {message}");
         std::process::exit(f.code);
     }
 }

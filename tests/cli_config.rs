@@ -146,3 +146,31 @@ fn a_config_must_be_a_small_regular_file() {
         text(&out)
     );
 }
+
+#[test]
+fn the_console_needs_a_real_terminal_and_says_so() {
+    // Not a terminal at all.
+    let out = run(&["--config", "/nonexistent/pt.toml"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("the console needs a terminal"),
+        "{}",
+        text(&out)
+    );
+    // A terminal that understands no escape codes (`script` gives it a pty).
+    let out = std::process::Command::new("script")
+        .args(["-qec"])
+        .arg(format!(
+            "env TERM=dumb {} --config /nonexistent/pt.toml",
+            common::bin()
+        ))
+        .arg("/dev/null")
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("TERM=dumb"), "{}", text(&out));
+    assert!(
+        !said.contains('\u{1b}'),
+        "no escape codes for a dumb terminal: {said:?}"
+    );
+}

@@ -554,6 +554,17 @@ impl Cx<'_> {
         if value.get_ref().trim().is_empty() {
             return Err(self.err(value, key, "must not be empty"));
         }
+        // Config values reach the screen and shell commands: no control characters.
+        if let Some(c) = value.get_ref().chars().find(|c| c.is_control()) {
+            return Err(self.err(
+                value,
+                key,
+                format!(
+                    "must not contain control characters (found {})",
+                    crate::domain::text::visible(&c.to_string())
+                ),
+            ));
+        }
         Ok(value.get_ref())
     }
 

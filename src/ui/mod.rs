@@ -34,6 +34,22 @@ pub const MIN_WIDTH: u16 = 60;
 pub const MIN_HEIGHT: u16 = 14;
 
 pub fn draw(state: &State, frame: &mut Frame) {
+    draw_views(state, frame);
+    scrub(frame.buffer_mut());
+}
+
+/// The last line of defence: text from outside is made visible where it enters
+/// (`domain::text`), and whatever control character still reached a cell is replaced
+/// here, so nothing drawn can retitle, recolour or repaint the operator's terminal.
+fn scrub(buf: &mut ratatui::buffer::Buffer) {
+    for cell in buf.content.iter_mut() {
+        if cell.symbol().chars().any(char::is_control) {
+            cell.set_symbol("\u{fffd}");
+        }
+    }
+}
+
+fn draw_views(state: &State, frame: &mut Frame) {
     let area = frame.area();
     if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
         too_small(frame, area);

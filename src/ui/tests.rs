@@ -319,3 +319,42 @@ fn long_metro_lists_scroll_to_the_selection() {
     assert!(screen.contains("of 30)"), "{screen}");
     assert!(!screen.contains(" m0 "), "the top scrolled away:\n{screen}");
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+    /// Whatever text reaches the state — an event, a router's info, a metro's name, a
+    /// latency row's served-by — no view puts a control character on the screen.
+    #[test]
+    fn no_view_draws_a_control_character(text in "\\PC*|[\\x00-\\x1f\\x7f\\u{80}-\\u{9f}a-z;\\[\\]]{0,40}") {
+        let mut s = overview();
+        s.events.push_back(crate::domain::Event {
+            at: at(130),
+            level: crate::domain::Level::Error,
+            text: text.clone(),
+        });
+        s.metros[0].display_name = text.clone();
+        if let Some(Ok(r)) = s.metros[1].status.as_mut() {
+            if let Some(b) = r.bgp.as_mut() {
+                b.info = text.clone();
+            }
+            r.problems.push(text.clone());
+        }
+        if let Some(row) = s.latency.first_mut() {
+            row.served_by = Some(text.clone());
+        }
+        s.source = text.clone();
+        for view in ['1', '2', '3', '?'] {
+            update(&mut s, Msg::Key(key(view)));
+            for (w, h) in [(100, 30), (80, 24)] {
+                let screen = render(&s, w, h);
+                proptest::prop_assert!(
+                    !screen.chars().any(|c| c.is_control() && c != '\n'),
+                    "view {view} at {w}x{h}"
+                );
+            }
+            if view == '?' {
+                update(&mut s, Msg::Key(key('x')));
+            }
+        }
+    }
+}
