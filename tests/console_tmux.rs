@@ -304,3 +304,35 @@ fn nomad_view_follows_a_stopped_app() {
     t.keys(&["q"]);
     wait_gone(&t);
 }
+
+#[test]
+fn a_dead_anycast_app_is_lost_in_the_header_not_a_healthy_figure() {
+    let lab = Lab::up("tuilost", &[]);
+    let t = Tmux::start(
+        "tuilost",
+        100,
+        30,
+        &format!("{} --config {}", bin(), lab.config.display()),
+    );
+    t.wait_until("a healthy figure first", |s| {
+        s.lines().next().is_some_and(|l| l.contains("ms via am"))
+    });
+    let d = lab.dir.path().to_str().unwrap().to_string();
+    assert!(common::run(&["lab", "app", "stop", "am", "--dir", &d])
+        .status
+        .success());
+    let screen = t.wait_until("LOST in the header", |s| {
+        s.lines().next().is_some_and(|l| l.contains("LOST"))
+    });
+    assert!(
+        !screen.lines().next().unwrap().contains("ms via am"),
+        "{screen}"
+    );
+    assert!(screen.contains("anycast address failing"), "{screen}");
+    assert!(common::run(&["lab", "app", "start", "am", "--dir", &d])
+        .status
+        .success());
+    t.wait_for("anycast address answering again");
+    t.keys(&["q"]);
+    wait_gone(&t);
+}
