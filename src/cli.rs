@@ -695,30 +695,6 @@ fn health_word(h: &crate::app::latency::Health) -> &'static str {
     }
 }
 
-/// The anycast address's state in a few words: "73 ms via am", "LOST (3 probes)".
-fn health_text(h: &crate::app::latency::Health) -> String {
-    use crate::app::latency::Health;
-    match h {
-        Health::Answering {
-            ms,
-            served_by,
-            inferred,
-            lost,
-        } => {
-            let by = match served_by {
-                Some(b) if *inferred => format!(" via {b}?"),
-                Some(b) => format!(" via {b}"),
-                None => String::new(),
-            };
-            let lost = if *lost > 0 { ", last probe lost" } else { "" };
-            format!("{ms:.0} ms{by}{lost}")
-        }
-        Health::Failing { lost, .. } => format!("LOST ({lost} probes in a row)"),
-        Health::NoRoute => "NO ROUTE".to_string(),
-        Health::Probing => "not probed".to_string(),
-    }
-}
-
 /// One round of every metro's Nomad API, concurrently.
 async fn nomad_snapshots(cfg: &Config) -> Vec<(String, crate::nomad::NomadSnapshot)> {
     let futs = cfg.metros.iter().filter_map(|m| {
@@ -795,7 +771,7 @@ fn status_text(state: &State) -> String {
         },
         state
             .anycast_health()
-            .map(|h| format!("  latency: {}", health_text(&h)))
+            .map(|h| format!("  latency: {}", h.words(state.now)))
             .unwrap_or_default()
     ));
     let cols =
@@ -924,19 +900,10 @@ async fn act(cfg: &Config, req: Request, yes: bool) -> Result<(), Failure> {
     // A signal interrupts the action, which stops what it runs and records it.
     let (stop, interrupt) = Interrupt::pair();
     let signals = tokio::spawn(async move {
-        use tokio::signal::unix::{signal, SignalKind};
-        let (Ok(mut int), Ok(mut term), Ok(mut hup)) = (
-            signal(SignalKind::interrupt()),
-            signal(SignalKind::terminate()),
-            signal(SignalKind::hangup()),
-        ) else {
+        let Ok(mut stop_signals) = crate::signals::Stop::new(true) else {
             return;
         };
-        let why = tokio::select! {
-            _ = int.recv() => "SIGINT",
-            _ = term.recv() => "SIGTERM",
-            _ = hup.recv() => "SIGHUP",
-        };
+        let why = stop_signals.recv().await;
         let _ = stop.send(Some(why.to_string()));
     });
     let mut progress = progress_to_stderr;
@@ -1051,15 +1018,11 @@ async fn probe(
     let mut pending: BTreeMap<u64, crate::probe::ProbeSample> = BTreeMap::new();
     let mut next = 0u64;
     let interrupted = async {
-        use tokio::signal::unix::{signal, SignalKind};
-        match (
-            signal(SignalKind::interrupt()),
-            signal(SignalKind::terminate()),
-        ) {
-            (Ok(mut a), Ok(mut b)) => {
-                tokio::select! { _ = a.recv() => {}, _ = b.recv() => {} }
+        match crate::signals::Stop::new(true) {
+            Ok(mut stop) => {
+                stop.recv().await;
             }
-            _ => std::future::pending::<()>().await,
+            Err(_) => std::future::pending::<()>().await,
         }
     };
     tokio::pin!(interrupted);

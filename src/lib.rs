@@ -13,5 +13,6 @@ pub mod nomad;
 pub mod ops;
 pub mod probe;
 pub mod runtime;
+pub mod signals;
 pub mod tui;
 pub mod ui;

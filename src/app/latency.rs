@@ -55,6 +55,47 @@ pub enum Health {
     NoRoute,
 }
 
+impl Health {
+    /// The anycast address in a few words, the same in the header, the overview and
+    /// `status`: "73 ms via am", "73 ms via am, last probe lost", "LOST (4 probes, 5s)",
+    /// "NO ROUTE", "probing…". `now` gives the age of a failure.
+    pub fn words(&self, now: SystemTime) -> String {
+        match self {
+            Health::Answering {
+                ms,
+                served_by,
+                inferred,
+                lost,
+            } => {
+                let by = match served_by {
+                    Some(b) if *inferred => format!(" via {b}?"),
+                    Some(b) => format!(" via {b}"),
+                    None => String::new(),
+                };
+                let lost = if *lost > 0 { ", last probe lost" } else { "" };
+                format!("{ms:.0} ms{by}{lost}")
+            }
+            Health::Failing { since, lost } => {
+                let secs = now.duration_since(*since).map(|d| d.as_secs()).unwrap_or(0);
+                format!("LOST ({lost} probes, {})", crate::domain::age(secs))
+            }
+            Health::NoRoute => "NO ROUTE".to_string(),
+            Health::Probing => "probing…".to_string(),
+        }
+    }
+
+    /// How it should look: good, a warning (a probe lost), an error, or neutral.
+    pub fn level(&self) -> crate::domain::Level {
+        use crate::domain::Level;
+        match self {
+            Health::Answering { lost: 0, .. } => Level::Good,
+            Health::Answering { .. } => Level::Warn,
+            Health::Failing { .. } | Health::NoRoute => Level::Error,
+            Health::Probing => Level::Info,
+        }
+    }
+}
+
 /// Consecutive lost probes after which an address counts as failing.
 pub const FAILING_AFTER: usize = 2;
 

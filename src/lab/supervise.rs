@@ -143,12 +143,7 @@ pub async fn start(
 /// with `follow_owner`, until stdin closes; reaps daemons that exit meanwhile.
 pub async fn wait_for_stop(lab: &mut Lab, hangup_stops: bool, follow_owner: bool) {
     use tokio::io::AsyncReadExt as _;
-    use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut int), Ok(mut term), Ok(mut hup)) = (
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::terminate()),
-        signal(SignalKind::hangup()),
-    ) else {
+    let Ok(mut stop) = crate::signals::Stop::new(hangup_stops) else {
         return;
     };
     let owner_gone = async {
@@ -167,9 +162,7 @@ pub async fn wait_for_stop(lab: &mut Lab, hangup_stops: bool, follow_owner: bool
     tokio::pin!(owner_gone);
     loop {
         tokio::select! {
-            _ = int.recv() => return,
-            _ = term.recv() => return,
-            _ = hup.recv() => if hangup_stops { return },
+            _ = stop.recv() => return,
             _ = &mut owner_gone => return,
             _ = tokio::time::sleep(Duration::from_millis(500)) => lab.reap(),
         }

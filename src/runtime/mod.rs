@@ -8,7 +8,6 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crossterm::event::{Event as TermEvent, EventStream, KeyEventKind};
 use futures_util::StreamExt;
-use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::{mpsc, Notify};
 
 use crate::app::{update, Effect, Msg, State};
@@ -40,9 +39,7 @@ pub async fn run_console(cfg: Config, source: String) -> color_eyre::Result<()> 
     let mut logs: Option<tokio::task::JoinHandle<()>> = None;
     let mut action: Option<Running> = None;
 
-    let mut hup = signal(SignalKind::hangup())?;
-    let mut term = signal(SignalKind::terminate())?;
-    let mut int = signal(SignalKind::interrupt())?;
+    let mut stop = crate::signals::Stop::new(true)?;
     let mut terminal = tui::init()?;
     let mut events = EventStream::new();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -68,9 +65,7 @@ pub async fn run_console(cfg: Config, source: String) -> color_eyre::Result<()> 
                 Some(m) = rx.recv() => m,
                 _ = tick.tick() => Msg::Tick(SystemTime::now()),
                 _ = tokio::time::sleep_until(next_frame), if dirty => continue,
-                _ = hup.recv() => return Ok(Some("SIGHUP")),
-                _ = term.recv() => return Ok(Some("SIGTERM")),
-                _ = int.recv() => return Ok(Some("SIGINT")),
+                why = stop.recv() => return Ok(Some(why)),
             };
             let mut effects = update(&mut state, msg);
             // Batch whatever else is queued before drawing.

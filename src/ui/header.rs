@@ -102,34 +102,11 @@ pub fn draw(state: &State, frame: &mut Frame, area: Rect) {
 /// The anycast figure: healthy only while the latest probes answer.
 fn health_span(h: &Health, state: &State) -> Span<'static> {
     let t = &state.theme;
-    match h {
-        Health::Answering {
-            ms,
-            served_by,
-            inferred,
-            lost,
-        } => {
-            let by = match served_by {
-                Some(b) if *inferred => format!(" via {b}?"),
-                Some(b) => format!(" via {b}"),
-                None => String::new(),
-            };
-            if *lost > 0 {
-                Span::styled(format!("{ms:.0} ms{by}, last probe lost"), style::warn(t))
-            } else {
-                Span::styled(format!("{ms:.0} ms{by}"), style::ok(t))
-            }
-        }
-        Health::Failing { since, lost } => Span::styled(
-            format!(
-                "LOST ({lost} probes, {})",
-                age(secs_between(*since, state.now))
-            ),
-            style::error(t),
-        ),
-        Health::NoRoute => Span::styled("NO ROUTE", style::error(t)),
-        Health::Probing => Span::styled("probing…", style::dim(t)),
-    }
+    let st = match h {
+        Health::Probing => style::dim(t),
+        _ => style::level(t, h.level()),
+    };
+    Span::styled(h.words(state.now), st)
 }
 
 pub(crate) fn secs_between(earlier: std::time::SystemTime, later: std::time::SystemTime) -> u64 {

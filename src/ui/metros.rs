@@ -169,31 +169,11 @@ fn anycast_line(state: &State) -> Option<Line<'static>> {
     let row = state.latency_row(crate::domain::ANYCAST)?;
     let w = row.stats.window();
     let mut spans = vec![Span::styled(" anycast  ", style::accent(t))];
-    match &health {
-        Health::Answering {
-            ms,
-            served_by,
-            inferred,
-            lost,
-        } => {
-            if let Some(by) = served_by {
-                let q = if *inferred { "?" } else { "" };
-                spans.push(Span::raw(format!("served by {by}{q} · ")));
-            }
-            let st = if *lost > 0 {
-                style::warn(t)
-            } else {
-                style::ok(t)
-            };
-            spans.push(Span::styled(format!("now {ms:.0} ms"), st));
-        }
-        Health::Failing { lost, .. } => spans.push(Span::styled(
-            format!("LOST: the last {lost} probes"),
-            style::error(t),
-        )),
-        Health::NoRoute => spans.push(Span::styled("NO ROUTE", style::error(t))),
-        Health::Probing => spans.push(Span::styled("probing…", style::dim(t))),
-    }
+    let st = match health {
+        Health::Probing => style::dim(t),
+        _ => style::level(t, health.level()),
+    };
+    spans.push(Span::styled(health.words(state.now), st));
     if let Some(p50) = w.p50 {
         spans.push(Span::styled(
             format!(" · window of {}: p50 {p50:.0} ms", w.sent),
