@@ -8,11 +8,12 @@ use http_body_util::{combinators::UnsyncBoxBody, BodyExt, Full, StreamBody};
 use hyper::body::{Bytes, Frame, Incoming};
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
+use platform_tui::domain::nomad::AllocState;
 use platform_tui::nomad::events::{StreamItem, StreamOptions};
 use platform_tui::nomad::logs::{LogChunk, LogKind};
 use platform_tui::nomad::watch::{spawn_watch_with, WatchOptions};
 use platform_tui::nomad::{
-    snapshot, spawn_watch, AllocStub, Client, NomadError, NomadSnapshot, QueryOptions, Settings,
+    snapshot, spawn_watch, Client, NomadError, NomadSnapshot, QueryOptions, Settings,
 };
 use serde_json::json;
 use std::convert::Infallible;
@@ -243,6 +244,27 @@ async fn cluster_server(state: watch::Receiver<Cluster>) -> TestServer {
     .await
 }
 
+fn job_ids(s: &NomadSnapshot) -> Vec<String> {
+    s.jobs
+        .value
+        .iter()
+        .flat_map(|j| j.iter())
+        .map(|j| j.id.to_string())
+        .collect()
+}
+
+fn alloc_rows(s: &NomadSnapshot) -> Vec<platform_tui::domain::nomad::AllocRow> {
+    s.allocs
+        .value
+        .iter()
+        .flat_map(|a| a.rows.iter().cloned())
+        .collect()
+}
+
+fn running(s: &NomadSnapshot) -> Option<u64> {
+    s.summary().allocs.map(|a| a.running)
+}
+
 async fn next<T>(rx: &mut mpsc::Receiver<T>) -> T {
     tokio::time::timeout(STEP, rx.recv())
         .await
@@ -283,7 +305,7 @@ async fn blocking_query_holds_until_the_index_changes() {
     assert_eq!(first.index, 10);
     assert_eq!(first.known_leader, Some(true));
     assert_eq!(first.last_contact_ms, Some(0));
-    assert_eq!(first.value[0].client_status, "running");
+    assert_eq!(first.value.rows[0].client.as_str(), "running");
 
     let c2 = client.clone();
     let started = Instant::now();
@@ -299,7 +321,7 @@ async fn blocking_query_holds_until_the_index_changes() {
     let second = pending.await.unwrap().unwrap();
     let took = started.elapsed();
     assert_eq!(second.index, 11);
-    assert_eq!(second.value[0].client_status, "failed");
+    assert_eq!(second.value.rows[0].client.as_str(), "failed");
     assert!(
         took >= Duration::from_millis(250) && took < Duration::from_secs(3),
         "{took:?}"
@@ -382,16 +404,13 @@ async fn index_going_backwards_is_reported_and_the_watch_resets() {
     let before = server.requests("/v1/jobs").len();
     let handle = spawn_watch_with(client, opts, stx);
     let s = snapshot_where(&mut srx, STEP, |_| true).await;
-    assert_eq!(s.jobs[0].id, "old");
+    assert_eq!(job_ids(&s), ["old"]);
     tokio::time::sleep(Duration::from_millis(100)).await;
     tx.send_modify(|c| {
         c.index = 3;
         c.jobs = json!([{"ID": "fresh", "Name": "fresh", "Status": "pending"}]);
     });
-    let s = snapshot_where(&mut srx, STEP, |s| {
-        s.jobs.first().is_some_and(|j| j.id == "fresh")
-    })
-    .await;
+    let s = snapshot_where(&mut srx, STEP, |s| job_ids(s) == ["fresh"]).await;
     assert_eq!(s.error, None);
     // The data of the lower-index answer is applied at once; the re-list
     // without an index follows it.
@@ -435,7 +454,7 @@ async fn status_codes_and_bad_json_map_to_errors() {
 
     let e = client.nodes(q).await.unwrap_err();
     assert_eq!(e, NomadError::Forbidden("Permission denied".into()));
-    assert_eq!(e.to_string(), "ACL: permission denied (403)");
+    assert_eq!(e.to_string(), "403 Permission denied");
 
     match client.jobs(q).await.unwrap_err() {
         NomadError::Http { status, body } => {
@@ -499,7 +518,8 @@ async fn refused_connection_is_connect() {
         snap.error.as_deref(),
         Some("nomad unreachable: connection refused")
     );
-    assert!(!snap.summary().leader);
+    assert_eq!(snap.summary().leader, None, "unknown, not `no leader`");
+    assert_eq!(snap.summary().allocs, None);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -597,7 +617,7 @@ async fn leader_agent_allocation_and_job_allocations() {
         .await
         .unwrap();
     assert_eq!(ja.index, 99);
-    assert!(ja.value.iter().all(|a| a.task_states.is_some()));
+    assert!(ja.value.iter().all(|a| a.restarts.is_some()));
     // `*` is not sent to per-object endpoints.
     assert_eq!(
         server.requests("/v1/job/hippo/allocations")[0].q("namespace"),
@@ -606,15 +626,14 @@ async fn leader_agent_allocation_and_job_allocations() {
 
     let snap = snapshot(&client).await;
     assert_eq!(snap.error, None);
-    assert!(snap.agent.is_some());
-    assert_eq!(snap.jobs.len(), 5);
+    assert!(snap.agent.value.is_some());
+    assert_eq!(job_ids(&snap).len(), 5);
     let s = snap.summary();
-    assert!(s.leader);
-    assert_eq!((s.nodes_ready, s.nodes_total), (1, 2));
-    assert_eq!(
-        (s.allocs.running, s.allocs.failed, s.allocs.total),
-        (2, 1, 3)
-    );
+    assert_eq!(s.leader, Some(true));
+    assert_eq!((s.nodes_ready, s.nodes_total), (Some(1), Some(2)));
+    let a = s.allocs.unwrap();
+    // The failed one was replaced (it has a NextAllocation): history, not attention.
+    assert_eq!((a.running, a.failed, a.replaced, a.total), (2, 0, 1, 3));
 }
 
 // ---------------------------------------------------------------------------
@@ -882,8 +901,8 @@ async fn watch_sees_an_allocation_fail_promptly_and_does_not_hammer() {
     let handle = spawn_watch(server.client(), Duration::from_secs(2), stx);
 
     let first = snapshot_where(&mut srx, STEP, |_| true).await;
-    assert_eq!(first.summary().allocs.running, 1);
-    assert!(first.summary().leader);
+    assert_eq!(running(&first), Some(1));
+    assert_eq!(first.summary().leader, Some(true));
     assert!(first.updated.is_some());
 
     // Idle: the blocking queries sit on the server; no polling storm.
@@ -897,12 +916,14 @@ async fn watch_sees_an_allocation_fail_promptly_and_does_not_hammer() {
         c.allocs = json!([alloc_json("a1b2c3d4-0000-4000-8000-000000000001", "failed")]);
     });
     let s = snapshot_where(&mut srx, Duration::from_secs(2), |s| {
-        s.summary().allocs.failed == 1
+        s.summary().allocs.map(|a| a.failed) == Some(1)
     })
     .await;
     assert!(changed_at.elapsed() < Duration::from_secs(1));
-    assert_eq!(s.summary().allocs.running, 0);
-    assert!(s.allocs.iter().all(AllocStub::is_bad));
+    assert_eq!(running(&s), Some(0));
+    assert!(alloc_rows(&s)
+        .iter()
+        .all(|a| a.state() == AllocState::Failed));
     let after = server.requests("/v1/allocations");
     assert!(after.iter().skip(1).all(|r| r.q("wait") == Some("2s")));
     assert!(after.last().unwrap().index() >= 20);
@@ -922,17 +943,17 @@ async fn watch_keeps_data_on_errors_and_recovers() {
         ..WatchOptions::new(Duration::from_secs(2))
     };
     let handle = spawn_watch_with(server.client(), opts, stx);
-    snapshot_where(&mut srx, STEP, |s| s.allocs.len() == 1).await;
+    snapshot_where(&mut srx, STEP, |s| alloc_rows(s).len() == 1).await;
 
     tx.send_modify(|c| {
         c.index = 6;
         c.fail_allocs = true;
     });
     let s = snapshot_where(&mut srx, STEP, |s| s.error.is_some()).await;
-    assert_eq!(s.allocs.len(), 1, "last data kept");
+    assert_eq!(alloc_rows(&s).len(), 1, "last data kept");
     assert_eq!(
         s.error.as_deref(),
-        Some("allocations: HTTP 500: rpc error: boom")
+        Some("GET /v1/allocations: HTTP 500: rpc error: boom")
     );
 
     tx.send_modify(|c| {
@@ -940,7 +961,7 @@ async fn watch_keeps_data_on_errors_and_recovers() {
         c.fail_allocs = false;
     });
     let s = snapshot_where(&mut srx, STEP, |s| s.error.is_none()).await;
-    assert_eq!(s.allocs.len(), 1);
+    assert_eq!(alloc_rows(&s).len(), 1);
     // Backoff keeps the error phase to a handful of requests.
     let n = server.requests("/v1/allocations").len();
     assert!(n < 20, "{n} allocation requests");

@@ -7,17 +7,62 @@ use ratatui::Frame;
 
 use super::{centered, style};
 use crate::app::State;
+use crate::config::keymap::Action;
+
+/// Actions shown on one line, as the opposite directions of one thing, so that the
+/// whole table fits an 80x24 terminal.
+const PAIRS: [(Action, Action, &str); 3] = [
+    (
+        Action::SelectUp,
+        Action::SelectDown,
+        "select the previous / next metro (or row, or log line)",
+    ),
+    (
+        Action::ZoomIn,
+        Action::ZoomOut,
+        "shorten / lengthen the chart's time window",
+    ),
+    (
+        Action::ScrollBack,
+        Action::ScrollForward,
+        "logs: scroll back / forward a page (list: a page)",
+    ),
+];
 
 pub fn draw(state: &State, frame: &mut Frame, area: Rect) {
     let t = &state.theme;
-    let mut lines: Vec<Line> = state
-        .keymap
-        .bindings()
+    let bindings = state.keymap.bindings();
+    let keys_of = |a: Action| {
+        bindings
+            .iter()
+            .find(|(b, _)| *b == a)
+            .map(|(_, k)| k.join(", "))
+            .unwrap_or_default()
+    };
+    let rows: Vec<(String, &str)> = bindings
+        .iter()
+        .filter(|(a, _)| !PAIRS.iter().any(|(_, second, _)| second == a))
+        .map(
+            |(a, keys)| match PAIRS.iter().find(|(first, _, _)| first == a) {
+                Some((first, second, text)) => {
+                    (format!("{} / {}", keys_of(*first), keys_of(*second)), *text)
+                }
+                None => (keys.join(", "), a.description()),
+            },
+        )
+        .collect();
+    let width = rows
+        .iter()
+        .map(|(k, _)| k.chars().count() + 2)
+        .max()
+        .unwrap_or(0)
+        .clamp(14, 20);
+    let mut lines: Vec<Line> = rows
         .into_iter()
-        .map(|(action, keys)| {
+        .map(|(keys, text)| {
             Line::from(vec![
-                Span::styled(format!(" {:<14}", keys.join(", ")), style::accent(t)),
-                Span::raw(action.description().to_string()),
+                Span::styled(format!(" {keys:<width$}"), style::accent(t)),
+                Span::raw(text.to_string()),
             ])
         })
         .collect();
