@@ -52,7 +52,7 @@ pub struct Settings {
     /// blocking ones.
     pub timeout: Duration,
     /// Largest answer read from one endpoint, in bytes; a list's rows may take a
-    /// quarter of it in memory ([`super::decode`]).
+    /// half of it in memory ([`super::decode`]).
     pub max_body: u64,
 }
 
@@ -139,7 +139,7 @@ pub enum NomadError {
     Decode(String),
     Tls(String),
     /// The answer is larger than [`Settings::max_body`] (`limit_mb`), or its rows
-    /// (`entries` of them, when counted) would take more than a quarter of it.
+    /// (`entries` of them, when counted) would take more than half of it.
     TooLarge {
         limit_mb: u64,
         entries: Option<usize>,
@@ -179,7 +179,7 @@ impl fmt::Display for NomadError {
                 entries: Some(n),
             } => write!(
                 f,
-                "answer of more than {n} entries needs more than a quarter of \
+                "answer of more than {n} entries needs more than half of \
                  {limit_mb} MB in memory (max_body_mb)"
             ),
         }

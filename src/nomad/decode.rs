@@ -5,9 +5,10 @@
 //!
 //! Memory is bounded twice: the client refuses a body larger than
 //! [`Settings::max_body`](super::Settings) on the wire, and [`ListDecoder`] refuses an
-//! answer whose rows would take more than a quarter of that in memory (a real
-//! allocation stub is about 1 KB on the wire and under 250 bytes as a row; a body of
-//! `{}`s is not a Nomad answer).
+//! answer whose rows would take more than half of that in memory, counted by what the
+//! list reserves (a real allocation stub is about 1 KB on the wire and under 200
+//! bytes as a row, so any real list within the cap fits; 50 MB of `{}`s, a hundred
+//! times their size as rows, is refused instead of taking gigabytes).
 
 use std::borrow::Cow;
 use std::collections::HashSet;
@@ -230,14 +231,14 @@ pub struct ListDecoder<R> {
 }
 
 impl<R: Row> ListDecoder<R> {
-    /// Rows may take a quarter of `max_body` bytes.
+    /// Rows may take half of `max_body` bytes.
     pub fn new(max_body: u64) -> Self {
         ListDecoder {
             splitter: ArraySplitter::default(),
             names: Names::default(),
             rows: Vec::new(),
             bytes: 0,
-            budget: usize::try_from(max_body / 4).unwrap_or(usize::MAX),
+            budget: usize::try_from(max_body / 2).unwrap_or(usize::MAX),
             max_body,
         }
     }
@@ -722,20 +723,54 @@ mod tests {
 
     #[test]
     fn a_flood_of_tiny_entries_is_refused_within_the_budget() {
-        // 2 MB of `{}`: a hundred times its size in rows, were it kept.
+        // 300 KB of `{}`: about sixty times its size as rows, were it kept.
         let mut body = b"[".to_vec();
-        body.extend(std::iter::repeat_n(&b"{},"[..], 700_000).flatten());
+        body.extend(std::iter::repeat_n(&b"{},"[..], 100_000).flatten());
         body.extend_from_slice(b"{}]");
-        let err = decode_all::<AllocRow>(&body, 4 * MB).unwrap_err();
+        let err = decode_all::<AllocRow>(&body, MB).unwrap_err();
         assert!(
-            matches!(err, NomadError::TooLarge { limit_mb: 4, entries: Some(n) } if n < 700_000),
+            matches!(err, NomadError::TooLarge { limit_mb: 1, entries: Some(n) } if n < 5_000),
             "{err:?}"
         );
+        assert!(err.to_string().contains("max_body_mb"), "{err}");
         // The same entries fit a larger cap.
         assert_eq!(
-            decode_all::<AllocRow>(&body, 1 << 30).unwrap().len(),
-            700_001
+            decode_all::<AllocRow>(&body, 64 * MB).unwrap().len(),
+            100_001
         );
+    }
+
+    #[test]
+    fn a_real_list_as_large_as_the_cap_fits() {
+        // Stubs shaped like an agent's (task_states=false), 1 MB of them.
+        let stub = |i: usize| {
+            serde_json::json!({
+                "ID": format!("{i:08x}-0000-4000-8000-000000000000"),
+                "EvalID": format!("{i:08x}-0000-4000-8000-000000000001"),
+                "Name": format!("web.web[{i}]"), "Namespace": "default",
+                "NodeID": "00000000-0000-0000-0000-000000000001", "NodeName": "node-1",
+                "JobID": "web", "JobType": "service", "JobVersion": 0, "TaskGroup": "web",
+                "DesiredStatus": "run", "DesiredDescription": "", "ClientStatus": "running",
+                "ClientDescription": "Tasks are running", "TaskStates": null,
+                "DeploymentStatus": {"Healthy": true, "Timestamp": "2025-11-27T07:21:14.402113Z",
+                                     "Canary": false, "ModifyIndex": 60},
+                "FollowupEvalID": "", "NextAllocation": "", "RescheduleTracker": null,
+                "PreemptedAllocations": null, "PreemptedByAllocation": "",
+                "CreateIndex": 20 + i, "ModifyIndex": 20 + i,
+                "CreateTime": 1_764_226_402_512_345_678i64, "ModifyTime": 1_764_226_402_512_345_678i64
+            })
+        };
+        let mut items = Vec::new();
+        let mut len = 0;
+        while len < MB as usize - 1000 {
+            let s = stub(items.len());
+            len += s.to_string().len() + 1;
+            items.push(s);
+        }
+        let body = serde_json::to_vec(&items).unwrap();
+        assert!(body.len() <= MB as usize, "{}", body.len());
+        let rows: Vec<AllocRow> = decode_all(&body, MB).unwrap();
+        assert_eq!(rows.len(), items.len());
     }
 
     #[test]
