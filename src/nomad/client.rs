@@ -179,8 +179,9 @@ impl fmt::Display for NomadError {
                 entries: Some(n),
             } => write!(
                 f,
-                "answer of more than {n} entries needs more than half of \
-                 {limit_mb} MB in memory (max_body_mb)"
+                "answer too large: {n} entries would take more than {} MB in memory \
+                 (half of max_body_mb = {limit_mb})",
+                limit_mb / 2
             ),
         }
     }
