@@ -316,9 +316,9 @@ pub(crate) fn map_reqwest(e: &reqwest::Error) -> NomadError {
         return NomadError::Timeout;
     }
     if e.is_builder() {
-        return NomadError::InvalidAddress(truncate(&root_text(e), BODY_EXCERPT));
+        return NomadError::InvalidAddress(truncate(&visible(&root_text(e)), BODY_EXCERPT));
     }
-    let text = truncate(&root_text(e), BODY_EXCERPT);
+    let text = truncate(&visible(&root_text(e)), BODY_EXCERPT);
     if chain_mentions_tls(e) {
         return NomadError::Tls(text);
     }

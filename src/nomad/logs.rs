@@ -97,8 +97,9 @@ impl LogDecoder {
                     Some(Err(e)) => {
                         self.failed = true;
                         self.buf.clear();
+                        // serde quotes the offending text: it is the agent's.
                         out.push(Err(NomadError::Decode(truncate(
-                            &format!("log frame: {e}"),
+                            &crate::domain::text::visible(&format!("log frame: {e}")),
                             200,
                         ))));
                         return out;
