@@ -103,8 +103,8 @@ impl Action {
     /// One line for the help overlay.
     pub fn description(self) -> &'static str {
         match self {
-            Action::SelectUp => "select the previous metro",
-            Action::SelectDown => "select the next metro",
+            Action::SelectUp => "select the previous metro (or row; logs: a line back)",
+            Action::SelectDown => "select the next metro (or row; logs: a line on)",
             Action::Withdraw => "withdraw the selected metro's anycast advertisement",
             Action::Restore => "restore the selected metro's anycast advertisement",
             Action::Refresh => "poll every metro now",

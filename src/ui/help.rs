@@ -9,22 +9,19 @@ use super::{centered, style};
 use crate::app::State;
 use crate::config::keymap::Action;
 
-/// Actions shown on one line, as the opposite directions of one thing, so that the
+/// Actions shown on one line, as the directions or choices of one thing, so that the
 /// whole table fits an 80x24 terminal.
-const PAIRS: [(Action, Action, &str); 3] = [
+const GROUPS: [(&[Action], &str); 3] = [
     (
-        Action::SelectUp,
-        Action::SelectDown,
-        "select the previous / next metro (or row, or log line)",
+        &[Action::ViewOverview, Action::ViewLatency, Action::ViewNomad],
+        "show the overview / latency / Nomad pane",
     ),
     (
-        Action::ZoomIn,
-        Action::ZoomOut,
+        &[Action::ZoomIn, Action::ZoomOut],
         "shorten / lengthen the chart's time window",
     ),
     (
-        Action::ScrollBack,
-        Action::ScrollForward,
+        &[Action::ScrollBack, Action::ScrollForward],
         "logs: scroll back / forward a page (list: a page)",
     ),
 ];
@@ -32,24 +29,23 @@ const PAIRS: [(Action, Action, &str); 3] = [
 pub fn draw(state: &State, frame: &mut Frame, area: Rect) {
     let t = &state.theme;
     let bindings = state.keymap.bindings();
-    let keys_of = |a: Action| {
+    let keys_of = |a: &Action| {
         bindings
             .iter()
-            .find(|(b, _)| *b == a)
+            .find(|(b, _)| b == a)
             .map(|(_, k)| k.join(", "))
             .unwrap_or_default()
     };
     let rows: Vec<(String, &str)> = bindings
         .iter()
-        .filter(|(a, _)| !PAIRS.iter().any(|(_, second, _)| second == a))
-        .map(
-            |(a, keys)| match PAIRS.iter().find(|(first, _, _)| first == a) {
-                Some((first, second, text)) => {
-                    (format!("{} / {}", keys_of(*first), keys_of(*second)), *text)
-                }
-                None => (keys.join(", "), a.description()),
-            },
-        )
+        .filter(|(a, _)| !GROUPS.iter().any(|(g, _)| g[1..].contains(a)))
+        .map(|(a, keys)| match GROUPS.iter().find(|(g, _)| g[0] == *a) {
+            Some((group, text)) => (
+                group.iter().map(keys_of).collect::<Vec<_>>().join(" / "),
+                *text,
+            ),
+            None => (keys.join(", "), a.description()),
+        })
         .collect();
     let width = rows
         .iter()
