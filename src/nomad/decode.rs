@@ -64,6 +64,21 @@ pub struct ArraySplitter {
     scalar: bool,
 }
 
+/// The bytes that matter inside a string of an entry.
+const STRING_STOPS: [bool; 256] = stops(b"\"\\");
+/// The bytes that matter inside an object or array entry, outside strings.
+const STRUCT_STOPS: [bool; 256] = stops(b"\"{}[]");
+
+const fn stops(bytes: &[u8]) -> [bool; 256] {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < bytes.len() {
+        t[bytes[i] as usize] = true;
+        i += 1;
+    }
+    t
+}
+
 fn is_ws(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\n' | b'\r')
 }
@@ -113,6 +128,21 @@ impl ArraySplitter {
                     continue;
                 }
                 Phase::Entry => {
+                    // Most bytes of an entry change nothing: skip to the next one that may.
+                    if !self.escaped && !self.scalar {
+                        let stops = if self.in_string {
+                            &STRING_STOPS
+                        } else {
+                            &STRUCT_STOPS
+                        };
+                        if !stops[usize::from(b)] {
+                            i = piece[i..]
+                                .iter()
+                                .position(|&c| stops[usize::from(c)])
+                                .map_or(piece.len(), |k| i + k);
+                            continue;
+                        }
+                    }
                     let mut ends_before = false;
                     let mut ends_here = false;
                     if self.in_string {
@@ -192,20 +222,32 @@ impl ArraySplitter {
 #[derive(Debug, Default)]
 pub struct Names {
     set: HashSet<Arc<str>>,
+    /// The names looked up last: rows come in runs of one job, group and node.
+    recent: [Option<Arc<str>>; 8],
+    next: usize,
     /// Memory taken by the names kept so far.
     bytes: usize,
 }
 
 impl Names {
     pub fn get(&mut self, s: &str) -> Arc<str> {
-        let v = visible(s);
-        if let Some(a) = self.set.get(v.as_ref()) {
+        // A kept name is visible text: it equals `s` only when `s` needs no escaping.
+        if let Some(a) = self.recent.iter().flatten().find(|a| ***a == *s) {
             return a.clone();
         }
-        let a: Arc<str> = Arc::from(v.as_ref());
-        // The string and the Arc's two counters.
-        self.bytes += a.len() + 16;
-        self.set.insert(a.clone());
+        let v = visible(s);
+        let a = match self.set.get(v.as_ref()) {
+            Some(a) => a.clone(),
+            None => {
+                let a: Arc<str> = Arc::from(v.as_ref());
+                // The string and the Arc's two counters.
+                self.bytes += a.len() + 16;
+                self.set.insert(a.clone());
+                a
+            }
+        };
+        self.recent[self.next % self.recent.len()] = Some(a.clone());
+        self.next = self.next.wrapping_add(1);
         a
     }
 }
@@ -394,7 +436,6 @@ struct WireAlloc<'a> {
 impl Row for AllocRow {
     fn decode(entry: &[u8], names: &mut Names) -> Result<Self, serde_json::Error> {
         let w: WireAlloc = serde_json::from_slice(entry)?;
-        let status = |t: &Text<'_>| text(t).to_string();
         Ok(AllocRow {
             id: boxed(&w.id),
             name: boxed(&w.name),
@@ -402,8 +443,8 @@ impl Row for AllocRow {
             job: names.get(text(&w.job)),
             group: names.get(text(&w.group)),
             node: names.get(text(&w.node)),
-            client: ClientStatus::parse(&status(&w.client)),
-            desired: DesiredStatus::parse(&status(&w.desired)),
+            client: ClientStatus::parse(text(&w.client)),
+            desired: DesiredStatus::parse(text(&w.desired)),
             healthy: w.deployment.and_then(|d| d.healthy),
             replaced_by: Some(text(&w.next))
                 .filter(|n| !n.is_empty())
