@@ -11,7 +11,7 @@
 //! index to 0 and re-list; the client reports the index as received and does
 //! not hide this ([`crate::nomad::watch`] does the reset).
 
-use super::decode::{alloc_detail, ListDecoder, Row};
+use super::decode::{alloc_detail, ListDecoder, Row, MAX_ENTRY};
 use super::models::{AgentSelf, Allocation};
 use crate::domain::nomad::{AllocDetail, AllocList, AllocRow, JobRow, NodeRow};
 use crate::domain::text::visible;
@@ -51,7 +51,7 @@ pub struct Settings {
     /// Timeout of one ordinary request (and connect timeout); margin for
     /// blocking ones.
     pub timeout: Duration,
-    /// Largest answer read from one endpoint, in bytes; a list's rows may take a
+    /// Largest answer read from one endpoint, in bytes; a list's rows may take
     /// half of it in memory ([`super::decode`]).
     pub max_body: u64,
 }
@@ -507,11 +507,9 @@ impl Client {
             }
         };
         let _ = tokio::time::timeout(self.settings.timeout, read).await;
-        let body = truncate(
-            visible(String::from_utf8_lossy(&bytes).trim()).as_ref(),
-            BODY_EXCERPT,
-        );
-        let body = self.redact(body);
+        // Redacted before it is cut, so no part of a token survives the cut.
+        let body = self.redact(visible(String::from_utf8_lossy(&bytes).trim()).into_owned());
+        let body = truncate(&body, BODY_EXCERPT);
         Err(if status == StatusCode::FORBIDDEN {
             NomadError::Forbidden(body)
         } else {
@@ -599,7 +597,9 @@ impl Client {
         NomadError::Decode(self.redact(truncate(visible(&e.to_string()).as_ref(), BODY_EXCERPT)))
     }
 
-    /// GET a (small) JSON document, its body read up to [`Settings::max_body`].
+    /// GET a (small) JSON document. It is held whole while decoded, so, like one entry
+    /// of a list, it may not be longer than [`MAX_ENTRY`] (nor than
+    /// [`Settings::max_body`]).
     async fn get<T: DeserializeOwned>(
         &self,
         segments: &[&str],
@@ -610,6 +610,12 @@ impl Client {
         let mut body = Vec::new();
         let mut read = 0;
         while let Some(piece) = self.next_piece(&mut resp, &mut read).await? {
+            if body.len() + piece.len() > MAX_ENTRY {
+                return Err(NomadError::Decode(format!(
+                    "a document longer than {} MB",
+                    MAX_ENTRY >> 20
+                )));
+            }
             body.extend_from_slice(&piece);
         }
         let value = serde_json::from_slice(&body).map_err(|e| self.decode_error(e))?;

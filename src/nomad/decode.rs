@@ -26,7 +26,7 @@ use crate::domain::nomad::{
 };
 use crate::domain::text::visible;
 
-/// Longest single entry of a list held while it is decoded.
+/// Longest single entry of a list (or single document) held while it is decoded.
 pub const MAX_ENTRY: usize = 16 << 20;
 
 /// Where the splitter is in the array.
