@@ -1,10 +1,14 @@
 //! Decode cost of the two big Nomad list payloads the watch re-reads on every
 //! change: 10 000 allocation stubs (`task_states=false` shape, as listed) and
-//! 10 000 job stubs with summaries. JSON is generated in setup, in the field
-//! shapes of the reference (`shared/reference/nomad-api.md` §4–5).
+//! 10 000 job stubs with summaries, both into the compact rows the console keeps
+//! (streaming, split into 64 KB pieces as they arrive) and, for comparison, into
+//! the full serde models. JSON is generated in setup, in the field shapes of the
+//! reference (`shared/reference/nomad-api.md` §4–5).
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
-use platform_tui::nomad::{AllocStub, JobStub};
+use platform_tui::domain::nomad::{AllocRow, JobRow};
+use platform_tui::nomad::decode::ListDecoder;
+use platform_tui::nomad::{AllocStub, JobStub, DEFAULT_MAX_BODY};
 use serde_json::json;
 
 const N: usize = 10_000;
@@ -112,6 +116,17 @@ fn decode(c: &mut Criterion) {
     g.sample_size(20);
 
     g.throughput(Throughput::Bytes(allocs.len() as u64));
+    g.bench_function("alloc_rows_10k_streamed", |b| {
+        b.iter(|| {
+            let mut d = ListDecoder::<AllocRow>::new(DEFAULT_MAX_BODY);
+            for piece in black_box(&allocs).chunks(64 << 10) {
+                d.push(piece).expect("decode");
+            }
+            let v = d.finish().expect("decode");
+            assert_eq!(v.len(), N);
+            v
+        })
+    });
     g.bench_function("alloc_stubs_10k", |b| {
         b.iter(|| {
             let v: Vec<AllocStub> = serde_json::from_slice(black_box(&allocs)).expect("decode");
@@ -121,6 +136,17 @@ fn decode(c: &mut Criterion) {
     });
 
     g.throughput(Throughput::Bytes(jobs.len() as u64));
+    g.bench_function("job_rows_10k_streamed", |b| {
+        b.iter(|| {
+            let mut d = ListDecoder::<JobRow>::new(DEFAULT_MAX_BODY);
+            for piece in black_box(&jobs).chunks(64 << 10) {
+                d.push(piece).expect("decode");
+            }
+            let v = d.finish().expect("decode");
+            assert_eq!(v.len(), N);
+            v
+        })
+    });
     g.bench_function("job_stubs_10k", |b| {
         b.iter(|| {
             let v: Vec<JobStub> = serde_json::from_slice(black_box(&jobs)).expect("decode");

@@ -119,10 +119,17 @@ fn world() -> State {
                 })
             })
             .collect();
+        let max = platform_tui::nomad::DEFAULT_MAX_BODY;
+        let allocs = serde_json::to_vec(&allocs).expect("allocs");
+        let jobs = serde_json::to_vec(&serde_json::json!((0..40).map(|j| serde_json::json!({"ID": format!("job{j}"), "Type": "service", "Status": "running"})).collect::<Vec<_>>())).expect("jobs");
         let snapshot = platform_tui::nomad::NomadSnapshot {
-            leader: Some("x:4647".into()),
-            allocs: serde_json::from_value(serde_json::Value::Array(allocs)).expect("allocs"),
-            jobs: serde_json::from_value(serde_json::json!((0..40).map(|j| serde_json::json!({"ID": format!("job{j}"), "Type": "service", "Status": "running"})).collect::<Vec<_>>())).expect("jobs"),
+            leader: platform_tui::nomad::Piece::ok(Some("x:4647".into())),
+            allocs: platform_tui::nomad::Piece::ok(std::sync::Arc::new(
+                platform_tui::nomad::decode::alloc_list(&allocs, max).expect("allocs"),
+            )),
+            jobs: platform_tui::nomad::Piece::ok(std::sync::Arc::new(
+                platform_tui::nomad::decode::decode_all(&jobs, max).expect("jobs"),
+            )),
             ..Default::default()
         };
         update(

@@ -703,10 +703,7 @@ async fn nomad_snapshots(cfg: &Config) -> Vec<(String, crate::nomad::NomadSnapsh
         Some(async move {
             let snap = match crate::nomad::Client::new(settings) {
                 Ok(c) => crate::nomad::snapshot(&c).await,
-                Err(e) => crate::nomad::NomadSnapshot {
-                    error: Some(e.to_string()),
-                    ..Default::default()
-                },
+                Err(e) => crate::nomad::NomadSnapshot::failed(e.to_string()),
             };
             (name, snap)
         })
@@ -714,15 +711,41 @@ async fn nomad_snapshots(cfg: &Config) -> Vec<(String, crate::nomad::NomadSnapsh
     futures_util::future::join_all(futs).await
 }
 
-/// `{leader, nodes_ready, nodes_total, allocs{running,pending,failed,total}, error}`, or
-/// null for a metro without a Nomad endpoint.
+/// `{leader, nodes_ready, nodes_total, allocs{running, pending, failed, replaced, lost,
+/// unknown, complete, total}, error, errors}`, or null for a metro without a Nomad
+/// endpoint. A number that could not be read is null, not 0; `allocs.failed` counts the
+/// failures that need attention (replaced ones are in `replaced`); `errors` maps each
+/// failing endpoint to its error.
 fn nomad_json(m: &crate::app::MetroRow) -> serde_json::Value {
+    use serde_json::json;
     let Some(n) = &m.nomad else {
         return serde_json::Value::Null;
     };
-    let mut v = serde_json::to_value(n.summary()).unwrap_or_default();
-    v["error"] = serde_json::json!(n.error);
-    v
+    let s = n.summary();
+    let a = s.allocs;
+    let count = |f: fn(&crate::domain::nomad::AllocCounts) -> u64| a.as_ref().map(f);
+    let errors: serde_json::Map<String, serde_json::Value> = n
+        .errors()
+        .into_iter()
+        .map(|(endpoint, e)| (endpoint.to_string(), json!(e)))
+        .collect();
+    json!({
+        "leader": s.leader,
+        "nodes_ready": s.nodes_ready,
+        "nodes_total": s.nodes_total,
+        "allocs": {
+            "running": count(|a| a.running),
+            "pending": count(|a| a.pending),
+            "failed": count(|a| a.failed),
+            "replaced": count(|a| a.replaced),
+            "lost": count(|a| a.lost),
+            "unknown": count(|a| a.unknown),
+            "complete": count(|a| a.complete),
+            "total": count(|a| a.total),
+        },
+        "error": n.error,
+        "errors": errors,
+    })
 }
 
 /// `{p50_ms, loss_pct, served_by}` of a probe target, or null when it is not probed.
@@ -803,15 +826,19 @@ fn status_text(state: &State) -> String {
             }
             None => ("-".into(), "-".into()),
         };
-        let nomad = match &m.nomad {
+        let nomad = match m
+            .nomad
+            .as_ref()
+            .map(|n| (n.summary().allocs, n.error.is_some()))
+        {
             None => "-".to_string(),
-            Some(n) if n.error.is_some() => "error".to_string(),
-            Some(n) => {
-                let c = n.summary().allocs;
+            Some((None, _)) => "?".to_string(),
+            Some((Some(c), erred)) => {
+                let q = if erred { " ?" } else { "" };
                 if c.failed > 0 {
-                    format!("{}/{} {}✗", c.running, c.total, c.failed)
+                    format!("{}/{} {}✗{q}", c.running, c.total, c.failed)
                 } else {
-                    format!("{}/{}", c.running, c.total)
+                    format!("{}/{}{q}", c.running, c.total)
                 }
             }
         };

@@ -291,6 +291,9 @@ fn nomad_view_follows_a_stopped_app() {
     t.wait_for("logs am");
     t.keys(&["o"]);
     t.wait_for("app server stopped");
+    // Logs opened from the detail go back to it, then to the list.
+    t.keys(&["Escape"]);
+    t.wait_for("Terminated");
     t.keys(&["Escape"]);
     t.wait_for("allocations (2)");
     t.keys(&["1"]);

@@ -77,11 +77,11 @@ async fn client_reads_the_lab_endpoint_and_its_logs() {
     let client = Client::new(settings).unwrap();
     assert!(client.leader().await.unwrap().is_some());
     let allocs = client.allocations(QueryOptions::default()).await.unwrap();
-    assert_eq!(allocs.value.len(), 1);
-    let id = allocs.value[0].id.clone();
+    assert_eq!(allocs.value.rows.len(), 1);
+    let id = allocs.value.rows[0].id.to_string();
     let full = client.allocation(&id).await.unwrap();
-    assert_eq!(full.client_status, "running");
-    assert!(full.task_states.as_ref().unwrap().contains_key("app"));
+    assert_eq!(full.client, "running");
+    assert_eq!(full.tasks(), ["app"]);
 
     // A blocking query returns once the app stops, with a higher index.
     let index = allocs.index;
@@ -106,7 +106,7 @@ async fn client_reads_the_lab_endpoint_and_its_logs() {
         .unwrap()
         .unwrap();
     assert!(after.index > index);
-    assert_eq!(after.value[0].client_status, "failed");
+    assert_eq!(after.value.rows[0].client.as_str(), "failed");
     assert!(run(&["lab", "app", "start", "am", "--dir", &d])
         .status
         .success());

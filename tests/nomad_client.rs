@@ -8,11 +8,12 @@ use http_body_util::{combinators::UnsyncBoxBody, BodyExt, Full, StreamBody};
 use hyper::body::{Bytes, Frame, Incoming};
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
+use platform_tui::domain::nomad::AllocState;
 use platform_tui::nomad::events::{StreamItem, StreamOptions};
 use platform_tui::nomad::logs::{LogChunk, LogKind};
 use platform_tui::nomad::watch::{spawn_watch_with, WatchOptions};
 use platform_tui::nomad::{
-    snapshot, spawn_watch, AllocStub, Client, NomadError, NomadSnapshot, QueryOptions, Settings,
+    snapshot, spawn_watch, Client, NomadError, NomadSnapshot, QueryOptions, Settings,
 };
 use serde_json::json;
 use std::convert::Infallible;
@@ -243,6 +244,27 @@ async fn cluster_server(state: watch::Receiver<Cluster>) -> TestServer {
     .await
 }
 
+fn job_ids(s: &NomadSnapshot) -> Vec<String> {
+    s.jobs
+        .value
+        .iter()
+        .flat_map(|j| j.iter())
+        .map(|j| j.id.to_string())
+        .collect()
+}
+
+fn alloc_rows(s: &NomadSnapshot) -> Vec<platform_tui::domain::nomad::AllocRow> {
+    s.allocs
+        .value
+        .iter()
+        .flat_map(|a| a.rows.iter().cloned())
+        .collect()
+}
+
+fn running(s: &NomadSnapshot) -> Option<u64> {
+    s.summary().allocs.map(|a| a.running)
+}
+
 async fn next<T>(rx: &mut mpsc::Receiver<T>) -> T {
     tokio::time::timeout(STEP, rx.recv())
         .await
@@ -283,7 +305,7 @@ async fn blocking_query_holds_until_the_index_changes() {
     assert_eq!(first.index, 10);
     assert_eq!(first.known_leader, Some(true));
     assert_eq!(first.last_contact_ms, Some(0));
-    assert_eq!(first.value[0].client_status, "running");
+    assert_eq!(first.value.rows[0].client.as_str(), "running");
 
     let c2 = client.clone();
     let started = Instant::now();
@@ -299,7 +321,7 @@ async fn blocking_query_holds_until_the_index_changes() {
     let second = pending.await.unwrap().unwrap();
     let took = started.elapsed();
     assert_eq!(second.index, 11);
-    assert_eq!(second.value[0].client_status, "failed");
+    assert_eq!(second.value.rows[0].client.as_str(), "failed");
     assert!(
         took >= Duration::from_millis(250) && took < Duration::from_secs(3),
         "{took:?}"
@@ -382,16 +404,13 @@ async fn index_going_backwards_is_reported_and_the_watch_resets() {
     let before = server.requests("/v1/jobs").len();
     let handle = spawn_watch_with(client, opts, stx);
     let s = snapshot_where(&mut srx, STEP, |_| true).await;
-    assert_eq!(s.jobs[0].id, "old");
+    assert_eq!(job_ids(&s), ["old"]);
     tokio::time::sleep(Duration::from_millis(100)).await;
     tx.send_modify(|c| {
         c.index = 3;
         c.jobs = json!([{"ID": "fresh", "Name": "fresh", "Status": "pending"}]);
     });
-    let s = snapshot_where(&mut srx, STEP, |s| {
-        s.jobs.first().is_some_and(|j| j.id == "fresh")
-    })
-    .await;
+    let s = snapshot_where(&mut srx, STEP, |s| job_ids(s) == ["fresh"]).await;
     assert_eq!(s.error, None);
     // The data of the lower-index answer is applied at once; the re-list
     // without an index follows it.
@@ -435,7 +454,7 @@ async fn status_codes_and_bad_json_map_to_errors() {
 
     let e = client.nodes(q).await.unwrap_err();
     assert_eq!(e, NomadError::Forbidden("Permission denied".into()));
-    assert_eq!(e.to_string(), "ACL: permission denied (403)");
+    assert_eq!(e.to_string(), "403 Permission denied");
 
     match client.jobs(q).await.unwrap_err() {
         NomadError::Http { status, body } => {
@@ -499,7 +518,8 @@ async fn refused_connection_is_connect() {
         snap.error.as_deref(),
         Some("nomad unreachable: connection refused")
     );
-    assert!(!snap.summary().leader);
+    assert_eq!(snap.summary().leader, None, "unknown, not `no leader`");
+    assert_eq!(snap.summary().allocs, None);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -597,7 +617,7 @@ async fn leader_agent_allocation_and_job_allocations() {
         .await
         .unwrap();
     assert_eq!(ja.index, 99);
-    assert!(ja.value.iter().all(|a| a.task_states.is_some()));
+    assert!(ja.value.iter().all(|a| a.restarts.is_some()));
     // `*` is not sent to per-object endpoints.
     assert_eq!(
         server.requests("/v1/job/hippo/allocations")[0].q("namespace"),
@@ -606,15 +626,14 @@ async fn leader_agent_allocation_and_job_allocations() {
 
     let snap = snapshot(&client).await;
     assert_eq!(snap.error, None);
-    assert!(snap.agent.is_some());
-    assert_eq!(snap.jobs.len(), 5);
+    assert!(snap.agent.value.is_some());
+    assert_eq!(job_ids(&snap).len(), 5);
     let s = snap.summary();
-    assert!(s.leader);
-    assert_eq!((s.nodes_ready, s.nodes_total), (1, 2));
-    assert_eq!(
-        (s.allocs.running, s.allocs.failed, s.allocs.total),
-        (2, 1, 3)
-    );
+    assert_eq!(s.leader, Some(true));
+    assert_eq!((s.nodes_ready, s.nodes_total), (Some(1), Some(2)));
+    let a = s.allocs.unwrap();
+    // The failed one was replaced (it has a NextAllocation): history, not attention.
+    assert_eq!((a.running, a.failed, a.replaced, a.total), (2, 0, 1, 3));
 }
 
 // ---------------------------------------------------------------------------
@@ -882,8 +901,8 @@ async fn watch_sees_an_allocation_fail_promptly_and_does_not_hammer() {
     let handle = spawn_watch(server.client(), Duration::from_secs(2), stx);
 
     let first = snapshot_where(&mut srx, STEP, |_| true).await;
-    assert_eq!(first.summary().allocs.running, 1);
-    assert!(first.summary().leader);
+    assert_eq!(running(&first), Some(1));
+    assert_eq!(first.summary().leader, Some(true));
     assert!(first.updated.is_some());
 
     // Idle: the blocking queries sit on the server; no polling storm.
@@ -897,12 +916,14 @@ async fn watch_sees_an_allocation_fail_promptly_and_does_not_hammer() {
         c.allocs = json!([alloc_json("a1b2c3d4-0000-4000-8000-000000000001", "failed")]);
     });
     let s = snapshot_where(&mut srx, Duration::from_secs(2), |s| {
-        s.summary().allocs.failed == 1
+        s.summary().allocs.map(|a| a.failed) == Some(1)
     })
     .await;
     assert!(changed_at.elapsed() < Duration::from_secs(1));
-    assert_eq!(s.summary().allocs.running, 0);
-    assert!(s.allocs.iter().all(AllocStub::is_bad));
+    assert_eq!(running(&s), Some(0));
+    assert!(alloc_rows(&s)
+        .iter()
+        .all(|a| a.state() == AllocState::Failed));
     let after = server.requests("/v1/allocations");
     assert!(after.iter().skip(1).all(|r| r.q("wait") == Some("2s")));
     assert!(after.last().unwrap().index() >= 20);
@@ -922,17 +943,17 @@ async fn watch_keeps_data_on_errors_and_recovers() {
         ..WatchOptions::new(Duration::from_secs(2))
     };
     let handle = spawn_watch_with(server.client(), opts, stx);
-    snapshot_where(&mut srx, STEP, |s| s.allocs.len() == 1).await;
+    snapshot_where(&mut srx, STEP, |s| alloc_rows(s).len() == 1).await;
 
     tx.send_modify(|c| {
         c.index = 6;
         c.fail_allocs = true;
     });
     let s = snapshot_where(&mut srx, STEP, |s| s.error.is_some()).await;
-    assert_eq!(s.allocs.len(), 1, "last data kept");
+    assert_eq!(alloc_rows(&s).len(), 1, "last data kept");
     assert_eq!(
         s.error.as_deref(),
-        Some("allocations: HTTP 500: rpc error: boom")
+        Some("GET /v1/allocations: HTTP 500: rpc error: boom")
     );
 
     tx.send_modify(|c| {
@@ -940,11 +961,313 @@ async fn watch_keeps_data_on_errors_and_recovers() {
         c.fail_allocs = false;
     });
     let s = snapshot_where(&mut srx, STEP, |s| s.error.is_none()).await;
-    assert_eq!(s.allocs.len(), 1);
+    assert_eq!(alloc_rows(&s).len(), 1);
     // Backoff keeps the error phase to a handful of requests.
     let n = server.requests("/v1/allocations").len();
     assert!(n < 20, "{n} allocation requests");
 
     drop(srx);
     tokio::time::timeout(STEP, handle).await.unwrap().unwrap();
+}
+
+// ---------------------------------------------------------------------------
+// Field cases replayed (tests/fixtures/nomad_field), bounded bodies, untrusted text
+// ---------------------------------------------------------------------------
+
+/// A field case's agent: each route answers its `json` (with its `headers`) or its
+/// `status` and `text`; any other path is a 404.
+async fn field_server(name: &str) -> TestServer {
+    let case: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(format!(
+            "{}/tests/fixtures/nomad_field/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let routes = Arc::new(case["routes"].clone());
+    TestServer::start(move |req| {
+        let routes = routes.clone();
+        async move {
+            let Some(route) = routes.get(&req.path) else {
+                return respond(404, "404 page not found", None);
+            };
+            if let Some(status) = route["status"].as_u64() {
+                let text = route["text"].as_str().unwrap_or_default().to_string();
+                return respond(status as u16, text, None);
+            }
+            let mut b = Response::builder()
+                .status(200)
+                .header("content-type", "application/json");
+            for (k, v) in route["headers"].as_object().into_iter().flatten() {
+                b = b.header(k.as_str(), v.as_str().unwrap());
+            }
+            b.body(
+                Full::new(Bytes::from(route["json"].to_string()))
+                    .map_err(|never| match never {})
+                    .boxed_unsync(),
+            )
+            .unwrap()
+        }
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn field_11_a_token_without_node_read_counts_allocations_and_not_nodes() {
+    let server = field_server("11-nomad-nodes-403.json").await;
+    let snap = snapshot(&server.client()).await;
+    let s = snap.summary();
+    assert_eq!(s.leader, Some(true));
+    assert_eq!(
+        (s.nodes_ready, s.nodes_total),
+        (None, None),
+        "unknown, not 0"
+    );
+    let a = s.allocs.expect("allocations were readable");
+    assert_eq!((a.running, a.failed, a.total), (1, 0, 1));
+    assert_eq!(job_ids(&snap), ["web"]);
+    assert_eq!(
+        snap.error.as_deref(),
+        Some("GET /v1/nodes: 403 Permission denied")
+    );
+    assert_eq!(
+        snap.errors(),
+        vec![
+            ("/v1/agent/self", "403 Permission denied"),
+            ("/v1/nodes", "403 Permission denied")
+        ]
+    );
+    assert_eq!(server.requests("/v1/nodes").len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn field_13_replaced_failures_are_history_not_attention() {
+    let server = field_server("13-nomad-replaced-failed-allocs.json").await;
+    let client = server.client();
+    let snap = snapshot(&client).await;
+    assert_eq!(snap.error, None);
+    let s = snap.summary();
+    assert_eq!((s.nodes_ready, s.nodes_total), (Some(1), Some(1)));
+    let a = s.allocs.unwrap();
+    assert_eq!(
+        (a.running, a.failed, a.replaced, a.lost, a.unknown, a.total),
+        (1, 0, 2, 0, 0, 3)
+    );
+    let states: Vec<AllocState> = alloc_rows(&snap).iter().map(|a| a.state()).collect();
+    assert_eq!(
+        states,
+        [
+            AllocState::Replaced,
+            AllocState::Replaced,
+            AllocState::Running
+        ]
+    );
+    // The watch starts from the same answers.
+    let (stx, mut srx) = mpsc::unbounded_channel();
+    let handle = spawn_watch(client, Duration::from_secs(2), stx);
+    let first = snapshot_where(&mut srx, STEP, |_| true).await;
+    assert_eq!(first.summary(), s);
+    drop(srx);
+    tokio::time::timeout(STEP, handle).await.unwrap().unwrap();
+}
+
+/// `status --json` of a config whose one metro's Nomad is the field case's agent.
+async fn status_json_against(server: &TestServer) -> serde_json::Value {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("c.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[anycast]\nprefix = \"198.18.0.10/32\"\n[probe]\nstatus_probes = 0\n\
+             [[metro]]\nname = \"m1\"\nbird_socket = \"none.ctl\"\n\
+             [metro.nomad]\naddress = \"http://{}\"\n",
+            server.addr
+        ),
+    )
+    .unwrap();
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_platform-tui"))
+        .args(["--config", cfg.to_str().unwrap(), "status", "--json"])
+        .env_remove("NOMAD_TOKEN")
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        !out.stdout.contains(&0x1b),
+        "raw ESC in status --json: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{e}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_json_prints_unknown_as_null_and_replaced_apart() {
+    let server = field_server("11-nomad-nodes-403.json").await;
+    let j = status_json_against(&server).await;
+    let n = &j["metros"][0]["nomad"];
+    assert_eq!(n["leader"], json!(true), "{j:#}");
+    assert_eq!(n["nodes_ready"], json!(null));
+    assert_eq!(n["nodes_total"], json!(null));
+    assert_eq!(n["allocs"]["running"], json!(1));
+    assert_eq!(n["allocs"]["failed"], json!(0));
+    assert_eq!(n["allocs"]["total"], json!(1));
+    assert_eq!(n["error"], json!("GET /v1/nodes: 403 Permission denied"));
+    assert_eq!(n["errors"]["/v1/nodes"], json!("403 Permission denied"));
+    assert_eq!(
+        n["errors"]["/v1/agent/self"],
+        json!("403 Permission denied")
+    );
+
+    let server = field_server("13-nomad-replaced-failed-allocs.json").await;
+    let j = status_json_against(&server).await;
+    let a = &j["metros"][0]["nomad"]["allocs"];
+    assert_eq!(
+        a,
+        &json!({"running": 1, "pending": 0, "failed": 0, "replaced": 2, "lost": 0,
+                "unknown": 0, "complete": 0, "total": 3}),
+        "{j:#}"
+    );
+    assert_eq!(j["metros"][0]["nomad"]["nodes_total"], json!(1));
+    assert_eq!(j["metros"][0]["nomad"]["error"], json!(null));
+}
+
+/// `n` allocation stubs of about 700 bytes each, as a JSON list.
+fn big_allocs(n: usize) -> String {
+    let one = |i: usize| {
+        let mut a = alloc_json(&format!("{i:08x}-0000-4000-8000-000000000000"), "running");
+        a["Padding"] = json!("x".repeat(500));
+        a
+    };
+    serde_json::Value::Array((0..n).map(one).collect()).to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_over_the_cap_is_refused_naming_the_endpoint_and_the_cap() {
+    // 2 000 stubs: about 1.4 MB, against a 1 MB cap. Once with a Content-Length,
+    // once streamed without one.
+    let body = Bytes::from(big_allocs(2000));
+    assert!(body.len() > 1 << 20);
+    let b2 = body.clone();
+    let server = TestServer::start(move |req| {
+        let body = b2.clone();
+        async move {
+            match req.path.as_str() {
+                "/v1/allocations" if req.q("namespace") == Some("streamed") => {
+                    let (tx, rx) = mpsc::channel::<Result<Bytes, BoxError>>(4);
+                    tokio::spawn(async move {
+                        for piece in body.chunks(64 << 10) {
+                            if tx.send(Ok(Bytes::copy_from_slice(piece))).await.is_err() {
+                                return;
+                            }
+                        }
+                    });
+                    streaming(rx)
+                }
+                "/v1/allocations" => respond(200, body, Some(7)),
+                "/v1/status/leader" => respond(200, "\"127.0.0.1:4647\"", None),
+                _ => respond(200, "[]", Some(7)),
+            }
+        }
+    })
+    .await;
+    let capped = |namespace: &str| {
+        Client::new(Settings {
+            max_body: 1 << 20,
+            namespace: namespace.into(),
+            ..server.settings()
+        })
+        .unwrap()
+    };
+    let too_large = NomadError::TooLarge {
+        limit_mb: 1,
+        entries: None,
+    };
+    for ns in ["*", "streamed"] {
+        let client = capped(ns);
+        assert_eq!(
+            client.allocations(QueryOptions::default()).await,
+            Err(too_large.clone()),
+            "{ns}"
+        );
+        let snap = snapshot(&client).await;
+        assert_eq!(
+            snap.error.as_deref(),
+            Some("GET /v1/allocations: answer larger than 1 MB (max_body_mb)"),
+            "{ns}"
+        );
+        assert_eq!(snap.summary().allocs, None, "unknown, not 0");
+        assert_eq!(
+            snap.summary().leader,
+            Some(true),
+            "the other pieces still read"
+        );
+    }
+    // The same answer within the default cap.
+    let ok = server.client().allocations(QueryOptions::default()).await;
+    assert_eq!(ok.unwrap().value.rows.len(), 2000);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn escape_sequences_from_the_agent_are_made_visible() {
+    const EVIL: &str = "web\u{1b}]2;PWNED\u{7}\u{1b}[31mRED";
+    let server = TestServer::start(|req| async move {
+        match req.path.as_str() {
+            "/v1/jobs" => respond(
+                200,
+                json!([{"ID": EVIL, "Name": EVIL, "Type": "service", "Status": "running"}])
+                    .to_string(),
+                Some(3),
+            ),
+            "/v1/allocations" => {
+                let mut a = alloc_json("a1b2c3d4-0000-4000-8000-000000000001", "running");
+                a["JobID"] = json!(EVIL);
+                a["NodeName"] = json!(EVIL);
+                respond(200, json!([a]).to_string(), Some(3))
+            }
+            "/v1/allocation/a1" => respond(
+                200,
+                json!({"ID": "a1", "JobID": EVIL, "ClientDescription": EVIL,
+                       "TaskStates": {"spin": {"Events": [{"Type": "Terminated",
+                                                           "DisplayMessage": EVIL}]}}})
+                .to_string(),
+                Some(3),
+            ),
+            "/v1/nodes" => respond(500, format!("rpc error: {EVIL}"), None),
+            "/v1/status/leader" => respond(200, json!(EVIL).to_string(), None),
+            _ => respond(404, "", None),
+        }
+    })
+    .await;
+    let client = server.client();
+    let snap = snapshot(&client).await;
+    let text = format!(
+        "{:?} {:?} {:?} {:?}",
+        job_ids(&snap),
+        alloc_rows(&snap),
+        snap.error,
+        snap.leader
+    );
+    assert!(
+        !text.contains('\u{1b}') && !text.contains('\u{7}'),
+        "{text}"
+    );
+    assert_eq!(job_ids(&snap), ["web\\x1b]2;PWNED\\x07\\x1b[31mRED"]);
+    assert!(snap
+        .error
+        .as_deref()
+        .unwrap()
+        .contains("rpc error: web\\x1b]2;PWNED"));
+    let d = client.allocation("a1").await.unwrap();
+    let text = format!("{d:?}");
+    assert!(!text.contains('\u{1b}'), "{text}");
+    assert_eq!(
+        d.tasks[0].events[0].text,
+        "web\\x1b]2;PWNED\\x07\\x1b[31mRED"
+    );
 }

@@ -58,7 +58,7 @@ pub enum Msg {
     Allocation {
         metro: String,
         id: String,
-        result: Result<crate::nomad::Allocation, String>,
+        result: Result<crate::domain::nomad::AllocDetail, String>,
     },
     /// A piece of the followed log stream.
     Log {
@@ -373,7 +373,7 @@ impl State {
                 if let Some(e) = &n.error {
                     out.push(format!("{}: nomad: {e}", m.name));
                 }
-                let failed = n.summary().allocs.failed;
+                let failed = n.summary().allocs.map_or(0, |c| c.failed);
                 if failed > 0 {
                     out.push(format!(
                         "{}: {failed} failed allocation(s) need attention",
@@ -557,11 +557,7 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
                 if l.alloc_id == alloc_id && l.stderr == stderr {
                     match chunk {
                         Ok(crate::nomad::logs::LogChunk::Data(bytes)) => l.push(&bytes),
-                        Ok(crate::nomad::logs::LogChunk::Reset(why)) => {
-                            l.lines.clear();
-                            l.partial.clear();
-                            l.lines.push_back(format!("--- log {why} ---"));
-                        }
+                        Ok(crate::nomad::logs::LogChunk::Reset(why)) => l.reset(&why),
                         Err(e) => l.error = Some(e),
                     }
                 }
@@ -597,8 +593,12 @@ fn on_key(state: &mut State, key: KeyEvent) -> Vec<Effect> {
                 (Some(Action::SelectUp), _) => {
                     state.help_scroll = state.help_scroll.saturating_sub(1)
                 }
-                (_, KeyCode::PageDown | KeyCode::Char(' ')) => state.help_scroll += 10,
-                (_, KeyCode::PageUp) => state.help_scroll = state.help_scroll.saturating_sub(10),
+                (Some(Action::ScrollForward), _) | (_, KeyCode::Char(' ')) => {
+                    state.help_scroll += 10
+                }
+                (Some(Action::ScrollBack), _) => {
+                    state.help_scroll = state.help_scroll.saturating_sub(10)
+                }
                 (_, KeyCode::Home) => state.help_scroll = 0,
                 _ => state.mode = Mode::Normal,
             }
@@ -816,27 +816,52 @@ fn on_filter_key(state: &mut State, key: KeyEvent) -> Vec<Effect> {
 /// global meaning.
 fn on_nomad_action(state: &mut State, action: Action) -> Option<Vec<Effect>> {
     let rows = state.nomad_view.rows.len();
-    let selected_alloc = || {
-        nomad::alloc_row(state, state.nomad_view.selected).map(|(m, a)| {
-            (
-                m.to_string(),
-                a.id.clone(),
-                a.task_states
-                    .as_ref()
-                    .and_then(|t| t.keys().next().cloned()),
-            )
-        })
-    };
-    let view_open = state.nomad_view.detail.is_some() || state.nomad_view.logs.is_some();
+    let selected_alloc = nomad::alloc_row(state, state.nomad_view.selected)
+        .map(|(m, a)| (m.to_string(), a.id.to_string()));
+    let logs_open = state.nomad_view.logs.is_some();
+    let view_open = state.nomad_view.detail.is_some() || logs_open;
+    let view = &mut state.nomad_view;
     let effects = match action {
-        Action::SelectUp if !view_open => {
-            state.nomad_view.selected = state.nomad_view.selected.saturating_sub(1);
+        // In the logs, the selection keys and the page keys scroll.
+        Action::SelectUp | Action::SelectDown | Action::ScrollBack | Action::ScrollForward
+            if logs_open =>
+        {
+            if let Some(l) = view.logs.as_mut() {
+                match action {
+                    Action::SelectUp => l.scroll_back(1),
+                    Action::SelectDown => l.scroll_forward(1),
+                    Action::ScrollBack => l.scroll_back(nomad::PAGE),
+                    _ => l.scroll_forward(nomad::PAGE),
+                }
+            }
             Vec::new()
         }
-        Action::SelectDown if !view_open => {
-            if state.nomad_view.selected + 1 < rows {
-                state.nomad_view.selected += 1;
+        Action::Follow if logs_open => {
+            if let Some(l) = view.logs.as_mut() {
+                l.follow();
             }
+            Vec::new()
+        }
+        Action::SelectUp | Action::ScrollBack if !view_open => {
+            let step = if action == Action::SelectUp {
+                1
+            } else {
+                nomad::PAGE
+            };
+            view.selected = view.selected.saturating_sub(step);
+            Vec::new()
+        }
+        Action::SelectDown | Action::ScrollForward if !view_open => {
+            let step = if action == Action::SelectDown {
+                1
+            } else {
+                nomad::PAGE
+            };
+            view.selected = (view.selected + step).min(rows.saturating_sub(1));
+            Vec::new()
+        }
+        Action::Follow if !view_open => {
+            view.selected = rows.saturating_sub(1);
             Vec::new()
         }
         Action::NextMetro => {
@@ -855,16 +880,16 @@ fn on_nomad_action(state: &mut State, action: Action) -> Option<Vec<Effect>> {
             Vec::new()
         }
         Action::Filter => {
-            state.nomad_view.editing = true;
+            view.editing = true;
             Vec::new()
         }
         Action::Sort => {
-            state.nomad_view.sort = state.nomad_view.sort.next();
+            view.sort = view.sort.next();
             nomad::refresh_rows(state);
             Vec::new()
         }
-        Action::Open => match selected_alloc() {
-            Some((metro, id, _)) => {
+        Action::Open => match selected_alloc {
+            Some((metro, id)) => {
                 state.nomad_view.logs = None;
                 state.nomad_view.detail = Some(nomad::Detail {
                     metro: metro.clone(),
@@ -885,14 +910,14 @@ fn on_nomad_action(state: &mut State, action: Action) -> Option<Vec<Effect>> {
                         .and_then(|a| a.tasks().first().map(|t| t.to_string()));
                     Some((d.metro.clone(), d.alloc_id.clone(), task))
                 }
-                None => selected_alloc(),
+                None => selected_alloc.map(|(m, id)| (m, id, None)),
             };
             match chosen {
                 Some((metro, alloc_id, task)) => {
                     // Without task states in the list, ask the allocation's first task by
                     // the lab's and Hippo's convention of one task per group.
                     let task = task.unwrap_or_else(|| crate::lab::nomad_api::TASK.to_string());
-                    state.nomad_view.detail = None;
+                    // The detail (if open) stays underneath: Esc returns to it.
                     state.nomad_view.logs = Some(nomad::Logs::new(&metro, &alloc_id, &task, false));
                     vec![
                         Effect::StopLogs,
@@ -907,7 +932,7 @@ fn on_nomad_action(state: &mut State, action: Action) -> Option<Vec<Effect>> {
                 None => Vec::new(),
             }
         }
-        Action::LogStream => match state.nomad_view.logs.as_ref() {
+        Action::LogStream => match view.logs.as_ref() {
             Some(l) => {
                 let (metro, alloc_id, task, stderr) = (
                     l.metro.clone(),
@@ -915,7 +940,7 @@ fn on_nomad_action(state: &mut State, action: Action) -> Option<Vec<Effect>> {
                     l.task.clone(),
                     !l.stderr,
                 );
-                state.nomad_view.logs = Some(nomad::Logs::new(&metro, &alloc_id, &task, stderr));
+                view.logs = Some(nomad::Logs::new(&metro, &alloc_id, &task, stderr));
                 vec![
                     Effect::StopLogs,
                     Effect::FollowLogs {
@@ -928,14 +953,14 @@ fn on_nomad_action(state: &mut State, action: Action) -> Option<Vec<Effect>> {
             }
             None => Vec::new(),
         },
+        // Logs close first, back to the detail they were opened from (if any).
+        Action::Back if logs_open => {
+            view.logs = None;
+            vec![Effect::StopLogs]
+        }
         Action::Back if view_open => {
-            state.nomad_view.detail = None;
-            let had_logs = state.nomad_view.logs.take().is_some();
-            if had_logs {
-                vec![Effect::StopLogs]
-            } else {
-                Vec::new()
-            }
+            view.detail = None;
+            Vec::new()
         }
         _ => return None,
     };
@@ -964,25 +989,33 @@ fn on_nomad(state: &mut State, metro: &str, snap: crate::nomad::NomadSnapshot) {
         }
         _ => {}
     }
-    if let Some((old_summary, _)) = &old {
-        if new_summary.allocs.failed > old_summary.allocs.failed {
+    // Failures that need attention; replaced ones are history and no news.
+    if let Some((Some(was), Some(now))) = old.as_ref().map(|(o, _)| (o.allocs, new_summary.allocs))
+    {
+        if now.failed > was.failed {
             events.push((
                 Level::Error,
-                format!(
-                    "{metro}: {} allocation(s) failed",
-                    new_summary.allocs.failed
-                ),
-            ));
-        } else if new_summary.allocs.failed < old_summary.allocs.failed {
-            events.push((
-                Level::Good,
-                format!(
-                    "{metro}: allocations recovered ({} running)",
-                    new_summary.allocs.running
-                ),
+                format!("{metro}: {} allocation(s) failed", now.failed),
             ));
         }
-        if old_summary.leader && !new_summary.leader && snap.error.is_none() {
+        if now.lost > was.lost {
+            events.push((
+                Level::Error,
+                format!("{metro}: {} allocation(s) lost", now.lost),
+            ));
+        }
+        if now.attention() < was.attention() {
+            events.push((
+                Level::Good,
+                format!("{metro}: allocations recovered ({} running)", now.running),
+            ));
+        }
+    }
+    if let Some((old_summary, _)) = &old {
+        if old_summary.leader == Some(true)
+            && new_summary.leader == Some(false)
+            && snap.error.is_none()
+        {
             events.push((Level::Error, format!("{metro}: nomad has no leader")));
         }
     }

@@ -1,18 +1,21 @@
-//! The Nomad pane's state: which metro (or all), the allocation filter and sort, the
-//! selected allocation, its detail and its followed logs. Pure data; the rows on screen
-//! are derived from the metros' Nomad snapshots by `refresh_rows`, once per change of
-//! their inputs rather than once per frame (10 000 allocations sort in about a
-//! millisecond, a frame's whole budget).
+//! The Nomad pane's state: which metro (or all), the filter (over jobs and allocations)
+//! and the allocation sort, the selected allocation, its detail and its followed logs
+//! (scrolled back or following the tail). Pure data; the rows on screen are derived
+//! from the metros' Nomad snapshots by `refresh_rows`, once per change of their inputs
+//! rather than once per frame (10 000 allocations sort in about a millisecond, a
+//! frame's whole budget).
 
 use std::collections::VecDeque;
 
 use tui_input::Input;
 
 use super::{MetroRow, State};
-use crate::nomad::{AllocStub, Allocation};
+use crate::domain::nomad::{AllocDetail, AllocRow, JobRow};
 
 /// Log lines kept for the logs view.
 pub const LOG_LINES: usize = 2000;
+/// Lines one page key moves the logs (or the allocation selection) by.
+pub const PAGE: usize = 10;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum SortKey {
@@ -55,10 +58,15 @@ pub struct NomadView {
     pub sort: SortKey,
     pub selected: usize,
     pub detail: Option<Detail>,
+    /// Drawn over the detail when both are open: closing the logs shows the detail
+    /// they were opened from.
     pub logs: Option<Logs>,
     /// The allocations on screen, in order: (index into `State::metros`, index into that
-    /// metro's `nomad.allocs`).
+    /// metro's allocation rows).
     pub rows: Vec<(usize, usize)>,
+    /// The jobs on screen, in order: (index into `State::metros`, index into that
+    /// metro's jobs).
+    pub jobs: Vec<(usize, usize)>,
 }
 
 /// One allocation opened with Enter: fetched once, on demand (no per-allocation loops).
@@ -66,7 +74,7 @@ pub struct NomadView {
 pub struct Detail {
     pub metro: String,
     pub alloc_id: String,
-    pub alloc: Option<Result<Allocation, String>>,
+    pub alloc: Option<Result<AllocDetail, String>>,
 }
 
 /// A followed log stream.
@@ -76,10 +84,13 @@ pub struct Logs {
     pub alloc_id: String,
     pub task: String,
     pub stderr: bool,
+    /// Made visible: a log line never reaches the terminal raw.
     pub lines: VecDeque<String>,
     /// Bytes after the last newline, waiting for the rest of their line.
     pub partial: String,
     pub error: Option<String>,
+    /// Lines scrolled back from the tail; 0 follows new lines.
+    pub scroll: usize,
 }
 
 impl Logs {
@@ -92,27 +103,63 @@ impl Logs {
             lines: VecDeque::new(),
             partial: String::new(),
             error: None,
+            scroll: 0,
         }
     }
 
     pub fn push(&mut self, bytes: &[u8]) {
         self.partial.push_str(&String::from_utf8_lossy(bytes));
+        let before = self.lines.len();
         while let Some(i) = self.partial.find('\n') {
             let line: String = self.partial.drain(..=i).collect();
+            let line = line.trim_end_matches(['\n', '\r']);
             self.lines
-                .push_back(line.trim_end_matches(['\n', '\r']).to_string());
+                .push_back(crate::domain::text::visible(line).into_owned());
+        }
+        // Scrolled back, the lines on screen stay where they are.
+        if self.scroll > 0 {
+            self.scroll += self.lines.len() - before;
         }
         while self.lines.len() > LOG_LINES {
             self.lines.pop_front();
         }
+        self.clamp();
+    }
+
+    /// A log file truncated or deleted: start afresh, following.
+    pub fn reset(&mut self, why: &str) {
+        self.lines.clear();
+        self.partial.clear();
+        self.scroll = 0;
+        self.lines.push_back(format!("--- log {why} ---"));
+    }
+
+    pub fn scroll_back(&mut self, n: usize) {
+        self.scroll += n;
+        self.clamp();
+    }
+
+    pub fn scroll_forward(&mut self, n: usize) {
+        self.scroll = self.scroll.saturating_sub(n);
+    }
+
+    pub fn follow(&mut self) {
+        self.scroll = 0;
+    }
+
+    /// At least the oldest line stays on screen.
+    fn clamp(&mut self) {
+        self.scroll = self.scroll.min(self.lines.len().saturating_sub(1));
     }
 }
 
-/// An allocation row: the metro it runs in and its stub.
-pub type AllocRow<'a> = (&'a str, &'a AllocStub);
+/// An allocation on screen: the metro it runs in and its row.
+pub type ShownAlloc<'a> = (&'a str, &'a AllocRow);
+/// A job on screen: the metro it runs in and its row.
+pub type ShownJob<'a> = (&'a str, &'a JobRow);
 
 /// The allocations on screen, from the cache `refresh_rows` keeps.
-pub fn alloc_rows(state: &State) -> Vec<AllocRow<'_>> {
+pub fn alloc_rows(state: &State) -> Vec<ShownAlloc<'_>> {
     (0..state.nomad_view.rows.len())
         .filter_map(|i| alloc_row(state, i))
         .collect()
@@ -120,59 +167,99 @@ pub fn alloc_rows(state: &State) -> Vec<AllocRow<'_>> {
 
 /// Row `i` on screen, resolved from the cache alone: drawing a screenful costs a
 /// screenful, however many allocations there are.
-pub fn alloc_row(state: &State, i: usize) -> Option<AllocRow<'_>> {
+pub fn alloc_row(state: &State, i: usize) -> Option<ShownAlloc<'_>> {
     let (mi, ai) = *state.nomad_view.rows.get(i)?;
     let m = state.metros.get(mi)?;
-    Some((m.name.as_str(), m.nomad.as_ref()?.allocs.get(ai)?))
+    let list = m.nomad.as_ref()?.allocs.value.as_ref()?;
+    Some((m.name.as_str(), list.rows.get(ai)?))
 }
 
-/// Recomputes the rows on screen: the chosen metro (or all), filtered by the filter text
-/// (matched against job, group, id, status and node), sorted by the sort key.
-pub fn refresh_rows(state: &mut State) {
-    let view = &state.nomad_view;
-    let needle = view.filter.value().to_lowercase();
-    let mut rows: Vec<(usize, usize, AllocRow)> = state
+/// The jobs on screen, filtered like the allocations.
+pub fn job_rows(state: &State) -> Vec<ShownJob<'_>> {
+    state
+        .nomad_view
+        .jobs
+        .iter()
+        .filter_map(|&(mi, ji)| {
+            let m = state.metros.get(mi)?;
+            let jobs = m.nomad.as_ref()?.jobs.value.as_ref()?;
+            Some((m.name.as_str(), jobs.get(ji)?))
+        })
+        .collect()
+}
+
+fn matches(needle: &str, fields: &[&str]) -> bool {
+    needle.is_empty() || fields.iter().any(|f| f.to_lowercase().contains(needle))
+}
+
+/// The metros the pane shows: the chosen one, or all.
+fn shown(state: &State) -> impl Iterator<Item = (usize, &MetroRow)> {
+    let chosen = state.nomad_view.metro.as_deref();
+    state
         .metros
         .iter()
         .enumerate()
-        .filter(|(_, m)| view.metro.as_deref().is_none_or(|v| v == m.name))
-        .flat_map(|(mi, m): (usize, &MetroRow)| {
+        .filter(move |(_, m)| chosen.is_none_or(|v| v == m.name))
+}
+
+/// Recomputes the rows on screen: the chosen metro (or all), filtered by the filter text
+/// (matched against an allocation's job, group, id, name, status and node, and a job's
+/// id, name, type and status), allocations sorted by the sort key.
+pub fn refresh_rows(state: &mut State) {
+    let view = &state.nomad_view;
+    let needle = view.filter.value().to_lowercase();
+    let mut rows: Vec<(usize, usize, ShownAlloc)> = shown(state)
+        .flat_map(|(mi, m)| {
             m.nomad
                 .iter()
-                .flat_map(|n| n.allocs.iter().enumerate())
+                .flat_map(|n| n.allocs.value.iter())
+                .flat_map(|l| l.rows.iter().enumerate())
                 .map(move |(ai, a)| (mi, ai, (m.name.as_str(), a)))
         })
         .filter(|(_, _, (_, a))| {
-            needle.is_empty()
-                || [
-                    &a.job_id,
-                    &a.task_group,
+            matches(
+                &needle,
+                &[
+                    &a.job,
+                    &a.group,
                     &a.id,
-                    &a.client_status,
-                    &a.node_name,
                     &a.name,
-                ]
-                .iter()
-                .any(|f| f.to_lowercase().contains(&needle))
+                    a.client.as_str(),
+                    a.state().word(),
+                    &a.node,
+                ],
+            )
         })
         .collect();
     match view.sort {
         SortKey::Metro => rows.sort_by(|(_, _, a), (_, _, b)| {
-            (a.0, &a.1.job_id, &a.1.name).cmp(&(b.0, &b.1.job_id, &b.1.name))
+            (a.0, &a.1.job, &a.1.name).cmp(&(b.0, &b.1.job, &b.1.name))
         }),
         SortKey::Job => rows.sort_by(|(_, _, a), (_, _, b)| {
-            (&a.1.job_id, &a.1.name, a.0).cmp(&(&b.1.job_id, &b.1.name, b.0))
+            (&a.1.job, &a.1.name, a.0).cmp(&(&b.1.job, &b.1.name, b.0))
         }),
-        // Bad ones first: that is what an operator sorts by status for.
+        // What needs attention first, history last: that is what an operator sorts by
+        // status for.
         SortKey::Status => rows.sort_by(|(_, _, a), (_, _, b)| {
-            (!a.1.is_bad(), &a.1.client_status, a.0).cmp(&(!b.1.is_bad(), &b.1.client_status, b.0))
+            (a.1.state(), a.1.client.as_str(), a.0).cmp(&(b.1.state(), b.1.client.as_str(), b.0))
         }),
         SortKey::Age => rows.sort_by_key(|(_, _, (_, a))| std::cmp::Reverse(a.create_time)),
-        SortKey::Restarts => rows.sort_by_key(|(_, _, (_, a))| std::cmp::Reverse(a.restarts())),
+        SortKey::Restarts => rows.sort_by_key(|(_, _, (_, a))| std::cmp::Reverse(a.restarts)),
     }
     let rows: Vec<(usize, usize)> = rows.into_iter().map(|(mi, ai, _)| (mi, ai)).collect();
+    let jobs: Vec<(usize, usize)> = shown(state)
+        .flat_map(|(mi, m)| {
+            m.nomad
+                .iter()
+                .flat_map(|n| n.jobs.value.iter())
+                .flat_map(|j| j.iter().enumerate())
+                .filter(|(_, j)| matches(&needle, &[&j.id, &j.name, &j.kind, &j.status]))
+                .map(move |(ji, _)| (mi, ji))
+        })
+        .collect();
     let len = rows.len();
     state.nomad_view.rows = rows;
+    state.nomad_view.jobs = jobs;
     if state.nomad_view.selected >= len {
         state.nomad_view.selected = len.saturating_sub(1);
     }

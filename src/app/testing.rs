@@ -176,34 +176,108 @@ pub fn nomad(metro: &str, statuses: &[&str], error: Option<&str>) -> crate::noma
     let allocs: Vec<serde_json::Value> = statuses
         .iter()
         .enumerate()
-        .map(|(i, st)| {
-            serde_json::json!({
-                "ID": format!("{:08x}-5e2a-4b7c-8d3f-9f0e1d2c3b4a", (metro.len() * 7919 + i * 104_729) as u32),
-                "Name": format!("spin-app.web[{i}]"), "JobID": "spin-app", "TaskGroup": "web",
-                "NodeName": format!("lab-{metro}"), "DesiredStatus": "run", "ClientStatus": st,
-                "CreateTime": (T0 as i64 - 3600) * 1_000_000_000
-            })
-        })
+        .map(|(i, st)| alloc_json(metro, i, st, None))
         .collect();
-    let running = statuses.iter().filter(|s| **s == "running").count();
-    let failed = statuses.iter().filter(|s| **s == "failed").count();
+    let mut s = nomad_with(metro, allocs);
+    // An error with data: the allocations were read, then could not be.
+    s.allocs.error = error.map(str::to_string);
+    s.error = error.map(str::to_string);
+    s
+}
+
+/// One allocation of the app job, as the agent lists it; `next` is its replacement.
+pub fn alloc_json(metro: &str, i: usize, status: &str, next: Option<&str>) -> serde_json::Value {
+    serde_json::json!({
+        "ID": format!("{:08x}-5e2a-4b7c-8d3f-9f0e1d2c3b4a", (metro.len() * 7919 + i * 104_729) as u32),
+        "Name": format!("spin-app.web[{i}]"), "JobID": "spin-app", "TaskGroup": "web",
+        "NodeName": format!("lab-{metro}"),
+        "DesiredStatus": if next.is_some() { "stop" } else { "run" }, "ClientStatus": status,
+        "NextAllocation": next.unwrap_or(""),
+        "CreateTime": (T0 as i64 - 3600 + i as i64) * 1_000_000_000
+    })
+}
+
+/// A metro's Nomad state: one node, the app job, and these allocations.
+pub fn nomad_with(metro: &str, allocs: Vec<serde_json::Value>) -> crate::nomad::NomadSnapshot {
+    let count = |st: &str| allocs.iter().filter(|a| a["ClientStatus"] == st).count();
     let job = serde_json::json!({
         "ID": "spin-app", "Name": "spin-app", "Type": "service", "Status": "running",
-        "JobSummary": {"Summary": {"web": {"Running": running, "Failed": failed}}}
+        "JobSummary": {"Summary": {"web": {"Running": count("running"), "Failed": count("failed")}}}
     });
     let node = serde_json::json!({"ID": "n1", "Name": format!("lab-{metro}"), "Status": "ready", "Datacenter": metro});
-    crate::nomad::NomadSnapshot {
-        leader: Some("127.0.0.10:4647".into()),
-        agent: None,
-        nodes: vec![serde_json::from_value(node).expect("node")],
-        jobs: vec![serde_json::from_value(job).expect("job")],
-        allocs: allocs
-            .into_iter()
-            .map(|a| serde_json::from_value(a).expect("alloc"))
-            .collect(),
-        error: error.map(str::to_string),
-        updated: Some(at(0)),
+    let mut s = crate::nomad::NomadSnapshot::from_pieces(
+        crate::nomad::Piece::ok(Some("127.0.0.10:4647".into())),
+        crate::nomad::Piece::default(),
+        field_piece(
+            &serde_json::json!({"json": [node]}),
+            crate::nomad::decode::decode_all,
+        ),
+        field_piece(
+            &serde_json::json!({"json": [job]}),
+            crate::nomad::decode::decode_all,
+        ),
+        field_piece(
+            &serde_json::json!({"json": allocs}),
+            crate::nomad::decode::alloc_list,
+        ),
+    );
+    s.updated = Some(at(0));
+    s
+}
+
+/// One route of a field case (`{"json": …}` or `{"status": 403, "text": …}`) as the
+/// client reads it: decoded rows, or the error it words.
+fn field_piece<T>(
+    route: &serde_json::Value,
+    decode: fn(&[u8], u64) -> Result<T, crate::nomad::NomadError>,
+) -> crate::nomad::Piece<std::sync::Arc<T>> {
+    let text = route["text"].as_str().unwrap_or_default().to_string();
+    let result = match route["status"].as_u64() {
+        Some(403) => Err(crate::nomad::NomadError::Forbidden(text)),
+        Some(status) if status != 200 => Err(crate::nomad::NomadError::Http {
+            status: status as u16,
+            body: text,
+        }),
+        _ => decode(
+            &serde_json::to_vec(&route["json"]).expect("json"),
+            crate::nomad::DEFAULT_MAX_BODY,
+        ),
+    };
+    match result {
+        Ok(v) => crate::nomad::Piece::ok(std::sync::Arc::new(v)),
+        Err(e) => crate::nomad::Piece::failed(e.to_string()),
     }
+}
+
+/// A metro's Nomad state as a field case's agent answers it
+/// (`tests/fixtures/nomad_field/NAME`).
+pub fn nomad_field(name: &str) -> crate::nomad::NomadSnapshot {
+    let path = format!(
+        "{}/tests/fixtures/nomad_field/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let case: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(path).expect("field case")).expect("json");
+    let route = |p: &str| case["routes"][p].clone();
+    let leader = match route("/v1/status/leader")["json"].as_str() {
+        Some(l) => crate::nomad::Piece::ok(Some(l.to_string()).filter(|l| !l.is_empty())),
+        None => crate::nomad::Piece::failed("HTTP 500"),
+    };
+    let agent = match route("/v1/agent/self")["status"].as_u64() {
+        Some(403) => crate::nomad::Piece::failed(
+            crate::nomad::NomadError::Forbidden("Permission denied".into()).to_string(),
+        ),
+        _ => crate::nomad::Piece::default(),
+    };
+    let mut s = crate::nomad::NomadSnapshot::from_pieces(
+        leader,
+        agent,
+        field_piece(&route("/v1/nodes"), crate::nomad::decode::decode_all),
+        field_piece(&route("/v1/jobs"), crate::nomad::decode::decode_all),
+        field_piece(&route("/v1/allocations"), crate::nomad::decode::alloc_list),
+    );
+    s.updated = Some(at(0));
+    s
 }
 
 /// Nomad in both metros: `am` runs its allocation, `da` has one running and one failed.

@@ -850,7 +850,7 @@ mod latency_and_nomad {
         update(&mut s, key('s'));
         assert_eq!(s.nomad_view.sort, nomad::SortKey::Status);
         assert_eq!(
-            nomad::alloc_rows(&s)[0].1.client_status,
+            nomad::alloc_rows(&s)[0].1.client.as_str(),
             "failed",
             "bad ones first"
         );
@@ -879,12 +879,223 @@ mod latency_and_nomad {
         assert_eq!(s.nomad_view.filter.value(), "");
     }
 
+    fn page(c: KeyCode) -> Msg {
+        Msg::Key(crossterm::event::KeyEvent::new(
+            c,
+            crossterm::event::KeyModifiers::NONE,
+        ))
+    }
+
+    #[test]
+    fn logs_scroll_back_hold_still_and_follow_again() {
+        let mut s = nomad_state();
+        update(&mut s, key('l'));
+        let id = s.nomad_view.logs.as_ref().unwrap().alloc_id.clone();
+        let log = |s: &mut State, from: usize, to: usize| {
+            let text: String = (from..to).map(|i| format!("l{i}\n")).collect();
+            update(
+                s,
+                Msg::Log {
+                    alloc_id: id.clone(),
+                    stderr: false,
+                    chunk: Ok(crate::nomad::logs::LogChunk::Data(text.into_bytes())),
+                },
+            );
+        };
+        let scroll = |s: &State| s.nomad_view.logs.as_ref().unwrap().scroll;
+        log(&mut s, 0, 50);
+        assert_eq!(scroll(&s), 0, "following");
+        assert!(update(&mut s, page(KeyCode::PageUp)).is_empty());
+        assert_eq!(scroll(&s), nomad::PAGE);
+        update(&mut s, code(KeyCode::Up));
+        update(&mut s, key('k'));
+        assert_eq!(scroll(&s), nomad::PAGE + 2);
+        update(&mut s, code(KeyCode::Down));
+        assert_eq!(scroll(&s), nomad::PAGE + 1);
+        // New lines while scrolled back: the lines on screen stay put.
+        log(&mut s, 50, 55);
+        assert_eq!(scroll(&s), nomad::PAGE + 6);
+        // The selection is not moved while the logs are open.
+        assert_eq!(s.nomad_view.selected, 0);
+        for _ in 0..20 {
+            update(&mut s, page(KeyCode::PageUp));
+        }
+        assert_eq!(scroll(&s), 54, "at most back to the first line");
+        update(&mut s, page(KeyCode::PageDown));
+        assert_eq!(scroll(&s), 44);
+        update(&mut s, page(KeyCode::End));
+        assert_eq!(scroll(&s), 0);
+        update(&mut s, page(KeyCode::PageUp));
+        update(&mut s, key('G'));
+        assert_eq!(scroll(&s), 0, "G follows too");
+        // A truncated file starts afresh, following.
+        update(&mut s, page(KeyCode::PageUp));
+        update(
+            &mut s,
+            Msg::Log {
+                alloc_id: id.clone(),
+                stderr: false,
+                chunk: Ok(crate::nomad::logs::LogChunk::Reset("file truncated".into())),
+            },
+        );
+        assert_eq!(scroll(&s), 0);
+        // Lines are made visible on the way in.
+        log(&mut s, 0, 0);
+        update(
+            &mut s,
+            Msg::Log {
+                alloc_id: id,
+                stderr: false,
+                chunk: Ok(crate::nomad::logs::LogChunk::Data(
+                    b"\x1b]2;PWNED\x07 red\r\n".to_vec(),
+                )),
+            },
+        );
+        assert_eq!(
+            s.nomad_view
+                .logs
+                .as_ref()
+                .unwrap()
+                .lines
+                .back()
+                .map(String::as_str),
+            Some("\\x1b]2;PWNED\\x07 red")
+        );
+        // Remapped keys work the same.
+        let cfg_keys = crate::config::keymap::Keymap::default();
+        assert_eq!(
+            cfg_keys.action_for(&crossterm::event::KeyEvent::new(
+                KeyCode::PageUp,
+                crossterm::event::KeyModifiers::NONE
+            )),
+            Some(crate::config::keymap::Action::ScrollBack)
+        );
+    }
+
+    #[test]
+    fn page_keys_move_the_allocation_selection() {
+        let mut s = nomad_state();
+        let many: Vec<&str> = vec!["running"; 25];
+        update(
+            &mut s,
+            Msg::Nomad {
+                metro: "am".into(),
+                snapshot: nomad("am", &many, None),
+            },
+        );
+        assert_eq!(nomad::alloc_rows(&s).len(), 27);
+        update(&mut s, page(KeyCode::PageDown));
+        assert_eq!(s.nomad_view.selected, nomad::PAGE);
+        update(&mut s, page(KeyCode::End));
+        assert_eq!(s.nomad_view.selected, 26);
+        update(&mut s, page(KeyCode::PageDown));
+        assert_eq!(s.nomad_view.selected, 26);
+        update(&mut s, page(KeyCode::PageUp));
+        assert_eq!(s.nomad_view.selected, 16);
+        for _ in 0..3 {
+            update(&mut s, page(KeyCode::PageUp));
+        }
+        assert_eq!(s.nomad_view.selected, 0);
+    }
+
+    #[test]
+    fn the_filter_narrows_jobs_too() {
+        let mut s = nomad_state();
+        let other = serde_json::json!({"ID": "bindle", "Name": "bindle", "Type": "service",
+                                       "Status": "running"});
+        let mut snap = nomad("am", &["running"], None);
+        let mut jobs: Vec<crate::domain::nomad::JobRow> =
+            snap.jobs.value.as_deref().cloned().unwrap_or_default();
+        jobs.extend(
+            crate::nomad::decode::decode_all::<crate::domain::nomad::JobRow>(
+                &serde_json::to_vec(&serde_json::json!([other])).unwrap(),
+                crate::nomad::DEFAULT_MAX_BODY,
+            )
+            .unwrap(),
+        );
+        snap.jobs.value = Some(std::sync::Arc::new(jobs));
+        update(
+            &mut s,
+            Msg::Nomad {
+                metro: "am".into(),
+                snapshot: snap,
+            },
+        );
+        assert_eq!(nomad::job_rows(&s).len(), 3);
+        update(&mut s, key('/'));
+        for c in "bind".chars() {
+            update(&mut s, key(c));
+        }
+        let jobs = nomad::job_rows(&s);
+        assert_eq!(jobs.len(), 1);
+        assert_eq!((jobs[0].0, &*jobs[0].1.id), ("am", "bindle"));
+        assert!(nomad::alloc_rows(&s).is_empty());
+        update(&mut s, code(KeyCode::Esc));
+        assert_eq!(nomad::job_rows(&s).len(), 3);
+    }
+
+    #[test]
+    fn replaced_failures_are_no_news_and_unreadable_counts_stay_unknown() {
+        use super::super::testing::{alloc_json, nomad_field, nomad_with};
+        let mut s = nomad_state();
+        let n = s.events.len();
+        // da's failed allocation is replaced by a running one: history, not a failure.
+        let allocs = vec![
+            alloc_json("da", 0, "running", None),
+            alloc_json("da", 1, "failed", Some("x")),
+            alloc_json("da", 2, "running", None),
+        ];
+        update(
+            &mut s,
+            Msg::Nomad {
+                metro: "da".into(),
+                snapshot: nomad_with("da", allocs),
+            },
+        );
+        assert_eq!(
+            s.events.back().map(|e| (e.level, e.text.as_str())),
+            Some((Level::Good, "da: allocations recovered (2 running)"))
+        );
+        assert_eq!(s.events.len(), n + 1);
+        let rows = nomad::alloc_rows(&s);
+        assert!(rows
+            .iter()
+            .any(|(_, a)| a.state() == crate::domain::nomad::AllocState::Replaced));
+        // A lost allocation is its own news.
+        update(
+            &mut s,
+            Msg::Nomad {
+                metro: "da".into(),
+                snapshot: nomad_with("da", vec![alloc_json("da", 0, "lost", None)]),
+            },
+        );
+        assert_eq!(
+            s.events.back().map(|e| (e.level, e.text.as_str())),
+            Some((Level::Error, "da: 1 allocation(s) lost"))
+        );
+        // Nodes refused: the error names the endpoint, the counts stay unknown.
+        update(
+            &mut s,
+            Msg::Nomad {
+                metro: "am".into(),
+                snapshot: nomad_field("11-nomad-nodes-403.json"),
+            },
+        );
+        assert!(s
+            .events
+            .iter()
+            .any(|e| e.text == "am: nomad: GET /v1/nodes: 403 Permission denied"));
+        let summary = s.metros[0].nomad.as_ref().unwrap().summary();
+        assert_eq!(summary.nodes_total, None);
+        assert_eq!(summary.allocs.map(|a| a.running), Some(1));
+    }
+
     #[test]
     fn enter_opens_l_follows_o_switches_esc_closes() {
         let mut s = nomad_state();
         update(&mut s, code(KeyCode::Down));
         assert_eq!(s.nomad_view.selected, 1);
-        let id = nomad::alloc_rows(&s)[1].1.id.clone();
+        let id = nomad::alloc_rows(&s)[1].1.id.to_string();
         let fx = update(&mut s, code(KeyCode::Enter));
         assert_eq!(
             fx,
@@ -958,7 +1169,18 @@ mod latency_and_nomad {
         );
         assert_eq!(update(&mut s, code(KeyCode::Esc)), vec![Effect::StopLogs]);
         assert!(s.nomad_view.logs.is_none());
+        assert!(
+            s.nomad_view.detail.is_some(),
+            "Esc from logs opened on the detail returns to it"
+        );
         assert_eq!(s.view, View::Nomad);
+        assert!(update(&mut s, code(KeyCode::Esc)).is_empty());
+        assert!(s.nomad_view.detail.is_none());
+        // Logs opened from the list go back to the list.
+        update(&mut s, key('l'));
+        assert!(s.nomad_view.logs.is_some() && s.nomad_view.detail.is_none());
+        assert_eq!(update(&mut s, code(KeyCode::Esc)), vec![Effect::StopLogs]);
+        assert!(s.nomad_view.logs.is_none() && s.nomad_view.detail.is_none());
     }
 }
 

@@ -34,11 +34,14 @@ pub enum Action {
     Logs,
     LogStream,
     Back,
+    ScrollBack,
+    ScrollForward,
+    Follow,
 }
 
 impl Action {
     /// Every action, in the order the help overlay lists them.
-    pub const ALL: [Action; 22] = [
+    pub const ALL: [Action; 25] = [
         Action::SelectUp,
         Action::SelectDown,
         Action::Withdraw,
@@ -61,6 +64,9 @@ impl Action {
         Action::Logs,
         Action::LogStream,
         Action::Back,
+        Action::ScrollBack,
+        Action::ScrollForward,
+        Action::Follow,
     ];
 
     /// The action's key in `[console.keys]`.
@@ -88,14 +94,17 @@ impl Action {
             Action::Logs => "logs",
             Action::LogStream => "log_stream",
             Action::Back => "back",
+            Action::ScrollBack => "scroll_back",
+            Action::ScrollForward => "scroll_forward",
+            Action::Follow => "follow",
         }
     }
 
     /// One line for the help overlay.
     pub fn description(self) -> &'static str {
         match self {
-            Action::SelectUp => "select the previous metro",
-            Action::SelectDown => "select the next metro",
+            Action::SelectUp => "select the previous metro (or row; logs: a line back)",
+            Action::SelectDown => "select the next metro (or row; logs: a line on)",
             Action::Withdraw => "withdraw the selected metro's anycast advertisement",
             Action::Restore => "restore the selected metro's anycast advertisement",
             Action::Refresh => "poll every metro now",
@@ -110,12 +119,15 @@ impl Action {
             Action::ZoomOut => "lengthen the chart's time window",
             Action::ToggleAllMetros => "chart every metro, not only anycast",
             Action::NextMetro => "Nomad pane: next metro (or all)",
-            Action::Filter => "Nomad pane: filter allocations",
+            Action::Filter => "Nomad pane: filter jobs and allocations",
             Action::Sort => "Nomad pane: sort by the next column",
             Action::Open => "Nomad pane: open the selected allocation",
             Action::Logs => "Nomad pane: follow the allocation's logs",
             Action::LogStream => "logs: switch stdout/stderr",
-            Action::Back => "close the detail or logs view",
+            Action::Back => "close the logs (back to the detail) or the detail",
+            Action::ScrollBack => "logs: scroll back a page (list: a page up)",
+            Action::ScrollForward => "logs: scroll forward a page (list: a page down)",
+            Action::Follow => "logs: follow new lines again (list: the last row)",
         }
     }
 
@@ -302,6 +314,9 @@ impl Default for Keymap {
                 vec![key(KeyCode::Char('l'))],
                 vec![key(KeyCode::Char('o'))],
                 vec![key(KeyCode::Esc)],
+                vec![key(KeyCode::PageUp)],
+                vec![key(KeyCode::PageDown)],
+                vec![key(KeyCode::End), key(KeyCode::Char('G'))],
             ],
         }
     }
@@ -468,7 +483,7 @@ mod tests {
         let km = Keymap::default();
         assert_eq!(km.conflict(), None);
         let b = km.bindings();
-        assert_eq!(b.len(), 22);
+        assert_eq!(b.len(), 25);
         assert_eq!(b[0], (Action::SelectUp, vec!["up".into(), "k".into()]));
         assert_eq!(b[4], (Action::Refresh, vec!["ctrl-r".into()]));
         assert_eq!(b[6], (Action::Quit, vec!["q".into(), "ctrl-c".into()]));
@@ -509,6 +524,18 @@ mod tests {
         // The new actions come after the original seven, in the help overlay's order.
         assert_eq!(Action::ALL[7], Action::ViewOverview);
         assert_eq!(Action::ALL[21], Action::Back);
+        for (action, name, want) in [
+            (Action::ScrollBack, "scroll_back", &["pageup"][..]),
+            (Action::ScrollForward, "scroll_forward", &["pagedown"]),
+            (Action::Follow, "follow", &["end", "G"]),
+        ] {
+            assert_eq!(action.name(), name);
+            assert_eq!(labels(action), want, "{name}");
+            for spec in want {
+                let k = parse_key(spec).unwrap();
+                assert_eq!(km.action_for(&ev(k.code, k.modifiers)), Some(action));
+            }
+        }
         // `+` is typed with shift on most layouts; it still matches.
         assert_eq!(
             km.action_for(&ev(KeyCode::Char('+'), KeyModifiers::SHIFT)),

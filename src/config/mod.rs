@@ -66,6 +66,8 @@ pub const STATUS_PROBES_RANGE: std::ops::RangeInclusive<i64> = 0..=100;
 pub const DEFAULT_STATUS_PROBES: u32 = 3;
 /// Allowed `metro.nomad.timeout_ms`.
 pub const NOMAD_TIMEOUT_MS_RANGE: std::ops::RangeInclusive<i64> = 100..=600_000;
+/// Allowed `metro.nomad.max_body_mb`.
+pub const NOMAD_MAX_BODY_MB_RANGE: std::ops::RangeInclusive<i64> = 1..=4096;
 
 // ---------------------------------------------------------------------------------------
 // The validated model
@@ -244,6 +246,8 @@ pub struct MetroNomad {
     pub skip_verify: Option<bool>,
     /// Timeout for one API request (`timeout_ms`).
     pub timeout: Option<Duration>,
+    /// The largest answer read from one endpoint, in bytes (`max_body_mb`).
+    pub max_body: Option<u64>,
 }
 
 /// How a metro's advertisement is withdrawn and restored.
@@ -471,6 +475,7 @@ struct RawNomad {
     tls_server_name: Option<Spanned<String>>,
     skip_verify: Option<Spanned<bool>>,
     timeout_ms: Option<Spanned<i64>>,
+    max_body_mb: Option<Spanned<i64>>,
 }
 
 // ---------------------------------------------------------------------------------------
@@ -940,6 +945,12 @@ impl Cx<'_> {
             Some(ms) => Some(self.millis(&ms, &key("timeout_ms"), &NOMAD_TIMEOUT_MS_RANGE)?),
             None => None,
         };
+        let max_body = match raw.max_body_mb {
+            Some(mb) => {
+                Some(self.int_in(&mb, &key("max_body_mb"), &NOMAD_MAX_BODY_MB_RANGE, "MB")? << 20)
+            }
+            None => None,
+        };
         Ok(MetroNomad {
             address,
             token_env,
@@ -949,6 +960,7 @@ impl Cx<'_> {
             tls_server_name: text(raw.tls_server_name, "tls_server_name")?,
             skip_verify: raw.skip_verify.map(Spanned::into_inner),
             timeout,
+            max_body,
         })
     }
 
@@ -1774,7 +1786,7 @@ bird_socket = "run/am.ctl"
         let c = parse_ok(&nomad(
             "address = \"https://nomad.am.example:4646/\"\ntoken_env = \"NOMAD_TOKEN_AM\"\n\
              region = \"eu\"\nnamespace = \"apps\"\nca_cert = \"ca.pem\"\n\
-             tls_server_name = \"server.eu.nomad\"\nskip_verify = true\ntimeout_ms = 600000",
+             tls_server_name = \"server.eu.nomad\"\nskip_verify = true\ntimeout_ms = 600000\nmax_body_mb = 64",
         ));
         assert_eq!(
             c.metros[0].nomad,
@@ -1787,6 +1799,7 @@ bird_socket = "run/am.ctl"
                 tls_server_name: Some("server.eu.nomad".into()),
                 skip_verify: Some(true),
                 timeout: Some(Duration::from_millis(600_000)),
+                max_body: Some(64 << 20),
             })
         );
         // Inline, in the second metro.
@@ -1799,6 +1812,10 @@ bird_socket = "run/am.ctl"
         assert_eq!(
             c.metros[1].nomad.as_ref().unwrap().address.as_deref(),
             Some("http://127.0.0.1:4646")
+        );
+        assert_eq!(
+            parse_err(&nomad("max_body_mb = 0")),
+            "c.toml:9:15: metro[0].nomad.max_body_mb: must be between 1 and 4096 MB, got 0"
         );
         assert_eq!(
             parse_err(&nomad("timeout_ms = 99")),

@@ -7,6 +7,7 @@ use std::time::SystemTime;
 use serde::Serialize;
 
 pub mod journal;
+pub mod nomad;
 pub mod text;
 
 pub use journal::{AuditRecord, Journal, Unfinished, Verdict, Via};

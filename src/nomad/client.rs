@@ -11,7 +11,10 @@
 //! index to 0 and re-list; the client reports the index as received and does
 //! not hide this ([`crate::nomad::watch`] does the reset).
 
-use super::models::{AgentSelf, AllocStub, Allocation, JobStub, NodeStub};
+use super::decode::{alloc_detail, ListDecoder, Row, MAX_ENTRY};
+use super::models::{AgentSelf, Allocation};
+use crate::domain::nomad::{AllocDetail, AllocList, AllocRow, JobRow, NodeRow};
+use crate::domain::text::visible;
 use reqwest::header::{HeaderMap, HeaderValue};
 use reqwest::{StatusCode, Url};
 use serde::de::DeserializeOwned;
@@ -25,6 +28,8 @@ pub const DEFAULT_WAIT: Duration = Duration::from_secs(300);
 pub const MAX_WAIT: Duration = Duration::from_secs(600);
 /// Longest body excerpt kept in an error.
 const BODY_EXCERPT: usize = 200;
+/// Default [`Settings::max_body`]: 256 MB.
+pub const DEFAULT_MAX_BODY: u64 = 256 << 20;
 
 /// Where and how to reach one Nomad agent.
 #[derive(Clone, PartialEq, Eq)]
@@ -46,6 +51,9 @@ pub struct Settings {
     /// Timeout of one ordinary request (and connect timeout); margin for
     /// blocking ones.
     pub timeout: Duration,
+    /// Largest answer read from one endpoint, in bytes; a list's rows may take
+    /// half of it in memory ([`super::decode`]).
+    pub max_body: u64,
 }
 
 impl Default for Settings {
@@ -59,6 +67,7 @@ impl Default for Settings {
             tls_server_name: None,
             skip_verify: false,
             timeout: Duration::from_secs(10),
+            max_body: DEFAULT_MAX_BODY,
         }
     }
 }
@@ -74,6 +83,7 @@ impl fmt::Debug for Settings {
             .field("tls_server_name", &self.tls_server_name)
             .field("skip_verify", &self.skip_verify)
             .field("timeout", &self.timeout)
+            .field("max_body", &self.max_body)
             .finish()
     }
 }
@@ -128,6 +138,12 @@ pub enum NomadError {
     /// The body was not the JSON we expected.
     Decode(String),
     Tls(String),
+    /// The answer is larger than [`Settings::max_body`] (`limit_mb`), or its rows
+    /// (`entries` of them, when counted) would take more than half of it.
+    TooLarge {
+        limit_mb: u64,
+        entries: Option<usize>,
+    },
 }
 
 impl fmt::Display for NomadError {
@@ -138,10 +154,10 @@ impl fmt::Display for NomadError {
             NomadError::Timeout => f.write_str("nomad timed out"),
             NomadError::Forbidden(body) => {
                 let b = body.trim();
-                if b.is_empty() || b.eq_ignore_ascii_case("permission denied") {
-                    f.write_str("ACL: permission denied (403)")
+                if b.is_empty() {
+                    f.write_str("403 Permission denied")
                 } else {
-                    write!(f, "ACL: permission denied (403): {b}")
+                    write!(f, "403 {b}")
                 }
             }
             NomadError::Http { status, body } => {
@@ -154,6 +170,19 @@ impl fmt::Display for NomadError {
             }
             NomadError::Decode(m) => write!(f, "bad JSON from nomad: {m}"),
             NomadError::Tls(m) => write!(f, "TLS: {m}"),
+            NomadError::TooLarge {
+                limit_mb,
+                entries: None,
+            } => write!(f, "answer larger than {limit_mb} MB (max_body_mb)"),
+            NomadError::TooLarge {
+                limit_mb,
+                entries: Some(n),
+            } => write!(
+                f,
+                "answer too large: {n} entries would take more than {} MB in memory \
+                 (half of max_body_mb = {limit_mb})",
+                limit_mb / 2
+            ),
         }
     }
 }
@@ -287,9 +316,9 @@ pub(crate) fn map_reqwest(e: &reqwest::Error) -> NomadError {
         return NomadError::Timeout;
     }
     if e.is_builder() {
-        return NomadError::InvalidAddress(truncate(&root_text(e), BODY_EXCERPT));
+        return NomadError::InvalidAddress(truncate(&visible(&root_text(e)), BODY_EXCERPT));
     }
-    let text = truncate(&root_text(e), BODY_EXCERPT);
+    let text = truncate(&visible(&root_text(e)), BODY_EXCERPT);
     if chain_mentions_tls(e) {
         return NomadError::Tls(text);
     }
@@ -404,6 +433,7 @@ impl Client {
             NomadError::Decode(m) => NomadError::Decode(self.redact(m)),
             NomadError::Tls(m) => NomadError::Tls(self.redact(m)),
             NomadError::Timeout => NomadError::Timeout,
+            e @ NomadError::TooLarge { .. } => e,
         }
     }
 
@@ -460,17 +490,26 @@ impl Client {
         self.check_status(resp).await
     }
 
-    /// Turn non-2xx responses into errors (reading a bounded body excerpt).
+    /// Turn non-2xx responses into errors (reading a bounded, visible body excerpt).
     async fn check_status(&self, resp: reqwest::Response) -> Result<reqwest::Response, NomadError> {
         let status = resp.status();
         if status.is_success() {
             return Ok(resp);
         }
-        let body = match tokio::time::timeout(self.settings.timeout, resp.text()).await {
-            Ok(Ok(t)) => truncate(t.trim(), BODY_EXCERPT),
-            _ => String::new(),
+        let mut resp = resp;
+        let mut bytes = Vec::new();
+        let read = async {
+            while let Ok(Some(chunk)) = resp.chunk().await {
+                bytes.extend_from_slice(&chunk);
+                if bytes.len() > BODY_EXCERPT * 4 {
+                    break;
+                }
+            }
         };
-        let body = self.redact(body);
+        let _ = tokio::time::timeout(self.settings.timeout, read).await;
+        // Redacted before it is cut, so no part of a token survives the cut.
+        let body = self.redact(visible(String::from_utf8_lossy(&bytes).trim()).into_owned());
+        let body = truncate(&body, BODY_EXCERPT);
         Err(if status == StatusCode::FORBIDDEN {
             NomadError::Forbidden(body)
         } else {
@@ -481,13 +520,14 @@ impl Client {
         })
     }
 
-    /// GET a JSON document, with blocking-query parameters when `q.index > 0`.
-    async fn get<T: DeserializeOwned>(
+    /// Send a GET with blocking-query parameters when `q.index > 0`; the checked
+    /// response and its consistency headers.
+    async fn send(
         &self,
         segments: &[&str],
         params: &[(&str, &str)],
         q: QueryOptions,
-    ) -> Result<Indexed<T>, NomadError> {
+    ) -> Result<(reqwest::Response, Indexed<()>), NomadError> {
         let mut all: Vec<(&str, &str)> = params.to_vec();
         let index_s;
         let wait_s;
@@ -501,6 +541,7 @@ impl Client {
             timeout = wait + wait / 16 + self.settings.timeout;
         }
         let url = self.url(segments, &all);
+        // The timeout covers the body too.
         let req = self.http.get(url).timeout(timeout);
         let resp = req
             .send()
@@ -508,23 +549,104 @@ impl Client {
             .map_err(|e| self.redact_err(map_reqwest(&e)))?;
         let resp = self.check_status(resp).await?;
         let h = resp.headers();
-        let index = header_u64(h, "x-nomad-index").unwrap_or(0);
-        let known_leader = h
-            .get("x-nomad-knownleader")
-            .and_then(|v| v.to_str().ok())
-            .map(|v| v.trim() == "true");
-        let last_contact_ms = header_u64(h, "x-nomad-lastcontact");
-        let bytes = resp
-            .bytes()
+        let head = Indexed {
+            value: (),
+            index: header_u64(h, "x-nomad-index").unwrap_or(0),
+            known_leader: h
+                .get("x-nomad-knownleader")
+                .and_then(|v| v.to_str().ok())
+                .map(|v| v.trim() == "true"),
+            last_contact_ms: header_u64(h, "x-nomad-lastcontact"),
+        };
+        if resp
+            .content_length()
+            .is_some_and(|n| n > self.settings.max_body)
+        {
+            return Err(self.too_large(None));
+        }
+        Ok((resp, head))
+    }
+
+    fn too_large(&self, entries: Option<usize>) -> NomadError {
+        NomadError::TooLarge {
+            limit_mb: self.settings.max_body >> 20,
+            entries,
+        }
+    }
+
+    /// The next piece of a body, counted against [`Settings::max_body`].
+    async fn next_piece(
+        &self,
+        resp: &mut reqwest::Response,
+        read: &mut u64,
+    ) -> Result<Option<hyper::body::Bytes>, NomadError> {
+        let piece = resp
+            .chunk()
             .await
             .map_err(|e| self.redact_err(map_reqwest(&e)))?;
-        let value = serde_json::from_slice(&bytes)
-            .map_err(|e| NomadError::Decode(self.redact(truncate(&e.to_string(), BODY_EXCERPT))))?;
+        if let Some(p) = &piece {
+            *read += p.len() as u64;
+            if *read > self.settings.max_body {
+                return Err(self.too_large(None));
+            }
+        }
+        Ok(piece)
+    }
+
+    fn decode_error(&self, e: impl fmt::Display) -> NomadError {
+        NomadError::Decode(self.redact(truncate(visible(&e.to_string()).as_ref(), BODY_EXCERPT)))
+    }
+
+    /// GET a (small) JSON document. It is held whole while decoded, so, like one entry
+    /// of a list, it may not be longer than [`MAX_ENTRY`] (nor than
+    /// [`Settings::max_body`]).
+    async fn get<T: DeserializeOwned>(
+        &self,
+        segments: &[&str],
+        params: &[(&str, &str)],
+        q: QueryOptions,
+    ) -> Result<Indexed<T>, NomadError> {
+        let (mut resp, head) = self.send(segments, params, q).await?;
+        let mut body = Vec::new();
+        let mut read = 0;
+        while let Some(piece) = self.next_piece(&mut resp, &mut read).await? {
+            if body.len() + piece.len() > MAX_ENTRY {
+                return Err(NomadError::Decode(format!(
+                    "a document longer than {} MB",
+                    MAX_ENTRY >> 20
+                )));
+            }
+            body.extend_from_slice(&piece);
+        }
+        let value = serde_json::from_slice(&body).map_err(|e| self.decode_error(e))?;
         Ok(Indexed {
             value,
-            index,
-            known_leader,
-            last_contact_ms,
+            index: head.index,
+            known_leader: head.known_leader,
+            last_contact_ms: head.last_contact_ms,
+        })
+    }
+
+    /// GET a JSON list, decoded into rows while it streams in: the body is never held
+    /// whole, only one entry at a time ([`super::decode`]).
+    async fn get_list<R: Row>(
+        &self,
+        segments: &[&str],
+        params: &[(&str, &str)],
+        q: QueryOptions,
+    ) -> Result<Indexed<Vec<R>>, NomadError> {
+        let (mut resp, head) = self.send(segments, params, q).await?;
+        let mut decoder = ListDecoder::<R>::new(self.settings.max_body);
+        let mut read = 0;
+        while let Some(piece) = self.next_piece(&mut resp, &mut read).await? {
+            decoder.push(&piece).map_err(|e| self.redact_err(e))?;
+        }
+        let value = decoder.finish().map_err(|e| self.redact_err(e))?;
+        Ok(Indexed {
+            value,
+            index: head.index,
+            known_leader: head.known_leader,
+            last_contact_ms: head.last_contact_ms,
         })
     }
 
@@ -533,11 +655,11 @@ impl Client {
         let r: Indexed<String> = self
             .get(&["status", "leader"], &[], QueryOptions::default())
             .await?;
-        let l = r.value.trim();
+        let l = visible(r.value.trim());
         Ok(if l.is_empty() {
             None
         } else {
-            Some(l.to_string())
+            Some(l.into_owned())
         })
     }
 
@@ -549,48 +671,56 @@ impl Client {
             .value)
     }
 
-    /// `GET /v1/nodes`.
-    pub async fn nodes(&self, q: QueryOptions) -> Result<Indexed<Vec<NodeStub>>, NomadError> {
-        self.get(&["nodes"], &[], q).await
+    /// `GET /v1/nodes`, as compact rows.
+    pub async fn nodes(&self, q: QueryOptions) -> Result<Indexed<Vec<NodeRow>>, NomadError> {
+        self.get_list(&["nodes"], &[], q).await
     }
 
-    /// `GET /v1/jobs?namespace=<settings.namespace>`.
-    pub async fn jobs(&self, q: QueryOptions) -> Result<Indexed<Vec<JobStub>>, NomadError> {
+    /// `GET /v1/jobs?namespace=<settings.namespace>`, as compact rows.
+    pub async fn jobs(&self, q: QueryOptions) -> Result<Indexed<Vec<JobRow>>, NomadError> {
         let ns = self.list_namespace().map(|n| ("namespace", n));
-        self.get(&["jobs"], &Vec::from_iter(ns), q).await
+        self.get_list(&["jobs"], &Vec::from_iter(ns), q).await
     }
 
     /// `GET /v1/allocations?namespace=<ns>&task_states=false` (list view; fetch
-    /// one [`Client::allocation`] for task states).
-    pub async fn allocations(
-        &self,
-        q: QueryOptions,
-    ) -> Result<Indexed<Vec<AllocStub>>, NomadError> {
+    /// one [`Client::allocation`] for task states), as counted compact rows.
+    pub async fn allocations(&self, q: QueryOptions) -> Result<Indexed<AllocList>, NomadError> {
         let mut params = vec![("task_states", "false")];
         params.extend(self.list_namespace().map(|n| ("namespace", n)));
-        self.get(&["allocations"], &params, q).await
+        let r = self
+            .get_list::<AllocRow>(&["allocations"], &params, q)
+            .await?;
+        Ok(Indexed {
+            value: AllocList::from_rows(r.value),
+            index: r.index,
+            known_leader: r.known_leader,
+            last_contact_ms: r.last_contact_ms,
+        })
     }
 
-    /// `GET /v1/allocation/:id` (`namespace` only when not `*`).
-    pub async fn allocation(&self, id: &str) -> Result<Allocation, NomadError> {
+    /// `GET /v1/allocation/:id` (`namespace` only when not `*`), its texts made
+    /// visible.
+    pub async fn allocation(&self, id: &str) -> Result<AllocDetail, NomadError> {
         let ns = self.object_namespace().map(str::to_string);
         let params: Vec<(&str, &str)> = ns.iter().map(|n| ("namespace", n.as_str())).collect();
-        Ok(self
+        let a: Allocation = self
             .get(&["allocation", id], &params, QueryOptions::default())
             .await?
-            .value)
+            .value;
+        Ok(alloc_detail(a))
     }
 
-    /// `GET /v1/job/:id/allocations` (with task states; `namespace` only when
-    /// not `*`, since a job ID is looked up in one namespace).
+    /// `GET /v1/job/:id/allocations` (with task states, so rows carry restarts;
+    /// `namespace` only when not `*`, since a job ID is looked up in one namespace).
     pub async fn job_allocations(
         &self,
         job_id: &str,
         q: QueryOptions,
-    ) -> Result<Indexed<Vec<AllocStub>>, NomadError> {
+    ) -> Result<Indexed<Vec<AllocRow>>, NomadError> {
         let ns = self.object_namespace().map(str::to_string);
         let params: Vec<(&str, &str)> = ns.iter().map(|n| ("namespace", n.as_str())).collect();
-        self.get(&["job", job_id, "allocations"], &params, q).await
+        self.get_list(&["job", job_id, "allocations"], &params, q)
+            .await
     }
 }
 
@@ -696,7 +826,18 @@ mod tests {
             ),
             (
                 NomadError::Forbidden("Permission denied".into()),
-                "ACL: permission denied (403)",
+                "403 Permission denied",
+            ),
+            (
+                NomadError::Forbidden(String::new()),
+                "403 Permission denied",
+            ),
+            (
+                NomadError::TooLarge {
+                    limit_mb: 256,
+                    entries: None,
+                },
+                "answer larger than 256 MB (max_body_mb)",
             ),
             (
                 NomadError::Http {

@@ -82,7 +82,9 @@ impl LogDecoder {
                     Some(Ok(frame)) => {
                         consumed = it.byte_offset();
                         if let Some(ev) = frame.file_event.filter(|e| !e.is_empty()) {
-                            out.push(Ok(LogChunk::Reset(ev)));
+                            out.push(Ok(LogChunk::Reset(
+                                crate::domain::text::visible(&ev).into_owned(),
+                            )));
                         }
                         if let Some(data) = frame.data.filter(|d| !d.is_empty()) {
                             out.push(match decode_base64(&data) {
@@ -95,8 +97,9 @@ impl LogDecoder {
                     Some(Err(e)) => {
                         self.failed = true;
                         self.buf.clear();
+                        // serde quotes the offending text: it is the agent's.
                         out.push(Err(NomadError::Decode(truncate(
-                            &format!("log frame: {e}"),
+                            &crate::domain::text::visible(&format!("log frame: {e}")),
                             200,
                         ))));
                         return out;

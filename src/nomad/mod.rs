@@ -2,20 +2,22 @@
 //! over its HTTP API (`shared/reference/nomad-api.md`).
 //!
 //! Owns settings from `NOMAD_*` and the HTTP client with blocking queries
-//! ([`client`]), lenient serde models of the list/detail payloads ([`models`]),
-//! the reconnecting event stream ([`events`]), task log streaming ([`logs`]),
-//! and the per-metro live snapshot the console and `status` read ([`watch`]).
-//! Each metro is its own single-node cluster, so callers hold one [`Client`]
-//! per metro. Knows nothing about the terminal UI.
+//! ([`client`]), lenient serde models of the detail payloads ([`models`]), the
+//! streaming decode of list answers into compact, visible rows ([`decode`]), the
+//! reconnecting event stream ([`events`]), task log streaming ([`logs`]), and the
+//! per-metro live snapshot the console and `status` read ([`watch`]). Each metro is
+//! its own single-node cluster, so callers hold one [`Client`] per metro. Knows
+//! nothing about the terminal UI.
 
 pub mod client;
+pub mod decode;
 pub mod events;
 pub mod logs;
 pub mod models;
 pub mod watch;
 
-pub use client::{Client, Indexed, NomadError, QueryOptions, Settings};
+pub use client::{Client, Indexed, NomadError, QueryOptions, Settings, DEFAULT_MAX_BODY};
 pub use events::{Event, EventFrame, StreamItem, StreamOptions};
 pub use logs::{LogChunk, LogKind};
 pub use models::*;
-pub use watch::{snapshot, spawn_watch, AllocCounts, NomadSnapshot, NomadSummary};
+pub use watch::{snapshot, spawn_watch, NomadSnapshot, NomadSummary, Piece};

@@ -2,6 +2,10 @@
 //! and [`spawn_watch`], which keeps a [`NomadSnapshot`] current with one
 //! blocking query per list (jobs, allocations, nodes; reference §3) plus a
 //! leader probe every 5 s, and sends the whole snapshot after every change.
+//! Each endpoint is its own [`Piece`]: one refused endpoint (a token without
+//! `node:read`) leaves the others counted, and its numbers unknown, not zero. The
+//! lists are decoded into compact rows while they stream in
+//! ([`super::decode`]) and shared with the receiver, never copied.
 //!
 //! Index rules: each list starts from the index of the initial round; a
 //! blocking return whose index did not change is re-sent with the same index
@@ -11,121 +15,206 @@
 //! restarted agent is re-listed at once instead of after a full `wait`.
 
 use super::client::{Client, NomadError, QueryOptions};
-use super::models::{AgentSelf, AllocStub, JobStub, NodeStub};
-use serde::Serialize;
+use super::models::AgentSelf;
+use crate::domain::nomad::{AllocCounts, AllocList, JobRow, NodeRow};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::mpsc;
 use tokio::task::{JoinHandle, JoinSet};
 
-/// Everything the console shows about one metro's Nomad.
+/// One piece of a snapshot (one endpoint): its data as last read, and why the last
+/// request for it failed. A piece never read is unknown, not empty.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Piece<T> {
+    /// `None` until read once: unknown. Kept (stale) when a later request fails.
+    pub value: Option<T>,
+    /// Why the last request failed; `None` when it worked.
+    pub error: Option<String>,
+}
+
+impl<T> Default for Piece<T> {
+    fn default() -> Self {
+        Piece {
+            value: None,
+            error: None,
+        }
+    }
+}
+
+impl<T> Piece<T> {
+    pub fn ok(value: T) -> Self {
+        Piece {
+            value: Some(value),
+            error: None,
+        }
+    }
+
+    pub fn failed(error: impl Into<String>) -> Self {
+        Piece {
+            value: None,
+            error: Some(error.into()),
+        }
+    }
+}
+
+/// Everything the console shows about one metro's Nomad, one piece per endpoint, so a
+/// refused endpoint leaves the others readable. Lists are shared (`Arc`): sending a
+/// snapshot never copies them.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct NomadSnapshot {
-    /// `ip:4647` of the Raft leader; `None` when there is none or the probe failed.
-    pub leader: Option<String>,
-    /// `/v1/agent/self`; `None` when not (yet) readable (needs `agent:read`).
-    pub agent: Option<AgentSelf>,
-    pub nodes: Vec<NodeStub>,
-    pub jobs: Vec<JobStub>,
-    /// Stubs without task states.
-    pub allocs: Vec<AllocStub>,
-    /// Latest error text; `None` when the last request of every list worked.
+    /// `ip:4647` of the Raft leader; `Some(None)`: the agent says there is none.
+    pub leader: Piece<Option<String>>,
+    /// `/v1/agent/self` (needs `agent:read`); shown nowhere, so its failure is not
+    /// part of [`NomadSnapshot::error`].
+    pub agent: Piece<AgentSelf>,
+    pub nodes: Piece<Arc<Vec<NodeRow>>>,
+    pub jobs: Piece<Arc<Vec<JobRow>>>,
+    /// Rows without task states, counted.
+    pub allocs: Piece<Arc<AllocList>>,
+    /// The failing endpoints in one line (`GET /v1/nodes: 403 Permission denied`), or
+    /// the one message they share; `None` when every shown piece was read.
     pub error: Option<String>,
     /// When data or error state last changed.
     pub updated: Option<SystemTime>,
 }
 
-/// Allocation counts by client status; `failed` counts failed + lost.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct AllocCounts {
-    pub running: u64,
-    pub pending: u64,
-    pub failed: u64,
-    pub total: u64,
-}
-
-/// The per-metro numbers `status --json` prints.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+/// The per-metro numbers `status --json` prints; `None` where the piece could not be
+/// read (unknown, not zero).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct NomadSummary {
-    pub leader: bool,
-    pub nodes_ready: u64,
-    pub nodes_total: u64,
-    pub allocs: AllocCounts,
+    pub leader: Option<bool>,
+    pub nodes_ready: Option<u64>,
+    pub nodes_total: Option<u64>,
+    pub allocs: Option<AllocCounts>,
 }
 
 impl NomadSnapshot {
-    pub fn summary(&self) -> NomadSummary {
-        let mut allocs = AllocCounts::default();
-        for a in &self.allocs {
-            allocs.total += 1;
-            match a.client_status.as_str() {
-                "running" => allocs.running += 1,
-                "pending" => allocs.pending += 1,
-                "failed" | "lost" => allocs.failed += 1,
-                _ => {}
-            }
-        }
-        NomadSummary {
-            leader: self.leader.is_some(),
-            nodes_ready: self.nodes.iter().filter(|n| n.is_ready()).count() as u64,
-            nodes_total: self.nodes.len() as u64,
+    /// A metro whose agent cannot be asked at all (bad address, bad CA file).
+    pub fn failed(error: impl Into<String>) -> NomadSnapshot {
+        let e: String = error.into();
+        NomadSnapshot::from_pieces(
+            Piece::failed(e.clone()),
+            Piece::failed(e.clone()),
+            Piece::failed(e.clone()),
+            Piece::failed(e.clone()),
+            Piece::failed(e),
+        )
+    }
+
+    /// A snapshot of these pieces, its error composed from theirs.
+    pub fn from_pieces(
+        leader: Piece<Option<String>>,
+        agent: Piece<AgentSelf>,
+        nodes: Piece<Arc<Vec<NodeRow>>>,
+        jobs: Piece<Arc<Vec<JobRow>>>,
+        allocs: Piece<Arc<AllocList>>,
+    ) -> NomadSnapshot {
+        let mut s = NomadSnapshot {
+            leader,
+            agent,
+            nodes,
+            jobs,
             allocs,
+            error: None,
+            updated: Some(SystemTime::now()),
+        };
+        s.error = s.compose_error();
+        s
+    }
+
+    pub fn summary(&self) -> NomadSummary {
+        let nodes = self.nodes.value.as_deref();
+        NomadSummary {
+            leader: self.leader.value.as_ref().map(Option::is_some),
+            nodes_ready: nodes.map(|n| n.iter().filter(|n| n.is_ready()).count() as u64),
+            nodes_total: nodes.map(|n| n.len() as u64),
+            allocs: self.allocs.value.as_ref().map(|a| a.counts),
         }
+    }
+
+    /// Every failing endpoint with its error, the agent's included.
+    pub fn errors(&self) -> Vec<(&'static str, &str)> {
+        SOURCES
+            .iter()
+            .filter_map(|&s| self.piece_error(s).map(|e| (s.endpoint(), e)))
+            .collect()
+    }
+
+    fn piece_error(&self, s: Source) -> Option<&str> {
+        match s {
+            Source::Leader => self.leader.error.as_deref(),
+            Source::Agent => self.agent.error.as_deref(),
+            Source::Nodes => self.nodes.error.as_deref(),
+            Source::Jobs => self.jobs.error.as_deref(),
+            Source::Allocs => self.allocs.error.as_deref(),
+        }
+    }
+
+    /// One error text for the shown pieces: the bare message when several failing
+    /// endpoints say the same thing (agent down), else `GET <endpoint>: message; …`.
+    fn compose_error(&self) -> Option<String> {
+        let failing: Vec<(Source, &str)> = SOURCES
+            .iter()
+            .filter(|s| **s != Source::Agent)
+            .filter_map(|&s| self.piece_error(s).map(|e| (s, e)))
+            .collect();
+        let first = failing.first()?;
+        if failing.len() > 1 && failing.iter().all(|(_, e)| *e == first.1) {
+            return Some(first.1.to_string());
+        }
+        Some(
+            failing
+                .iter()
+                .map(|(s, e)| format!("GET {}: {e}", s.endpoint()))
+                .collect::<Vec<_>>()
+                .join("; "),
+        )
     }
 }
 
-/// The sources of a snapshot, in the order errors are reported.
+/// The endpoints of a snapshot, in the order errors are reported.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Source {
     Leader,
+    Agent,
     Nodes,
     Jobs,
     Allocs,
 }
 
-const SOURCES: [Source; 4] = [Source::Leader, Source::Nodes, Source::Jobs, Source::Allocs];
+const SOURCES: [Source; 5] = [
+    Source::Leader,
+    Source::Agent,
+    Source::Nodes,
+    Source::Jobs,
+    Source::Allocs,
+];
 
 impl Source {
-    fn name(self) -> &'static str {
+    fn endpoint(self) -> &'static str {
         match self {
-            Source::Leader => "leader",
-            Source::Nodes => "nodes",
-            Source::Jobs => "jobs",
-            Source::Allocs => "allocations",
+            Source::Leader => "/v1/status/leader",
+            Source::Agent => "/v1/agent/self",
+            Source::Nodes => "/v1/nodes",
+            Source::Jobs => "/v1/jobs",
+            Source::Allocs => "/v1/allocations",
         }
     }
-
-    fn slot(self) -> usize {
-        self as usize
-    }
-}
-
-/// One error text for the status bar: the bare message when several failing
-/// sources say the same thing (agent down), else `source: message; …`.
-fn compose_error(errors: &[Option<String>; 4]) -> Option<String> {
-    let failing: Vec<(Source, &String)> = SOURCES
-        .iter()
-        .filter_map(|&s| errors[s.slot()].as_ref().map(|e| (s, e)))
-        .collect();
-    let first = failing.first()?;
-    if failing.len() > 1 && failing.iter().all(|(_, e)| *e == first.1) {
-        return Some(first.1.clone());
-    }
-    Some(
-        failing
-            .iter()
-            .map(|(s, e)| format!("{}: {e}", s.name()))
-            .collect::<Vec<_>>()
-            .join("; "),
-    )
 }
 
 /// Snapshot plus the list indexes it was read at.
 struct Round {
     snap: NomadSnapshot,
-    errors: [Option<String>; 4],
     nodes_index: u64,
     jobs_index: u64,
     allocs_index: u64,
+}
+
+fn piece<T>(r: Result<T, NomadError>) -> Piece<T> {
+    match r {
+        Ok(v) => Piece::ok(v),
+        Err(e) => Piece::failed(e.to_string()),
+    }
 }
 
 async fn round(client: &Client) -> Round {
@@ -137,50 +226,28 @@ async fn round(client: &Client) -> Round {
         client.jobs(q),
         client.allocations(q),
     );
-    let mut snap = NomadSnapshot::default();
-    let mut errors: [Option<String>; 4] = Default::default();
-    let mut err = |s: Source, e: NomadError| errors[s.slot()] = Some(e.to_string());
-    match leader {
-        Ok(l) => snap.leader = l,
-        Err(e) => err(Source::Leader, e),
+    fn index<T>(r: &Result<super::Indexed<T>, NomadError>) -> u64 {
+        r.as_ref().map_or(0, |r| r.index)
     }
-    snap.agent = agent.ok();
-    let mut idx = [0u64; 3];
-    match nodes {
-        Ok(n) => {
-            snap.nodes = n.value;
-            idx[0] = n.index;
-        }
-        Err(e) => err(Source::Nodes, e),
-    }
-    match jobs {
-        Ok(j) => {
-            snap.jobs = j.value;
-            idx[1] = j.index;
-        }
-        Err(e) => err(Source::Jobs, e),
-    }
-    match allocs {
-        Ok(a) => {
-            snap.allocs = a.value;
-            idx[2] = a.index;
-        }
-        Err(e) => err(Source::Allocs, e),
-    }
-    snap.error = compose_error(&errors);
-    snap.updated = Some(SystemTime::now());
+    let (nodes_index, jobs_index, allocs_index) = (index(&nodes), index(&jobs), index(&allocs));
+    let snap = NomadSnapshot::from_pieces(
+        piece(leader),
+        piece(agent),
+        piece(nodes.map(|r| Arc::new(r.value))),
+        piece(jobs.map(|r| Arc::new(r.value))),
+        piece(allocs.map(|r| Arc::new(r.value))),
+    );
     Round {
         snap,
-        errors,
-        nodes_index: idx[0],
-        jobs_index: idx[1],
-        allocs_index: idx[2],
+        nodes_index,
+        jobs_index,
+        allocs_index,
     }
 }
 
 /// One round of ordinary requests (leader, agent, nodes, jobs, allocations),
-/// concurrently. Errors land in `.error` (an agent/self failure alone is not
-/// an error: it needs `agent:read`); never panics.
+/// concurrently. Each endpoint's failure stays with its piece (and in `.error`, the
+/// agent's excepted: it needs `agent:read` and is shown nowhere); never panics.
 pub async fn snapshot(client: &Client) -> NomadSnapshot {
     round(client).await.snap
 }
@@ -212,64 +279,72 @@ impl WatchOptions {
 
 enum Update {
     Leader(Result<Option<String>, String>),
-    Agent(AgentSelf),
-    Nodes(Result<Vec<NodeStub>, String>),
-    Jobs(Result<Vec<JobStub>, String>),
-    Allocs(Result<Vec<AllocStub>, String>),
+    Agent(Result<AgentSelf, String>),
+    Nodes(Result<Vec<NodeRow>, String>),
+    Jobs(Result<Vec<JobRow>, String>),
+    Allocs(Result<AllocList, String>),
 }
 
 struct State {
     snap: NomadSnapshot,
-    errors: [Option<String>; 4],
 }
 
-fn replace<T: PartialEq>(slot: &mut T, v: T) -> bool {
-    if *slot == v {
-        false
-    } else {
-        *slot = v;
-        true
+/// Apply a list answer to its piece; true when the piece changed. The new list
+/// replaces the old one (which the console may still be drawing until it gets this
+/// snapshot); an equal one is dropped at once.
+fn apply_list<T: PartialEq>(p: &mut Piece<Arc<T>>, r: Result<T, String>) -> bool {
+    match r {
+        Ok(v) => {
+            let same = p.value.as_deref() == Some(&v) && p.error.is_none();
+            if !same {
+                p.value = Some(Arc::new(v));
+                p.error = None;
+            }
+            !same
+        }
+        Err(e) => {
+            let same = p.error.as_deref() == Some(e.as_str());
+            p.error = Some(e);
+            !same
+        }
     }
 }
 
 impl State {
     /// Apply one update; true when the snapshot changed.
     fn apply(&mut self, u: Update) -> bool {
-        let (source, data_changed, err) = match u {
-            Update::Agent(a) => {
-                let changed = replace(&mut self.snap.agent, Some(a));
-                if changed {
-                    self.snap.updated = Some(SystemTime::now());
-                }
-                return changed;
+        let snap = &mut self.snap;
+        let changed = match u {
+            Update::Agent(r) => {
+                let new = match r {
+                    Ok(a) => Piece::ok(a),
+                    // Keep what was read; say why it is not current.
+                    Err(e) => Piece {
+                        value: snap.agent.value.take(),
+                        error: Some(e),
+                    },
+                };
+                let changed = snap.agent != new;
+                snap.agent = new;
+                changed
             }
-            Update::Leader(r) => match r {
-                Ok(l) => (Source::Leader, replace(&mut self.snap.leader, l), None),
-                // Reference §6: an error is "no leader".
-                Err(e) => (
-                    Source::Leader,
-                    replace(&mut self.snap.leader, None),
-                    Some(e),
-                ),
-            },
-            Update::Nodes(r) => match r {
-                Ok(v) => (Source::Nodes, replace(&mut self.snap.nodes, v), None),
-                Err(e) => (Source::Nodes, false, Some(e)),
-            },
-            Update::Jobs(r) => match r {
-                Ok(v) => (Source::Jobs, replace(&mut self.snap.jobs, v), None),
-                Err(e) => (Source::Jobs, false, Some(e)),
-            },
-            Update::Allocs(r) => match r {
-                Ok(v) => (Source::Allocs, replace(&mut self.snap.allocs, v), None),
-                Err(e) => (Source::Allocs, false, Some(e)),
-            },
+            // A leader that cannot be asked is unknown, not the last one seen.
+            Update::Leader(r) => {
+                let new = match r {
+                    Ok(l) => Piece::ok(l),
+                    Err(e) => Piece::failed(e),
+                };
+                let changed = snap.leader != new;
+                snap.leader = new;
+                changed
+            }
+            Update::Nodes(r) => apply_list(&mut snap.nodes, r),
+            Update::Jobs(r) => apply_list(&mut snap.jobs, r),
+            Update::Allocs(r) => apply_list(&mut snap.allocs, r),
         };
-        self.errors[source.slot()] = err;
-        let error_changed = replace(&mut self.snap.error, compose_error(&self.errors));
-        let changed = data_changed || error_changed;
         if changed {
-            self.snap.updated = Some(SystemTime::now());
+            snap.error = snap.compose_error();
+            snap.updated = Some(SystemTime::now());
         }
         changed
     }
@@ -359,15 +434,15 @@ async fn leader_loop(client: Client, opts: WatchOptions, utx: mpsc::Sender<Updat
     loop {
         let update = tokio::select! {
             _ = leader_tick.tick() => {
-                Some(Update::Leader(client.leader().await.map_err(|e| e.to_string())))
+                Update::Leader(client.leader().await.map_err(|e| e.to_string()))
             }
-            // Needs `agent:read`; without it the agent stays as first read.
-            _ = agent_tick.tick() => client.agent_self().await.ok().map(Update::Agent),
+            // Needs `agent:read`; without it the piece keeps its error.
+            _ = agent_tick.tick() => {
+                Update::Agent(client.agent_self().await.map_err(|e| e.to_string()))
+            }
         };
-        if let Some(update) = update {
-            if utx.send(update).await.is_err() {
-                return;
-            }
+        if utx.send(update).await.is_err() {
+            return;
         }
     }
 }
@@ -395,10 +470,7 @@ pub fn spawn_watch_with(
             r = round(&client) => r,
             _ = tx.closed() => return,
         };
-        let mut state = State {
-            snap: first.snap,
-            errors: first.errors,
-        };
+        let mut state = State { snap: first.snap };
         if tx.send(state.snap.clone()).is_err() {
             return;
         }
@@ -429,100 +501,132 @@ pub fn spawn_watch_with(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::nomad::{AllocRow, ClientStatus, DesiredStatus};
 
-    fn alloc(id: &str, status: &str) -> AllocStub {
-        AllocStub {
+    fn alloc(id: &str, status: &str) -> AllocRow {
+        AllocRow {
             id: id.into(),
-            client_status: status.into(),
-            desired_status: "run".into(),
-            ..Default::default()
+            name: "app.app[0]".into(),
+            namespace: "default".into(),
+            job: "app".into(),
+            group: "app".into(),
+            node: "n".into(),
+            client: ClientStatus::parse(status),
+            desired: DesiredStatus::Run,
+            healthy: None,
+            replaced_by: None,
+            restarts: None,
+            create_time: 0,
+            modify_time: 0,
+        }
+    }
+
+    fn node(status: &str) -> NodeRow {
+        NodeRow {
+            id: "n".into(),
+            name: "n".into(),
+            status: status.into(),
+            eligible: true,
+            drain: false,
         }
     }
 
     #[test]
     fn nomad_summary_counts() {
         let snap = NomadSnapshot {
-            leader: Some("10.0.0.1:4647".into()),
-            nodes: vec![
-                NodeStub {
-                    status: "ready".into(),
-                    ..Default::default()
-                },
-                NodeStub {
-                    status: "down".into(),
-                    ..Default::default()
-                },
-            ],
-            allocs: vec![
+            leader: Piece::ok(Some("10.0.0.1:4647".into())),
+            nodes: Piece::ok(Arc::new(vec![node("ready"), node("down")])),
+            allocs: Piece::ok(Arc::new(AllocList::from_rows(vec![
                 alloc("a", "running"),
                 alloc("b", "pending"),
                 alloc("c", "failed"),
                 alloc("d", "lost"),
                 alloc("e", "complete"),
-            ],
+            ]))),
             ..Default::default()
         };
         let s = snap.summary();
+        assert_eq!(s.leader, Some(true));
+        assert_eq!((s.nodes_ready, s.nodes_total), (Some(1), Some(2)));
+        let a = s.allocs.unwrap();
         assert_eq!(
-            s,
-            NomadSummary {
-                leader: true,
-                nodes_ready: 1,
-                nodes_total: 2,
-                allocs: AllocCounts {
-                    running: 1,
-                    pending: 1,
-                    failed: 2,
-                    total: 5
-                }
-            }
+            (a.running, a.pending, a.failed, a.lost, a.complete, a.total),
+            (1, 1, 1, 1, 1, 5)
         );
-        assert_eq!(
-            serde_json::to_value(s).unwrap()["allocs"]["failed"],
-            serde_json::json!(2)
-        );
+        // Nothing read: every number unknown, not zero.
         assert_eq!(NomadSnapshot::default().summary(), NomadSummary::default());
+        assert_eq!(NomadSnapshot::default().summary().nodes_total, None);
+        let no_leader = NomadSnapshot {
+            leader: Piece::ok(None),
+            ..Default::default()
+        };
+        assert_eq!(no_leader.summary().leader, Some(false));
     }
 
     #[test]
     fn nomad_compose_error() {
-        let mut e: [Option<String>; 4] = Default::default();
-        assert_eq!(compose_error(&e), None);
-        e[2] = Some("HTTP 500: boom".into());
-        assert_eq!(compose_error(&e).as_deref(), Some("jobs: HTTP 500: boom"));
-        e[2] = None;
-        e[1] = Some("nomad unreachable: connection refused".into());
-        e[3] = Some("nomad unreachable: connection refused".into());
+        let mut s = NomadSnapshot::default();
+        assert_eq!(s.compose_error(), None);
+        s.jobs.error = Some("HTTP 500: boom".into());
         assert_eq!(
-            compose_error(&e).as_deref(),
+            s.compose_error().as_deref(),
+            Some("GET /v1/jobs: HTTP 500: boom")
+        );
+        s.jobs.error = None;
+        s.agent.error = Some("403 Permission denied".into());
+        assert_eq!(s.compose_error(), None, "the agent is shown nowhere");
+        assert_eq!(
+            s.errors(),
+            vec![("/v1/agent/self", "403 Permission denied")]
+        );
+        s.nodes.error = Some("nomad unreachable: connection refused".into());
+        s.allocs.error = Some("nomad unreachable: connection refused".into());
+        assert_eq!(
+            s.compose_error().as_deref(),
             Some("nomad unreachable: connection refused")
         );
-        e[2] = Some("ACL: permission denied (403)".into());
+        s.jobs.error = Some("403 Permission denied".into());
         assert_eq!(
-            compose_error(&e).as_deref(),
-            Some("nodes: nomad unreachable: connection refused; jobs: ACL: permission denied (403); allocations: nomad unreachable: connection refused")
+            s.compose_error().as_deref(),
+            Some("GET /v1/nodes: nomad unreachable: connection refused; GET /v1/jobs: 403 Permission denied; GET /v1/allocations: nomad unreachable: connection refused")
         );
+        let f = NomadSnapshot::failed("invalid nomad address: x");
+        assert_eq!(f.error.as_deref(), Some("invalid nomad address: x"));
+        assert_eq!(f.summary(), NomadSummary::default());
     }
 
     #[test]
     fn nomad_state_apply_keeps_data_on_error() {
         let mut st = State {
             snap: NomadSnapshot::default(),
-            errors: Default::default(),
         };
-        assert!(st.apply(Update::Allocs(Ok(vec![alloc("a", "running")]))));
-        assert!(!st.apply(Update::Allocs(Ok(vec![alloc("a", "running")]))));
+        let list = || AllocList::from_rows(vec![alloc("a", "running")]);
+        assert!(st.apply(Update::Allocs(Ok(list()))));
+        let first = st.snap.allocs.value.clone().unwrap();
+        assert!(!st.apply(Update::Allocs(Ok(list()))));
+        assert!(
+            Arc::ptr_eq(&first, st.snap.allocs.value.as_ref().unwrap()),
+            "an equal list is not swapped in"
+        );
         assert!(st.apply(Update::Allocs(Err("HTTP 500: boom".into()))));
-        assert_eq!(st.snap.allocs.len(), 1);
+        assert_eq!(st.snap.allocs.value.as_ref().map(|a| a.rows.len()), Some(1));
         assert_eq!(
             st.snap.error.as_deref(),
-            Some("allocations: HTTP 500: boom")
+            Some("GET /v1/allocations: HTTP 500: boom")
         );
         assert!(!st.apply(Update::Allocs(Err("HTTP 500: boom".into()))));
-        assert!(st.apply(Update::Allocs(Ok(vec![alloc("a", "running")]))));
+        assert!(st.apply(Update::Allocs(Ok(list()))));
         assert_eq!(st.snap.error, None);
         assert!(st.apply(Update::Leader(Ok(Some("x:4647".into())))));
         assert!(st.apply(Update::Leader(Err("nomad timed out".into()))));
-        assert_eq!(st.snap.leader, None);
+        assert_eq!(st.snap.summary().leader, None, "unknown, not no leader");
+        assert!(st.apply(Update::Agent(Err("403 Permission denied".into()))));
+        assert_eq!(
+            st.snap.error.as_deref(),
+            Some("GET /v1/status/leader: nomad timed out")
+        );
+        assert!(st.apply(Update::Nodes(Err("403 Permission denied".into()))));
+        assert_eq!(st.snap.summary().nodes_total, None);
+        assert_eq!(st.snap.summary().allocs.map(|a| a.running), Some(1));
     }
 }

@@ -123,5 +123,8 @@ pub fn nomad_settings(metro: &Metro) -> Option<crate::nomad::Settings> {
     if let Some(t) = n.timeout {
         s.timeout = t;
     }
+    if let Some(b) = n.max_body {
+        s.max_body = b;
+    }
     Some(s)
 }

@@ -262,10 +262,7 @@ fn spawn_nomad(
                 }));
             }
             Err(e) => {
-                let snapshot = crate::nomad::NomadSnapshot {
-                    error: Some(e.to_string()),
-                    ..Default::default()
-                };
+                let snapshot = crate::nomad::NomadSnapshot::failed(e.to_string());
                 let _ = tx.send(Msg::Nomad {
                     metro: name,
                     snapshot,

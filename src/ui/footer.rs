@@ -61,6 +61,12 @@ fn hints(state: &State) -> Line<'static> {
         (&[Action::Open], "detail"),
         (&[Action::Logs], "logs"),
     ];
+    let logs: &[(&[Action], &str)] = &[
+        (&[Action::ScrollBack, Action::ScrollForward], "scroll"),
+        (&[Action::Follow], "follow"),
+        (&[Action::LogStream], "stdout/stderr"),
+        (&[Action::Back], "back"),
+    ];
     let tail: &[(&[Action], &str)] = &[
         (
             &[Action::ViewOverview, Action::ViewLatency, Action::ViewNomad],
@@ -72,6 +78,7 @@ fn hints(state: &State) -> Line<'static> {
     let middle = match state.view {
         View::Overview => common,
         View::Latency => latency,
+        View::Nomad if state.nomad_view.logs.is_some() => logs,
         View::Nomad => nomad,
     };
     for (actions, label) in middle.iter().chain(tail) {

@@ -9,6 +9,24 @@ use ratatui::Frame;
 
 use super::{centered, style};
 use crate::app::State;
+use crate::config::keymap::Action;
+
+/// Actions shown on one line, as the directions or choices of one thing, so that the
+/// whole table fits an 80x24 terminal.
+const GROUPS: [(&[Action], &str); 3] = [
+    (
+        &[Action::ViewOverview, Action::ViewLatency, Action::ViewNomad],
+        "show the overview / latency / Nomad pane",
+    ),
+    (
+        &[Action::ZoomIn, Action::ZoomOut],
+        "shorten / lengthen the chart's time window",
+    ),
+    (
+        &[Action::ScrollBack, Action::ScrollForward],
+        "logs: scroll back / forward a page (list: a page)",
+    ),
+];
 
 /// Column and symbol meanings, by pane: (name, meaning).
 const COLUMNS: &[(&str, &[(&str, &str)])] = &[
@@ -65,6 +83,28 @@ const COLUMNS: &[(&str, &[(&str, &str)])] = &[
         ],
     ),
     (
+        "nomad",
+        &[
+            (
+                "leader nodes",
+                "per metro; ? when the agent refused or did not answer",
+            ),
+            (
+                "ALLOCATIONS",
+                "per job: running, failed (needing attention), replaced",
+            ),
+            (
+                "STATUS",
+                "running, pending, failed, lost, unknown (client gone), replaced",
+            ),
+            ("▾", "the column the list is sorted by (s cycles)"),
+            (
+                "RST",
+                "restarts; - when the list does not carry task states",
+            ),
+        ],
+    ),
+    (
         "symbols",
         &[
             (
@@ -86,26 +126,49 @@ const COLUMNS: &[(&str, &[(&str, &str)])] = &[
 
 pub fn draw(state: &State, frame: &mut Frame, area: Rect) {
     let t = &state.theme;
+    let bindings = state.keymap.bindings();
+    let keys_of = |a: &Action| {
+        bindings
+            .iter()
+            .find(|(b, _)| b == a)
+            .map(|(_, k)| k.join(", "))
+            .unwrap_or_default()
+    };
+    let rows: Vec<(String, &str)> = bindings
+        .iter()
+        .filter(|(a, _)| !GROUPS.iter().any(|(g, _)| g[1..].contains(a)))
+        .map(|(a, keys)| match GROUPS.iter().find(|(g, _)| g[0] == *a) {
+            Some((group, text)) => (
+                group.iter().map(keys_of).collect::<Vec<_>>().join(" / "),
+                *text,
+            ),
+            None => (keys.join(", "), a.description()),
+        })
+        .collect();
+    let width = rows
+        .iter()
+        .map(|(k, _)| k.chars().count() + 2)
+        .max()
+        .unwrap_or(0)
+        .clamp(16, 20);
     let heading = |s: &str| Line::from(Span::styled(format!(" {s}"), style::header(t)));
-    let mut lines: Vec<Line> = vec![heading("keys")];
-    lines.extend(state.keymap.bindings().into_iter().map(|(action, keys)| {
+    let entry = |k: &str, text: &str| {
         Line::from(vec![
-            Span::styled(format!(" {:<16}", keys.join(", ")), style::accent(t)),
-            Span::raw(action.description().to_string()),
+            Span::styled(format!(" {k:<width$}"), style::accent(t)),
+            Span::raw(text.to_string()),
         ])
-    }));
-    lines.push(Line::from(vec![
-        Span::styled(format!(" {:<16}", "y/Enter n/Esc"), style::accent(t)),
-        Span::raw("in a dialog: confirm, cancel; F force (twice)"),
-    ]));
+    };
+    let mut lines: Vec<Line> = vec![heading("keys")];
+    lines.extend(rows.iter().map(|(k, text)| entry(k, text)));
+    lines.push(entry(
+        "y/Enter n/Esc",
+        "in a dialog: confirm, cancel; F force (twice)",
+    ));
     for (pane, entries) in COLUMNS {
         lines.push(Line::from(""));
         lines.push(heading(pane));
         for (name, meaning) in *entries {
-            lines.push(Line::from(vec![
-                Span::styled(format!(" {name:<16}"), style::accent(t)),
-                Span::raw(*meaning),
-            ]));
+            lines.push(entry(name, meaning));
         }
     }
     lines.push(Line::from(""));
@@ -113,21 +176,28 @@ pub fn draw(state: &State, frame: &mut Frame, area: Rect) {
         " keys are remappable in [console.keys]",
         style::dim(t),
     )));
-    let height = (lines.len() as u16 + 2).min(area.height);
+    let popup_width = area.width.saturating_sub(2).min(80);
+    let inner = usize::from(popup_width.saturating_sub(2)).max(1);
+    // Rows once wrapped, so scrolling reaches the last one.
+    let total: u16 = lines
+        .iter()
+        .map(|l| l.width().div_ceil(inner).max(1) as u16)
+        .sum();
+    let height = (total + 2).min(area.height);
     let room = height.saturating_sub(2);
-    let max_scroll = (lines.len() as u16).saturating_sub(room);
+    let max_scroll = total.saturating_sub(room);
     let scroll = state.help_scroll.min(max_scroll);
     let title = if max_scroll > 0 {
         format!(
             " help ({}-{} of {}; up/down scroll, any other key closes) ",
             scroll + 1,
-            (scroll + room).min(lines.len() as u16),
-            lines.len()
+            (scroll + room).min(total),
+            total
         )
     } else {
         " help (any key closes) ".to_string()
     };
-    let popup = centered(area, area.width.saturating_sub(2).min(80), height);
+    let popup = centered(area, popup_width, height);
     frame.render_widget(Clear, popup);
     frame.render_widget(
         Paragraph::new(lines)

@@ -325,7 +325,9 @@ fn cells<'a>(
     out
 }
 
-/// Leader ok or missing, allocations running/total, failures highlighted.
+/// Leader ok or missing, allocations running/total, failures that need attention
+/// highlighted. Allocations that cannot be read say why ("down", "denied"); another
+/// endpoint failing (nodes refused to the token) leaves the counts, marked `?`.
 fn nomad_cell(state: &State, m: &MetroRow) -> Line<'static> {
     let t = &state.theme;
     if !m.has_nomad {
@@ -334,7 +336,12 @@ fn nomad_cell(state: &State, m: &MetroRow) -> Line<'static> {
     let Some(n) = &m.nomad else {
         return Line::from(Span::styled("…", style::dim(t)));
     };
-    if let Some(e) = &n.error {
+    if let Some(e) = n
+        .allocs
+        .error
+        .as_ref()
+        .or(n.error.as_ref().filter(|_| n.allocs.value.is_none()))
+    {
         let since = m
             .nomad_error_since
             .map(|s| secs_between(s, state.now))
@@ -350,18 +357,28 @@ fn nomad_cell(state: &State, m: &MetroRow) -> Line<'static> {
         ));
     }
     let s = n.summary();
-    if !s.leader {
+    if s.leader == Some(false) {
         return Line::from(Span::styled("no leader", style::error(t)));
     }
-    let text = format!("{}/{}", s.allocs.running, s.allocs.total);
-    if s.allocs.failed > 0 {
-        Line::from(vec![
-            Span::styled(text, style::warn(t)),
-            Span::styled(format!(" {}✗", s.allocs.failed), style::error(t)),
-        ])
+    let Some(a) = s.allocs else {
+        return Line::from(Span::styled("?", style::dim(t)));
+    };
+    let text = format!("{}/{}", a.running, a.total);
+    let mut spans = if a.attention() > 0 {
+        vec![Span::styled(text, style::warn(t))]
     } else {
-        Line::from(Span::styled(text, style::ok(t)))
+        vec![Span::styled(text, style::ok(t))]
+    };
+    if a.failed > 0 {
+        spans.push(Span::styled(format!(" {}✗", a.failed), style::error(t)));
     }
+    if a.lost > 0 {
+        spans.push(Span::styled(format!(" {} lost", a.lost), style::error(t)));
+    }
+    if n.error.is_some() {
+        spans.push(Span::styled(" ?", style::warn(t)));
+    }
+    Line::from(spans)
 }
 
 fn note<'a>(state: &State, m: &MetroRow, r: &crate::domain::RouterStatus) -> Line<'a> {

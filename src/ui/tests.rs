@@ -4,7 +4,8 @@ use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 
 use crate::app::testing::{
-    am_withdrawn, at, key, nomad, probe_history, snapshot, state, with_nomad,
+    alloc_json, am_withdrawn, at, key, nomad, nomad_field, nomad_with, probe_history, snapshot,
+    state, with_nomad,
 };
 use crate::app::{update, Msg, State};
 
@@ -184,7 +185,7 @@ fn allocation_detail_and_logs() {
         Msg::Allocation {
             metro,
             id: id.clone(),
-            result: Ok(full),
+            result: Ok(crate::nomad::decode::alloc_detail(full)),
         },
     );
     both_sizes("alloc_detail", &s);
@@ -209,6 +210,120 @@ fn allocation_detail_and_logs() {
         },
     );
     both_sizes("alloc_logs", &s);
+}
+
+#[test]
+fn nomad_pane_unknown_counts_and_replaced_failures() {
+    // am: a token that may not read nodes or the agent (field/11); da: two failed
+    // allocations replaced, the current one running (field/13).
+    let mut s = overview();
+    for (metro, case) in [
+        ("am", "11-nomad-nodes-403.json"),
+        ("da", "13-nomad-replaced-failed-allocs.json"),
+    ] {
+        update(
+            &mut s,
+            Msg::Nomad {
+                metro: metro.into(),
+                snapshot: nomad_field(case),
+            },
+        );
+    }
+    update(&mut s, Msg::Tick(at(128)));
+    let overview_screen = render(&s, 100, 30);
+    assert!(
+        overview_screen.contains("1/1 ?"),
+        "counted, marked: {overview_screen}"
+    );
+    update(&mut s, Msg::Key(key('3')));
+    let screen = render(&s, 100, 30);
+    assert!(screen.contains("nodes ?"), "{screen}");
+    assert!(
+        screen.contains("GET /v1/nodes: 403 Permission denied"),
+        "{screen}"
+    );
+    assert!(screen.contains("0 failed · 2 replaced"), "{screen}");
+    both_sizes("nomad_unknown_and_replaced", &s);
+}
+
+#[test]
+fn nomad_pane_lost_unknown_sorted_by_status() {
+    let mut s = overview();
+    let allocs = vec![
+        alloc_json("da", 0, "running", None),
+        alloc_json("da", 1, "lost", None),
+        alloc_json("da", 2, "unknown", None),
+        alloc_json(
+            "da",
+            3,
+            "failed",
+            Some("00000000-0000-4000-8000-000000000009"),
+        ),
+        alloc_json("da", 4, "failed", None),
+        alloc_json("da", 5, "pending", None),
+    ];
+    update(
+        &mut s,
+        Msg::Nomad {
+            metro: "da".into(),
+            snapshot: nomad_with("da", allocs),
+        },
+    );
+    update(&mut s, Msg::Key(key('3')));
+    update(&mut s, Msg::Key(key('s')));
+    update(&mut s, Msg::Key(key('s')));
+    let screen = render(&s, 100, 30);
+    assert!(screen.contains("STATUS▾"), "{screen}");
+    for part in [
+        "1 running · 1 failed · 1 pending",
+        "1 lost",
+        "1 unknown",
+        "1 replaced",
+    ] {
+        assert!(screen.contains(part), "{part}: {screen}");
+    }
+    both_sizes("nomad_sorted_by_status", &s);
+}
+
+#[test]
+fn logs_scrolled_back() {
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    let mut s = overview();
+    update(&mut s, Msg::Key(key('3')));
+    update(&mut s, Msg::Key(key('l')));
+    let id = s
+        .nomad_view
+        .logs
+        .as_ref()
+        .map(|l| l.alloc_id.clone())
+        .expect("logs");
+    let lines: String = (0..60)
+        .map(|i| format!("line {i:02} \x1b[2J GET /hello 200\n"))
+        .collect();
+    update(
+        &mut s,
+        Msg::Log {
+            alloc_id: id,
+            stderr: false,
+            chunk: Ok(crate::nomad::logs::LogChunk::Data(lines.into_bytes())),
+        },
+    );
+    update(
+        &mut s,
+        Msg::Key(KeyEvent::new(KeyCode::PageUp, KeyModifiers::NONE)),
+    );
+    update(
+        &mut s,
+        Msg::Key(KeyEvent::new(KeyCode::Up, KeyModifiers::NONE)),
+    );
+    let screen = render(&s, 100, 30);
+    assert!(screen.contains("11 lines back"), "{screen}");
+    assert!(
+        screen.contains("line 48") && !screen.contains("line 49"),
+        "{screen}"
+    );
+    assert!(!screen.contains('\x1b'), "{screen}");
+    both_sizes("alloc_logs_scrolled_back", &s);
 }
 
 #[test]
@@ -245,8 +360,8 @@ fn help_overlay() {
     let mut s = overview();
     update(&mut s, Msg::Key(key('?')));
     both_sizes("help", &s);
-    // It scrolls to the symbols at 80x24.
-    for _ in 0..40 {
+    // It scrolls to the symbols at 80x24 (and no further than the end).
+    for _ in 0..100 {
         update(&mut s, Msg::Key(key('j')));
     }
     let end = render(&s, 80, 24);
