@@ -521,6 +521,11 @@ fn origin_from_attr(v: &str) -> Option<char> {
     }
 }
 
+/// Longest network BIRD writes: `NET_MAX_TEXT_LENGTH` in BIRD 2's `lib/net.h`. Every
+/// alternate route copies its prefix, so an unbounded one would let a reply of a few
+/// MiB (many one-word alternates under one 64 KiB "prefix") cost gigabytes.
+const MAX_PREFIX_TEXT: usize = 256;
+
 /// `show route ...` (with or without `all`): best routes and alternates.
 pub fn parse_routes(r: &Reply) -> Result<Vec<Route>, BirdError> {
     daemon_check(r)?;
@@ -556,6 +561,12 @@ pub fn parse_routes(r: &Reply) -> Result<Vec<Route>, BirdError> {
                     (p, t)
                 } else {
                     let (p, rest) = t.split_once(char::is_whitespace).unwrap_or((t, ""));
+                    if p.len() > MAX_PREFIX_TEXT {
+                        return Err(BirdError::Parse(format!(
+                            "route prefix of {} bytes (BIRD writes at most {MAX_PREFIX_TEXT})",
+                            p.len()
+                        )));
+                    }
                     (p.to_string(), rest)
                 };
                 prefix = Some(pfx.clone());
@@ -1106,6 +1117,32 @@ mod tests {
         assert!(matches!(parse_routes(&orphan), Err(BirdError::Parse(_))));
         let nobracket = parse_reply("1007-10.0.0.0/8 blackhole\n0000 \n").expect("frame");
         assert!(matches!(parse_routes(&nobracket), Err(BirdError::Parse(_))));
+    }
+
+    /// Alternates copy their prefix: a prefix longer than BIRD ever writes is refused,
+    /// or 16 MiB of one-word alternates under a 64 KiB one would take ~90 GB.
+    #[test]
+    fn routes_prefix_length_is_bounded() {
+        let reply = |prefix: &str| {
+            let mut t = format!("1007-{prefix}     unicast [static1 17:03:41.079] * (200)\n");
+            for _ in 0..1000 {
+                t.push_str("1007-  [a]\n");
+            }
+            t.push_str("0000 \n");
+            parse_reply(&t).expect("frame")
+        };
+        let longest = format!("{}/32", "1".repeat(MAX_PREFIX_TEXT - 3));
+        let routes = parse_routes(&reply(&longest)).expect("routes");
+        assert_eq!(routes.len(), 1001);
+        assert!(routes.iter().all(|r| r.prefix == longest));
+        let too_long = "1".repeat(crate::bird::framing::MAX_LINE - 100);
+        match parse_routes(&reply(&too_long)) {
+            Err(BirdError::Parse(m)) => assert!(m.contains("at most 256"), "{m}"),
+            other => panic!(
+                "expected a parse error, got {} routes",
+                other.map_or(0, |r| r.len())
+            ),
+        }
     }
 
     #[test]

@@ -1,0 +1,183 @@
+//! Helpers shared by the fuzz targets in `fuzz_targets/`: how an input is cut into the
+//! chunks a socket would deliver, how arbitrary text becomes a BIRD reply, and the calls
+//! the console makes on every decoded value. The targets themselves stay one small file
+//! per decoder, so each can be repointed at a new decoder by changing one call.
+//!
+//! Owns nothing of the console: it only calls the main crate's public API.
+
+use platform_tui::bird::{self, Reply, ReplyLine};
+use platform_tui::nomad::{AgentSelf, AllocStub, JobStub, NodeStub};
+
+/// Split a streaming target's input into (chunk plan, stream bytes).
+///
+/// The first byte is the largest chunk (0 = the whole stream in one push, 1 = byte by
+/// byte), the second seeds the chunk sizes. Seeds are fixture files with two bytes in
+/// front (`fuzz/seed-corpora`), so the fuzzer mutates the chunking and the bytes alike.
+pub fn chunked(data: &[u8]) -> Option<(Chunks<'_>, &[u8])> {
+    let (&[max, seed], stream) = data.split_first_chunk::<2>()?;
+    Some((
+        Chunks {
+            rest: stream,
+            max: usize::from(max),
+            // xorshift must not start at zero.
+            state: u32::from(seed) | 0x100,
+        },
+        stream,
+    ))
+}
+
+/// The chunks of a stream, in order; together they are the whole stream.
+pub struct Chunks<'a> {
+    rest: &'a [u8],
+    max: usize,
+    state: u32,
+}
+
+impl<'a> Iterator for Chunks<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        if self.rest.is_empty() {
+            return None;
+        }
+        let len = if self.max == 0 {
+            self.rest.len()
+        } else {
+            self.state ^= self.state << 13;
+            self.state ^= self.state >> 17;
+            self.state ^= self.state << 5;
+            1 + self.state as usize % self.max
+        };
+        let (head, tail) = self.rest.split_at(len.min(self.rest.len()));
+        self.rest = tail;
+        Some(head)
+    }
+}
+
+/// Arbitrary text as a BIRD reply, without the framer's grammar check, so the parsers
+/// see every shape of line: `DDDD-text`/`DDDD text` take their code, `+text` is an async
+/// line, anything else continues the previous code (1007 when there is none). The reply's
+/// code is its last line's, as the framer would have it.
+pub fn reply_from_text(data: &[u8]) -> Reply {
+    let mut reply = Reply::default();
+    let mut code = 1007;
+    for raw in data.split(|&b| b == b'\n') {
+        let text = match raw {
+            [b'+', rest @ ..] => {
+                reply
+                    .asyncs
+                    .push(String::from_utf8_lossy(rest).into_owned());
+                continue;
+            }
+            [a, b, c, d, b'-' | b' ', rest @ ..]
+                if [a, b, c, d].iter().all(|x| x.is_ascii_digit()) =>
+            {
+                code = [a, b, c, d]
+                    .iter()
+                    .fold(0u16, |acc, x| acc * 10 + u16::from(**x - b'0'));
+                rest
+            }
+            [b' ', rest @ ..] => rest,
+            other => other,
+        };
+        reply.lines.push(ReplyLine {
+            code,
+            text: String::from_utf8_lossy(text).into_owned(),
+        });
+    }
+    reply.code = code;
+    reply
+}
+
+/// Every BIRD reply parser on one reply, as the client would call them; whatever they
+/// return must also serialise (`status --json`) and format (error cells).
+pub fn parse_with_every_parser(r: &Reply) {
+    let _ = r.is_error();
+    let _ = r.message();
+    json(bird::parse_status(r));
+    json(bird::parse_protocols(r));
+    json(bird::parse_protocol_detail(r));
+    json(bird::parse_routes(r));
+    json(bird::parse_toggle(r));
+}
+
+fn json<T: serde::Serialize>(result: Result<T, bird::BirdError>) {
+    match result {
+        Ok(v) => {
+            serde_json::to_string(&v).expect("a parsed reply serialises");
+        }
+        Err(e) => {
+            let _ = e.to_string();
+        }
+    }
+}
+
+/// What the Nomad pane and `status` read off an allocation.
+pub fn touch_alloc(a: &AllocStub) {
+    let _ = a.short_id();
+    let _ = a.restarts();
+    let _ = a.is_bad();
+    let _ = a.tasks();
+    for t in a.task_states.iter().flat_map(|m| m.values()) {
+        let _ = t.last_event().map(|e| e.text());
+        let _ = platform_tui::nomad::go_time(&t.started_at);
+        let _ = platform_tui::nomad::go_time(&t.finished_at);
+        let _ = platform_tui::nomad::go_time(&t.last_restart);
+    }
+}
+
+/// What the Nomad pane reads off a job.
+pub fn touch_job(j: &JobStub) {
+    let _ = j.running();
+    let _ = j.failed();
+    let _ = j.needs_attention();
+}
+
+/// What the Nomad pane reads off a node.
+pub fn touch_node(n: &NodeStub) {
+    let _ = n.is_ready();
+    let _ = n.short_id();
+}
+
+/// What the metro header reads off the agent.
+pub fn touch_agent(a: &AgentSelf) {
+    let _ = a.is_leader();
+    let _ = a.is_server();
+    let _ = a.region();
+    let _ = a.datacenter();
+    let _ = a.version();
+    let _ = a.raft_last_contact();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_cover_the_stream_in_order() {
+        for max in [0u8, 1, 2, 7, 255] {
+            let mut data = vec![max, 42];
+            data.extend(0..=200u8);
+            let (chunks, stream) = chunked(&data).expect("two control bytes");
+            let parts: Vec<&[u8]> = chunks.collect();
+            assert_eq!(parts.concat(), stream);
+            match max {
+                0 => assert_eq!(parts.len(), 1),
+                1 => assert!(parts.iter().all(|p| p.len() == 1)),
+                m => assert!(parts.iter().all(|p| p.len() <= usize::from(m))),
+            }
+        }
+        assert!(chunked(b"x").is_none());
+    }
+
+    #[test]
+    fn text_becomes_reply() {
+        let r = reply_from_text(b"1002-a b c\n+log\n more\ngarbage\n0000 ");
+        let codes: Vec<u16> = r.lines.iter().map(|l| l.code).collect();
+        assert_eq!(codes, vec![1002, 1002, 1002, 0]);
+        assert_eq!(r.lines[1].text, "more");
+        assert_eq!(r.lines[2].text, "garbage");
+        assert_eq!(r.asyncs, vec!["log"]);
+        assert_eq!(r.code, 0);
+    }
+}
