@@ -133,7 +133,14 @@ async fn run(addr: SocketAddr, targets: u64) -> Run {
         let phase = RATE_INTERVAL.mul_f64(i as f64 / targets as f64);
         schedules.push(tokio::spawn(async move {
             tokio::time::sleep(phase).await;
-            let h = spawn_schedule(target, opts, RATE_INTERVAL, Some(PROBES_PER_TARGET), tx);
+            let h = spawn_schedule(
+                target,
+                opts,
+                RATE_INTERVAL,
+                Some(PROBES_PER_TARGET),
+                tx,
+                |s| s,
+            );
             let _ = h.await;
         }));
     }

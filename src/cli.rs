@@ -1039,7 +1039,7 @@ async fn probe(
         None => println!("PROBE {}", target.uri),
     }
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let handle = spawn_schedule(target, opts, interval, args.count, tx);
+    let handle = spawn_schedule(target, opts, interval, args.count, tx, |s| s);
     let mut stats = Stats::new(window);
     // Probes overlap when one is slower than the interval; print them in order.
     let mut pending: BTreeMap<u64, crate::probe::ProbeSample> = BTreeMap::new();

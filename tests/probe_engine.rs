@@ -583,6 +583,7 @@ async fn probe_schedule_slow_probe_does_not_delay_the_next() {
             Duration::from_millis(100),
             Some(5),
             tx,
+            |s| s,
         );
         let got = collect(rx, t0).await;
         h.await.unwrap();
@@ -627,7 +628,14 @@ async fn probe_schedule_keep_alive_busy_connection_opens_another() {
             keep_alive: true,
             ..opts(2000)
         };
-        let h = spawn_schedule(srv.target(), o, Duration::from_millis(100), Some(3), tx);
+        let h = spawn_schedule(
+            srv.target(),
+            o,
+            Duration::from_millis(100),
+            Some(3),
+            tx,
+            |s| s,
+        );
         let mut got: Vec<ProbeSample> = collect(rx, Instant::now())
             .await
             .into_iter()
@@ -670,6 +678,7 @@ async fn probe_schedule_unbounded_stops_when_the_receiver_goes() {
             Duration::from_millis(20),
             None,
             tx,
+            |s| s,
         );
         for _ in 0..3 {
             assert!(rx.recv().await.unwrap().ok());
@@ -699,6 +708,7 @@ async fn probe_schedule_timeouts_are_losses_on_time() {
             Duration::from_millis(50),
             Some(4),
             tx,
+            |s| s,
         );
         let got = collect(rx, t0).await;
         h.await.unwrap();
@@ -713,7 +723,14 @@ async fn probe_schedule_timeouts_are_losses_on_time() {
         }
         // Aborting the schedule is also fine at any time.
         let (tx, _rx) = mpsc::unbounded_channel();
-        let h = spawn_schedule(srv.target(), opts(200), Duration::from_millis(50), None, tx);
+        let h = spawn_schedule(
+            srv.target(),
+            opts(200),
+            Duration::from_millis(50),
+            None,
+            tx,
+            |s| s,
+        );
         h.abort();
         assert!(h.await.unwrap_err().is_cancelled());
     })

@@ -32,6 +32,8 @@ pub struct LatencyRow {
     pub recent: VecDeque<f64>,
     /// When the current run of lost probes began, once it counts as failing.
     pub failing_since: Option<SystemTime>,
+    /// The probe worker for this target stopped (it panicked or ended).
+    pub worker_error: Option<String>,
 }
 
 /// What the anycast address is doing now, in the operator's terms: the header, the
@@ -112,6 +114,7 @@ impl LatencyRow {
             series: VecDeque::new(),
             recent: VecDeque::new(),
             failing_since: None,
+            worker_error: None,
         }
     }
 

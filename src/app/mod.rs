@@ -77,6 +77,26 @@ pub enum Msg {
     /// The clock moved; ages on screen follow it.
     Tick(SystemTime),
     Resize,
+    /// A worker panicked or ended while it should run on.
+    WorkerStopped {
+        worker: Worker,
+        error: String,
+    },
+}
+
+/// The console's long-lived workers, named by what they feed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Worker {
+    /// Polls every metro's BIRD and the observer.
+    Poller,
+    /// Probes one target (`anycast` or a metro).
+    Probe(String),
+    /// Watches one metro's Nomad API.
+    Nomad(String),
+    /// Follows the open allocation's logs.
+    Logs,
+    /// Runs a withdraw or restore.
+    Action,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -184,6 +204,8 @@ pub struct State {
     pub own_pid: u32,
     /// An action whose intent has no outcome (running elsewhere, or abandoned).
     pub unfinished: Option<Unfinished>,
+    /// The routing poller stopped (it panicked or ended): what is shown is stale.
+    pub poller_error: Option<String>,
     /// Whether the latest journal was read consistently with the routers.
     pub journal_settled: bool,
     /// Why the state directory could not be read, when it could not.
@@ -243,6 +265,7 @@ impl State {
             own_pid: std::process::id(),
             unfinished: None,
             journal_settled: true,
+            poller_error: None,
             journal_error: None,
             view: View::Overview,
             latency: cfg
@@ -396,6 +419,14 @@ impl State {
         }
         if let Some(e) = &self.journal_error {
             out.push(format!("state directory: {e}"));
+        }
+        if let Some(e) = &self.poller_error {
+            out.push(format!("routing poller stopped: {e}"));
+        }
+        for r in &self.latency {
+            if let Some(e) = &r.worker_error {
+                out.push(format!("probe worker for {} stopped: {e}", r.target));
+            }
         }
         out
     }
@@ -581,6 +612,7 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
             Vec::new()
         }
         Msg::Resize => Vec::new(),
+        Msg::WorkerStopped { worker, error } => on_worker_stopped(state, worker, error),
     }
 }
 
@@ -1113,6 +1145,58 @@ fn on_probe(state: &mut State, target: &str, sample: crate::probe::ProbeSample) 
             state.event(Level::Info, text);
         }
     }
+}
+
+/// A worker is gone: what it fed says so, with an event; nothing is left looking fresh.
+fn on_worker_stopped(state: &mut State, worker: Worker, error: String) -> Vec<Effect> {
+    match worker {
+        Worker::Poller => {
+            state.poller_error = Some(error.clone());
+            state.event(
+                Level::Error,
+                format!("routing poller stopped: {error}; routers and the observer are no longer polled"),
+            );
+        }
+        Worker::Probe(target) => {
+            if let Some(row) = state.latency.iter_mut().find(|r| r.target == target) {
+                row.worker_error = Some(error.clone());
+            }
+            state.event(
+                Level::Error,
+                format!("probe worker for {target} stopped: {error}"),
+            );
+        }
+        Worker::Nomad(metro) => {
+            state.event(
+                Level::Error,
+                format!("nomad watcher for {metro} stopped: {error}"),
+            );
+            on_nomad(
+                state,
+                &metro,
+                crate::nomad::NomadSnapshot::failed(format!("watcher stopped: {error}")),
+            );
+        }
+        Worker::Logs => {
+            if let Some(l) = state.nomad_view.logs.as_mut() {
+                l.error = Some(format!("log follower stopped: {error}"));
+            }
+        }
+        Worker::Action => {
+            // Its outcome never came: say so, and free the console for another action.
+            let what = state.busy.take().unwrap_or_else(|| "the action".into());
+            state.acting_on = None;
+            state.event(
+                Level::Error,
+                format!("{what} stopped: {error}; its outcome is unknown (see the audit log and status)"),
+            );
+            if state.quitting {
+                return vec![Effect::Quit];
+            }
+            return vec![Effect::Refresh];
+        }
+    }
+    Vec::new()
 }
 
 fn on_done(state: &mut State, o: Outcome) {

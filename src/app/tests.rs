@@ -1211,3 +1211,58 @@ fn problems_name_what_is_wrong_and_spare_what_was_asked() {
         ["am: DRIFT: advertising, but withdrawn was asked"]
     );
 }
+
+#[test]
+fn a_stopped_worker_is_shown_where_its_data_was() {
+    use super::Worker;
+    let mut s = state(false);
+    update(&mut s, both_up());
+    update(
+        &mut s,
+        Msg::WorkerStopped {
+            worker: Worker::Probe("am".into()),
+            error: "it panicked: boom".into(),
+        },
+    );
+    assert_eq!(
+        s.latency_row("am").and_then(|r| r.worker_error.as_deref()),
+        Some("it panicked: boom")
+    );
+    assert_eq!(
+        s.events.back().map(|e| e.text.as_str()),
+        Some("probe worker for am stopped: it panicked: boom")
+    );
+    assert!(s
+        .problems()
+        .contains(&"probe worker for am stopped: it panicked: boom".to_string()));
+    // The action's task dying frees the console and says its outcome is unknown.
+    update(&mut s, Msg::Key(key('w')));
+    update(&mut s, Msg::Key(key('y')));
+    assert!(s.busy.is_some());
+    let effects = update(
+        &mut s,
+        Msg::WorkerStopped {
+            worker: Worker::Action,
+            error: "it panicked: x".into(),
+        },
+    );
+    assert_eq!(effects, vec![Effect::Refresh]);
+    assert!(s.busy.is_none());
+    assert!(s
+        .events
+        .back()
+        .is_some_and(|e| e.text.contains("its outcome is unknown")));
+    update(
+        &mut s,
+        Msg::WorkerStopped {
+            worker: Worker::Nomad("da".into()),
+            error: "it ended unexpectedly".into(),
+        },
+    );
+    let da = s.metros.iter().find(|m| m.name == "da").expect("da");
+    assert!(da
+        .nomad
+        .as_ref()
+        .and_then(|n| n.error.as_deref())
+        .is_some_and(|e| e.contains("watcher stopped: it ended unexpectedly")));
+}

@@ -43,39 +43,32 @@ pub fn probe_options(cfg: &Config) -> crate::probe::ProbeOptions {
 }
 
 /// Starts one probe schedule per target, each on its own clock (`count` probes each, or
-/// until stopped); samples arrive tagged with their target's name. The receiver ends
-/// once every schedule has.
-pub fn spawn_probes(
+/// until stopped); each sample goes to `tx` as `tag(target name, sample)`. Returns the
+/// schedules with their targets' names.
+pub fn spawn_probes<M: Send + 'static>(
     cfg: &Config,
     interval: Duration,
     count: Option<u64>,
-) -> (
-    Vec<tokio::task::JoinHandle<()>>,
-    tokio::sync::mpsc::UnboundedReceiver<(String, crate::probe::ProbeSample)>,
-) {
+    tx: &tokio::sync::mpsc::UnboundedSender<M>,
+    tag: impl Fn(String, crate::probe::ProbeSample) -> M + Clone + Send + Sync + 'static,
+) -> Vec<(String, tokio::task::JoinHandle<()>)> {
     let opts = probe_options(cfg);
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    let mut handles = Vec::new();
-    for target in probe_targets(cfg) {
-        let name = target.name.clone();
-        let (ptx, mut prx) = tokio::sync::mpsc::unbounded_channel();
-        handles.push(crate::probe::spawn_schedule(
-            target,
-            opts.clone(),
-            interval,
-            count,
-            ptx,
-        ));
-        let tx = tx.clone();
-        handles.push(tokio::spawn(async move {
-            while let Some(sample) = prx.recv().await {
-                if tx.send((name.clone(), sample)).is_err() {
-                    return;
-                }
-            }
-        }));
-    }
-    (handles, rx)
+    probe_targets(cfg)
+        .into_iter()
+        .map(|target| {
+            let name = target.name.clone();
+            let (tag, n) = (tag.clone(), name.clone());
+            let handle = crate::probe::spawn_schedule(
+                target,
+                opts.clone(),
+                interval,
+                count,
+                tx.clone(),
+                move |sample| tag(n.clone(), sample),
+            );
+            (name, handle)
+        })
+        .collect()
 }
 
 /// Probes every target `count` times, `interval` apart, all targets at once; returns
@@ -85,7 +78,10 @@ pub async fn probe_all(
     count: u64,
     interval: Duration,
 ) -> Vec<(String, crate::probe::ProbeSample)> {
-    let (_handles, mut rx) = spawn_probes(cfg, interval, Some(count));
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let _schedules = spawn_probes(cfg, interval, Some(count), &tx, |t, s| (t, s));
+    // The schedules hold the only senders: the channel ends when the last one has.
+    drop(tx);
     let mut all = Vec::new();
     while let Some(tagged) = rx.recv().await {
         all.push(tagged);

@@ -389,22 +389,26 @@ impl Prober {
 /// for more than an interval, the clock resumes from now rather than bursting the
 /// missed probes. An interval under 1 ms is taken as 1 ms. Must be called from within a
 /// Tokio runtime (a multi-thread one keeps probes off the UI thread).
-pub fn spawn_schedule(
+/// Each sample goes to `tx` as `tag(sample)` — the receiver's own message type, so no
+/// task stands between the prober and whoever reads (a console passes `Msg::Probe`).
+pub fn spawn_schedule<M: Send + 'static>(
     target: Target,
     opts: ProbeOptions,
     interval: Duration,
     count: Option<u64>,
-    tx: UnboundedSender<ProbeSample>,
+    tx: UnboundedSender<M>,
+    tag: impl Fn(ProbeSample) -> M + Send + Sync + 'static,
 ) -> JoinHandle<()> {
-    tokio::spawn(schedule(target, opts, interval, count, tx))
+    tokio::spawn(schedule(target, opts, interval, count, tx, Arc::new(tag)))
 }
 
-async fn schedule(
+async fn schedule<M: Send + 'static>(
     target: Target,
     opts: ProbeOptions,
     interval: Duration,
     count: Option<u64>,
-    tx: UnboundedSender<ProbeSample>,
+    tx: UnboundedSender<M>,
+    tag: Arc<dyn Fn(ProbeSample) -> M + Send + Sync>,
 ) {
     let interval = interval.max(MIN_INTERVAL);
     let target = Arc::new(target);
@@ -418,7 +422,13 @@ async fn schedule(
             () = tokio::time::sleep_until(next) => {}
             () = tx.closed() => return,
         }
-        let (target, opts, slot, tx) = (target.clone(), opts.clone(), slot.clone(), tx.clone());
+        let (target, opts, slot, tx, tag) = (
+            target.clone(),
+            opts.clone(),
+            slot.clone(),
+            tx.clone(),
+            tag.clone(),
+        );
         inflight.spawn(async move {
             let sample = if opts.keep_alive {
                 let (reuse, first) = lock(&slot).take();
@@ -429,7 +439,7 @@ async fn schedule(
                 probe_once(&target, &opts, seq).await
             };
             // A dropped receiver is noticed by the schedule loop.
-            let _ = tx.send(sample);
+            let _ = tx.send(tag(sample));
         });
         while inflight.try_join_next().is_some() {}
         seq += 1;

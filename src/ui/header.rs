@@ -70,9 +70,10 @@ pub fn draw(state: &State, frame: &mut Frame, area: Rect) {
     } else {
         style::ok(t)
     };
-    let polled = match state.last_poll {
-        Some(p) => format!("polled {} ago", age(secs_between(p, state.now))),
-        None => "waiting for the first poll".to_string(),
+    let polled = match (&state.poller_error, state.last_poll) {
+        (Some(_), _) => "POLLING STOPPED (see events)".to_string(),
+        (None, Some(p)) => format!("polled {} ago", age(secs_between(p, state.now))),
+        (None, None) => "waiting for the first poll".to_string(),
     };
     let mut second = vec![Span::raw(" ")];
     for (view, label) in [

@@ -70,7 +70,10 @@ fn table(state: &State, frame: &mut Frame, area: Rect) {
             (Some(s), true) => Span::styled(format!("{s}?"), style::dim(t)),
             (None, _) => Span::styled("-", style::dim(t)),
         };
-        let last = if last_lost {
+        let last = if r.worker_error.is_some() {
+            // Its worker is gone: the figures are the last it made, not current ones.
+            Span::styled("stopped", style::error(t))
+        } else if last_lost {
             Span::styled("lost", style::lost(t))
         } else {
             Span::raw(ms(w.last))

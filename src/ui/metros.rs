@@ -303,6 +303,7 @@ fn cells<'a>(
     // The latest figure (median of the last few answers); window statistics are in the
     // latency view, labelled as such.
     let now = match row {
+        Some(r) if r.worker_error.is_some() => Span::styled("stopped", style::error(t)),
         Some(r) if r.stats.last_sample().is_some_and(|s| !s.ok()) => {
             Span::styled("lost", style::lost(t))
         }
