@@ -16,3 +16,4 @@ pub mod runtime;
 pub mod signals;
 pub mod tui;
 pub mod ui;
+pub mod world;

@@ -181,7 +181,8 @@ async fn console(cfg: &Config) -> (State, serde_json::Value, String) {
         .await;
     let mut state = State::new(cfg, Default::default(), "field".into(), snap.taken);
     update(&mut state, Msg::Snapshot(snap));
-    let json = platform_tui::cli::status_json(&state);
+    let json =
+        serde_json::to_value(platform_tui::cli::status::StatusReport::of(&state.world)).unwrap();
     let mut term = ratatui::Terminal::new(ratatui::backend::TestBackend::new(160, 30)).unwrap();
     term.draw(|f| platform_tui::ui::draw(&state, f)).unwrap();
     let screen = term.backend().to_string();

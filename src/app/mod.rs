@@ -10,16 +10,14 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use crate::config::keymap::{Action, Keymap};
 use crate::config::theme::Theme;
 use crate::config::Config;
-use crate::domain::journal::{AuditRecord, Journal, Phase, Unfinished, Verdict};
-use crate::domain::{
-    ActionKind, BestPath, Desired, Event, Level, ObserverView, Outcome, Request, RouterStatus,
-    Snapshot,
-};
+use crate::domain::journal::{AuditRecord, Journal, Phase, Verdict};
+use crate::domain::{ActionKind, BestPath, Desired, Event, Level, Outcome, Request, Snapshot};
+pub use crate::world::{MetroState, World};
 
 pub mod latency;
 pub mod nomad;
 
-use latency::{infer_served_by, ChartView, LatencyRow, Marker, ANYCAST};
+use latency::{ChartView, Marker, ANYCAST};
 
 const MAX_EVENTS: usize = 500;
 /// How long an action's outcome explains the changes polls then see.
@@ -140,39 +138,11 @@ pub struct Pending {
     pub note: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
-pub struct MetroRow {
-    pub name: String,
-    pub display_name: String,
-    pub method: String,
-    /// The last poll: the router's status or why it could not be read.
-    pub status: Option<Result<RouterStatus, String>>,
-    /// The last status that was read successfully, kept while the router is unreachable.
-    pub last_good: Option<RouterStatus>,
-    pub error_since: Option<SystemTime>,
-    /// The metro has a `[metro.nomad]` endpoint.
-    pub has_nomad: bool,
-    /// The latest Nomad snapshot (its data survives errors; `.error` says what failed).
-    pub nomad: Option<crate::nomad::NomadSnapshot>,
-    pub nomad_error_since: Option<SystemTime>,
-}
-
-impl MetroRow {
-    pub fn advertised(&self) -> Option<bool> {
-        match &self.status {
-            Some(Ok(r)) => r.advertised,
-            _ => None,
-        }
-    }
-}
-
+/// The console's state: what is known of the platform (the [`World`], reached through
+/// `Deref`), and what only the console has — selection, mode, events, views, keys.
 #[derive(Debug, Clone)]
 pub struct State {
-    pub prefix: String,
-    pub metros: Vec<MetroRow>,
-    pub has_observer: bool,
-    pub observer: Option<Result<ObserverView, String>>,
-    pub observer_error_since: Option<SystemTime>,
+    pub world: World,
     pub selected: usize,
     pub mode: Mode,
     pub events: VecDeque<Event>,
@@ -183,12 +153,6 @@ pub struct State {
     pub busy: Option<String>,
     /// The latest one-line message for the footer.
     pub flash: Option<Event>,
-    pub desired: BTreeMap<String, Desired>,
-    pub now: SystemTime,
-    pub last_poll: Option<SystemTime>,
-    /// The LOCAL_PREF the observer last gave each metro's route: where a restored metro
-    /// will rank.
-    pub local_prefs: BTreeMap<String, u32>,
     /// Where the state came from, e.g. "embedded lab (/run/user/0/platform-tui/...)".
     pub source: String,
     /// Quit was asked while an action ran: the console quits once it is recorded.
@@ -202,20 +166,23 @@ pub struct State {
     pub explained: Vec<Explained>,
     /// This console's process id: its own audit records are not news from elsewhere.
     pub own_pid: u32,
-    /// An action whose intent has no outcome (running elsewhere, or abandoned).
-    pub unfinished: Option<Unfinished>,
-    /// The routing poller stopped (it panicked or ended): what is shown is stale.
-    pub poller_error: Option<String>,
-    /// Whether the latest journal was read consistently with the routers.
-    pub journal_settled: bool,
-    /// Why the state directory could not be read, when it could not.
-    pub journal_error: Option<String>,
     pub view: View,
-    /// Probe targets: `anycast` first, then each metro probed directly.
-    pub latency: Vec<LatencyRow>,
     pub chart: ChartView,
     pub markers: Vec<Marker>,
     pub nomad_view: nomad::NomadView,
+}
+
+impl std::ops::Deref for State {
+    type Target = World;
+    fn deref(&self) -> &World {
+        &self.world
+    }
+}
+
+impl std::ops::DerefMut for State {
+    fn deref_mut(&mut self) -> &mut World {
+        &mut self.world
+    }
 }
 
 impl State {
@@ -226,25 +193,7 @@ impl State {
         now: SystemTime,
     ) -> State {
         State {
-            prefix: cfg.anycast.prefix.clone(),
-            metros: cfg
-                .metros
-                .iter()
-                .map(|m| MetroRow {
-                    name: m.name.clone(),
-                    display_name: m.display_name.clone(),
-                    method: m.withdraw.name().to_string(),
-                    status: None,
-                    last_good: None,
-                    error_since: None,
-                    has_nomad: m.nomad.is_some(),
-                    nomad: None,
-                    nomad_error_since: None,
-                })
-                .collect(),
-            has_observer: cfg.anycast.observer.is_some(),
-            observer: None,
-            observer_error_since: None,
+            world: World::new(cfg, desired, now),
             selected: 0,
             mode: Mode::Normal,
             events: VecDeque::new(),
@@ -253,42 +202,17 @@ impl State {
             theme: cfg.console.theme.clone(),
             busy: None,
             flash: None,
-            desired,
-            now,
-            last_poll: None,
             source,
-            local_prefs: BTreeMap::new(),
             quitting: false,
             help_scroll: 0,
             acting_on: None,
             explained: Vec::new(),
             own_pid: std::process::id(),
-            unfinished: None,
-            journal_settled: true,
-            poller_error: None,
-            journal_error: None,
             view: View::Overview,
-            latency: cfg
-                .anycast
-                .url
-                .iter()
-                .map(|_| ANYCAST)
-                .chain(
-                    cfg.metros
-                        .iter()
-                        .filter(|m| m.address.is_some())
-                        .map(|m| m.name.as_str()),
-                )
-                .map(|t| LatencyRow::new(t, cfg.probe.window))
-                .collect(),
             chart: ChartView::default(),
             markers: Vec::new(),
             nomad_view: nomad::NomadView::default(),
         }
-    }
-
-    pub fn latency_row(&self, target: &str) -> Option<&LatencyRow> {
-        self.latency.iter().find(|r| r.target == target)
     }
 
     fn marker(&mut self, label: String) {
@@ -301,144 +225,8 @@ impl State {
         }
     }
 
-    pub fn selected_metro(&self) -> Option<&MetroRow> {
+    pub fn selected_metro(&self) -> Option<&MetroState> {
         self.metros.get(self.selected)
-    }
-
-    /// See [`crate::domain::advertising`].
-    pub fn advertising(&self) -> Vec<String> {
-        crate::domain::advertising(
-            self.observer.as_ref(),
-            self.metros
-                .iter()
-                .map(|m| (m.name.as_str(), m.advertised())),
-        )
-    }
-
-    pub fn best(&self) -> Option<&str> {
-        crate::domain::best(self.observer.as_ref())
-    }
-
-    /// False only when it is known that nothing routes the anycast address: the
-    /// observer answered without a route, or, with no observer answering, every metro
-    /// answered and none exports it. A silent observer is not a missing route.
-    pub fn routed(&self) -> bool {
-        match &self.observer {
-            Some(Ok(v)) => !v.routes.is_empty(),
-            _ => {
-                let known: Vec<Option<bool>> =
-                    self.metros.iter().map(MetroRow::advertised).collect();
-                known.is_empty() || known.iter().any(|a| *a != Some(false))
-            }
-        }
-    }
-
-    /// Where anycast goes when `name` advertises again: the observer prefers the higher
-    /// LOCAL_PREF, remembered from when `name` last advertised.
-    fn restore_consequence(&self, name: &str) -> String {
-        if self.advertising().iter().any(|m| m == name) {
-            return format!("{name} is advertising already; restoring re-asserts it");
-        }
-        let Some(Ok(view)) = &self.observer else {
-            return format!("{name} will advertise {} again", self.prefix);
-        };
-        match view.best() {
-            None => format!(
-                "anycast will be served from {name} (nothing serves {} now)",
-                self.prefix
-            ),
-            Some(best) => match (self.local_prefs.get(name), self.local_prefs.get(best)) {
-                (Some(mine), Some(theirs)) if mine > theirs => {
-                    format!("anycast will move from {best} to {name}")
-                }
-                (Some(_), Some(_)) => {
-                    format!("anycast stays on {best}; {name} becomes a fallback")
-                }
-                _ => format!(
-                    "{name} will advertise {} again; the upstream then picks between {best} and {name}",
-                    self.prefix
-                ),
-            },
-        }
-    }
-
-    /// What is wrong, one line each, in the operator's words; empty when all is well
-    /// (`status` exits 1 otherwise). A metro withdrawn as asked is not wrong, even with
-    /// its router or session down (the `command` method stops its daemon).
-    pub fn problems(&self) -> Vec<String> {
-        let mut out = Vec::new();
-        for m in &self.metros {
-            let withdrawn_as_asked = self.desired.get(&m.name) == Some(&Desired::Withdrawn);
-            match &m.status {
-                None => out.push(format!("{}: not polled", m.name)),
-                Some(Err(e)) if !withdrawn_as_asked => out.push(format!("{}: {e}", m.name)),
-                Some(Err(_)) => {}
-                Some(Ok(r)) => {
-                    if let Some(b) = r.bgp.as_ref().filter(|b| b.session != "Established") {
-                        if !withdrawn_as_asked {
-                            out.push(format!("{}: BGP session {}", m.name, b.session));
-                        }
-                    }
-                    out.extend(r.problems.iter().map(|p| format!("{}: {p}", m.name)));
-                }
-            }
-            if let Some(d) = self.drift(m) {
-                out.push(format!("{}: DRIFT: {d}", m.name));
-            }
-            if let Some(u) = self
-                .unfinished
-                .as_ref()
-                .filter(|u| !u.running && u.intent.metro == m.name)
-            {
-                out.push(u.note(m.advertised()));
-            }
-            if let Some(n) = &m.nomad {
-                if let Some(e) = &n.error {
-                    out.push(format!("{}: nomad: {e}", m.name));
-                }
-                let failed = n.summary().allocs.map_or(0, |c| c.failed);
-                if failed > 0 {
-                    out.push(format!(
-                        "{}: {failed} failed allocation(s) need attention",
-                        m.name
-                    ));
-                }
-            }
-        }
-        if let Some(Err(e)) = &self.observer {
-            out.push(format!("observer: {e}"));
-        }
-        match self.anycast_health() {
-            Some(latency::Health::NoRoute) => {
-                out.push(format!("anycast: no route to {}: black-holed", self.prefix))
-            }
-            Some(latency::Health::Failing { lost, .. }) => {
-                out.push(format!("anycast: the last {lost} probes were lost"))
-            }
-            _ => {}
-        }
-        if let Some(e) = &self.journal_error {
-            out.push(format!("state directory: {e}"));
-        }
-        if let Some(e) = &self.poller_error {
-            out.push(format!("routing poller stopped: {e}"));
-        }
-        for r in &self.latency {
-            if let Some(e) = &r.worker_error {
-                out.push(format!("probe worker for {} stopped: {e}", r.target));
-            }
-        }
-        out
-    }
-
-    /// See [`latency::Health`]; `None` when the anycast URL is not probed.
-    pub fn anycast_health(&self) -> Option<latency::Health> {
-        self.latency_row(ANYCAST).map(|r| r.health(self.routed()))
-    }
-
-    /// See [`crate::domain::best_peer`].
-    pub fn best_peer(&self) -> Option<&str> {
-        crate::domain::best_peer(self.observer.as_ref())
     }
 
     /// Whether an action in flight on `metro` (ours or another process's), or one just
@@ -470,27 +258,6 @@ impl State {
                 .any(|e| e.best.as_ref().is_some_and(|b| b.as_deref() == after))
     }
 
-    /// See [`crate::domain::journal::drift`].
-    pub fn drift(&self, metro: &MetroRow) -> Option<&'static str> {
-        crate::domain::journal::drift(
-            &metro.name,
-            metro.advertised(),
-            &self.desired,
-            self.unfinished.as_ref(),
-            self.journal_settled,
-        )
-    }
-
-    /// The note for a metro with an unfinished action ("… has no recorded outcome;
-    /// current state: withdrawn", or "… in progress").
-    pub fn unfinished_note(&self, metro: &MetroRow) -> Option<String> {
-        let u = self
-            .unfinished
-            .as_ref()
-            .filter(|u| u.intent.metro == metro.name)?;
-        Some(u.note(metro.advertised()))
-    }
-
     fn event(&mut self, level: Level, text: impl Into<String>) {
         let e = Event {
             at: self.now,
@@ -501,56 +268,6 @@ impl State {
         self.events.push_back(e);
         while self.events.len() > MAX_EVENTS {
             self.events.pop_front();
-        }
-    }
-
-    pub fn consequence(&self, req: &Request) -> (String, bool) {
-        let name = &req.metro;
-        match req.action {
-            ActionKind::Restore => (self.restore_consequence(name), false),
-            ActionKind::Withdraw => {
-                let advertising = self.advertising();
-                let others: Vec<&String> = advertising.iter().filter(|m| *m != name).collect();
-                if !advertising.contains(name) {
-                    return (
-                        format!("{name} is not advertising now; it stays withdrawn"),
-                        false,
-                    );
-                }
-                if crate::domain::is_last_advertising(&advertising, name) {
-                    return (
-                        format!(
-                            "{name} is the LAST advertising metro: {} will be black-holed",
-                            self.prefix
-                        ),
-                        true,
-                    );
-                }
-                let next = match &self.observer {
-                    Some(Ok(v)) if v.best() == Some(name.as_str()) => {
-                        v.next_best(name).map(str::to_string)
-                    }
-                    Some(Ok(v)) => v.best().map(str::to_string),
-                    _ => None,
-                };
-                match next {
-                    Some(n) if self.best() == Some(name.as_str()) => {
-                        (format!("anycast will be served from {n}"), false)
-                    }
-                    Some(n) => (format!("anycast stays on {n}"), false),
-                    None => (
-                        format!(
-                            "anycast will be served from {}",
-                            others
-                                .iter()
-                                .map(|s| s.as_str())
-                                .collect::<Vec<_>>()
-                                .join(" or ")
-                        ),
-                        false,
-                    ),
-                }
-            }
         }
     }
 }
@@ -1003,7 +720,6 @@ fn on_nomad(state: &mut State, metro: &str, snap: crate::nomad::NomadSnapshot) {
     let Some(idx) = state.metros.iter().position(|m| m.name == metro) else {
         return;
     };
-    let now = state.now;
     let old = state.metros[idx]
         .nomad
         .as_ref()
@@ -1012,12 +728,10 @@ fn on_nomad(state: &mut State, metro: &str, snap: crate::nomad::NomadSnapshot) {
     let mut events = Vec::new();
     match (&old, &snap.error) {
         (Some((_, None)) | None, Some(e)) => {
-            state.metros[idx].nomad_error_since = Some(now);
-            events.push((Level::Error, format!("{metro}: nomad: {e}")));
+            events.push((Level::Error, format!("{metro}: nomad: {e}")))
         }
         (Some((_, Some(_))), None) => {
-            state.metros[idx].nomad_error_since = None;
-            events.push((Level::Good, format!("{metro}: nomad reachable again")));
+            events.push((Level::Good, format!("{metro}: nomad reachable again")))
         }
         _ => {}
     }
@@ -1051,7 +765,7 @@ fn on_nomad(state: &mut State, metro: &str, snap: crate::nomad::NomadSnapshot) {
             events.push((Level::Error, format!("{metro}: nomad has no leader")));
         }
     }
-    state.metros[idx].nomad = Some(snap);
+    state.world.store_nomad(metro, snap);
     for (level, text) in events {
         state.event(level, text);
     }
@@ -1064,83 +778,57 @@ fn set_view(state: &mut State, view: View) -> Vec<Effect> {
 }
 
 fn on_probe(state: &mut State, target: &str, sample: crate::probe::ProbeSample) {
-    let Some(idx) = state.latency.iter().position(|r| r.target == target) else {
+    let Some(news) = state.world.record_probe(target, &sample) else {
         return;
     };
-    let (served, inferred) = match (&sample.served_by, sample.ttfb_ms()) {
-        (Some(s), _) => (Some(s.clone()), false),
-        (None, Some(ttfb)) => (
-            infer_served_by(&state.latency, ttfb).map(str::to_string),
-            true,
-        ),
-        (None, None) => (None, false),
-    };
-    let row = &mut state.latency[idx];
-    let before = row.before_figure();
-    let last_answer = row.headline().map(|ms| {
-        let by = row
-            .served_by
-            .as_deref()
-            .map(|b| format!(" via {b}"))
-            .unwrap_or_default();
-        format!("{ms:.0} ms{by}")
-    });
-    let failing_since = row.failing_since;
-    let turned = row.record(&sample);
-    if target == ANYCAST {
-        match turned {
-            Some(true) => {
-                let lost = state.latency[idx].trailing_losses();
-                let last = last_answer
-                    .map(|a| format!("; last answer {a}"))
-                    .unwrap_or_default();
-                state.marker("lost".to_string());
-                state.event(
-                    Level::Error,
-                    format!("anycast address failing: the last {lost} probes were lost{last}"),
-                );
-            }
-            Some(false) => {
-                let ms = sample
-                    .ttfb_ms()
-                    .map(|v| format!("{v:.0} ms"))
-                    .unwrap_or_default();
-                let by = served
-                    .as_deref()
-                    .map(|b| format!(" via {b}"))
-                    .unwrap_or_default();
-                let took = failing_since
-                    .and_then(|t| sample.at.duration_since(t).ok())
-                    .map(|d| format!(" (failed for {})", crate::domain::age(d.as_secs())))
-                    .unwrap_or_default();
-                state.event(
-                    Level::Good,
-                    format!("anycast address answering again: {ms}{by}{took}"),
-                );
-            }
-            None => {}
-        }
-    }
-    let row = &mut state.latency[idx];
-    if served.is_none() {
-        return;
-    }
-    let previous = row.served_by.clone();
-    if let Some(ttfb) = sample.ttfb_ms() {
-        row.note_answer(previous != served, ttfb);
-    }
-    row.served_by = served.clone();
-    row.inferred = inferred;
     if target != ANYCAST {
         return;
     }
-    if let (Some(prev), Some(now)) = (previous, served) {
+    match news.turned {
+        Some(true) => {
+            let lost = state.latency_row(target).map_or(0, |r| r.trailing_losses());
+            let last = news
+                .last_answer
+                .map(|a| format!("; last answer {a}"))
+                .unwrap_or_default();
+            state.marker("lost".to_string());
+            state.event(
+                Level::Error,
+                format!("anycast address failing: the last {lost} probes were lost{last}"),
+            );
+        }
+        Some(false) => {
+            let ms = sample
+                .ttfb_ms()
+                .map(|v| format!("{v:.0} ms"))
+                .unwrap_or_default();
+            let by = news
+                .served
+                .as_deref()
+                .map(|b| format!(" via {b}"))
+                .unwrap_or_default();
+            let took = news
+                .failing_since
+                .and_then(|t| sample.at.duration_since(t).ok())
+                .map(|d| format!(" (failed for {})", crate::domain::age(d.as_secs())))
+                .unwrap_or_default();
+            state.event(
+                Level::Good,
+                format!("anycast address answering again: {ms}{by}{took}"),
+            );
+        }
+        None => {}
+    }
+    if let (Some(prev), Some(now)) = (news.previous, news.served) {
         if prev != now {
             let after = sample
                 .ttfb_ms()
                 .map(|v| format!("{v:.0} ms"))
                 .unwrap_or_else(|| "-".into());
-            let text = format!("anycast now served by {now} (was {prev}): {before} → {after}");
+            let text = format!(
+                "anycast now served by {now} (was {prev}): {} → {after}",
+                news.before
+            );
             state.marker(format!("served by {now}"));
             state.event(Level::Info, text);
         }
@@ -1226,26 +914,18 @@ fn on_done(state: &mut State, o: Outcome) {
 /// here, never drift. Returns whether a newly abandoned action is to be reported, once
 /// the routers are read so that the note can say what state was found.
 fn on_journal(state: &mut State, j: Journal) -> bool {
-    match j.desired {
-        Ok(d) => {
-            state.desired = d;
-            if state.journal_error.take().is_some() {
-                state.event(Level::Good, "state directory readable again");
-            }
+    match (&j.desired, state.journal_error.clone()) {
+        (Ok(_), Some(_)) => state.event(Level::Good, "state directory readable again"),
+        (Err(e), was) if was.as_deref() != Some(e.as_str()) => {
+            state.event(Level::Error, format!("desired state unknown: {e}"))
         }
-        Err(e) => {
-            if state.journal_error.as_deref() != Some(e.as_str()) {
-                state.event(Level::Error, format!("desired state unknown: {e}"));
-            }
-            state.journal_error = Some(e);
-        }
+        _ => {}
     }
     let was = state
         .unfinished
         .as_ref()
         .map(|u| (u.intent.id.clone(), u.running));
-    state.unfinished = j.unfinished;
-    state.journal_settled = j.settled;
+    state.world.store_journal(&j);
     for r in j.records {
         if r.pid != state.own_pid {
             foreign_record(state, &r);
@@ -1267,7 +947,7 @@ fn report_abandoned(state: &mut State) {
         .metros
         .iter()
         .find(|m| m.name == u.intent.metro)
-        .and_then(MetroRow::advertised);
+        .and_then(MetroState::advertised);
     state.event(Level::Error, u.note(advertised));
 }
 
@@ -1350,7 +1030,6 @@ fn on_snapshot(state: &mut State, snap: Snapshot) {
         match (&old, &m.router) {
             (_, Err(e)) => {
                 if !matches!(old, Some(Err(_))) {
-                    state.metros[idx].error_since = Some(snap.taken);
                     events.push((Level::Error, format!("{}: {e}", m.name)));
                 }
             }
@@ -1392,13 +1071,8 @@ fn on_snapshot(state: &mut State, snap: Snapshot) {
                 events.push((Level::Warn, format!("{}: {p}", m.name)));
             }
         }
-        let row = &mut state.metros[idx];
-        if let Ok(r) = &m.router {
-            row.error_since = None;
-            row.last_good = Some(r.clone());
-        }
         let drift_before = state.drift(&state.metros[idx]);
-        state.metros[idx].status = Some(m.router);
+        state.world.store_router(idx, m.router, snap.taken);
         let drift_after = state.drift(&state.metros[idx]);
         if let (None, Some(d)) = (drift_before, drift_after) {
             events.push((Level::Warn, format!("{}: drift: {d}", m.name)));
@@ -1410,24 +1084,11 @@ fn on_snapshot(state: &mut State, snap: Snapshot) {
     if let Some(obs) = snap.observer {
         match (&state.observer, &obs) {
             (Some(Err(_)), Err(_)) => {}
-            (_, Err(e)) => {
-                state.observer_error_since = Some(snap.taken);
-                state.event(Level::Error, format!("observer: {e}"));
-            }
-            (Some(Err(_)), Ok(_)) => {
-                state.observer_error_since = None;
-                state.event(Level::Good, "observer reachable again");
-            }
-            _ => state.observer_error_since = None,
+            (_, Err(e)) => state.event(Level::Error, format!("observer: {e}")),
+            (Some(Err(_)), Ok(_)) => state.event(Level::Good, "observer reachable again"),
+            _ => {}
         }
-        if let Ok(view) = &obs {
-            for r in &view.routes {
-                if let (Some(m), Some(p)) = (&r.metro, r.local_pref) {
-                    state.local_prefs.insert(m.clone(), p);
-                }
-            }
-        }
-        state.observer = Some(obs);
+        state.world.store_observer(obs, snap.taken);
     }
     // Only what an answering observer says, before and after, is news: its silence is
     // no change of path (and never a black hole).

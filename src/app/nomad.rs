@@ -9,8 +9,9 @@ use std::collections::VecDeque;
 
 use tui_input::Input;
 
-use super::{MetroRow, State};
+use super::State;
 use crate::domain::nomad::{AllocDetail, AllocRow, JobRow};
+use crate::world::MetroState;
 
 /// Log lines kept for the logs view.
 pub const LOG_LINES: usize = 2000;
@@ -193,7 +194,7 @@ fn matches(needle: &str, fields: &[&str]) -> bool {
 }
 
 /// The metros the pane shows: the chosen one, or all.
-fn shown(state: &State) -> impl Iterator<Item = (usize, &MetroRow)> {
+fn shown(state: &State) -> impl Iterator<Item = (usize, &MetroState)> {
     let chosen = state.nomad_view.metro.as_deref();
     state
         .metros

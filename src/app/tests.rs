@@ -2,7 +2,7 @@ use crossterm::event::KeyCode;
 
 use super::testing::{am_withdrawn, at, code, key, snapshot, state};
 use super::*;
-use crate::domain::journal::Via;
+use crate::domain::journal::{Unfinished, Via};
 use crate::domain::{ActionKind, Level, Outcome, Request};
 
 fn both_up() -> Msg {

@@ -93,6 +93,22 @@ impl Config {
     }
 }
 
+impl Config {
+    /// What is probed, in the order it is shown: the anycast URL first (when there is
+    /// one), then every metro with an address of its own. (name, the metro's address).
+    pub fn probed(&self) -> impl Iterator<Item = (&str, Option<SocketAddr>)> {
+        self.anycast
+            .url
+            .iter()
+            .map(|_| (crate::domain::ANYCAST, None))
+            .chain(
+                self.metros
+                    .iter()
+                    .filter_map(|m| m.address.map(|a| (m.name.as_str(), Some(a)))),
+            )
+    }
+}
+
 /// "no metro `x` in the config (known: am, da)": the one wording for an unknown name.
 pub fn no_metro(cfg: &Config, name: &str) -> String {
     let known: Vec<&str> = cfg.metros.iter().map(|m| m.name.as_str()).collect();

@@ -8,8 +8,9 @@ use ratatui::Frame;
 use super::header::secs_between;
 use super::spark::sparkline;
 use super::style;
-use crate::app::{MetroRow, State};
+use crate::app::State;
 use crate::domain::{age, failure_word};
+use crate::world::MetroState;
 
 /// A column of the metros table, in display order.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -197,7 +198,7 @@ fn anycast_line(state: &State) -> Option<Line<'static>> {
 /// Every column's cell for one metro; `columns` picks the ones shown.
 fn cells<'a>(
     state: &'a State,
-    m: &'a MetroRow,
+    m: &'a MetroState,
     selected: bool,
     is_best: bool,
 ) -> Vec<(Col, Cell<'a>)> {
@@ -329,7 +330,7 @@ fn cells<'a>(
 /// Leader ok or missing, allocations running/total, failures that need attention
 /// highlighted. Allocations that cannot be read say why ("down", "denied"); another
 /// endpoint failing (nodes refused to the token) leaves the counts, marked `?`.
-fn nomad_cell(state: &State, m: &MetroRow) -> Line<'static> {
+fn nomad_cell(state: &State, m: &MetroState) -> Line<'static> {
     let t = &state.theme;
     if !m.has_nomad {
         return Line::from(Span::styled("-", style::dim(t)));
@@ -382,7 +383,7 @@ fn nomad_cell(state: &State, m: &MetroRow) -> Line<'static> {
     Line::from(spans)
 }
 
-fn note<'a>(state: &State, m: &MetroRow, r: &crate::domain::RouterStatus) -> Line<'a> {
+fn note<'a>(state: &State, m: &MetroState, r: &crate::domain::RouterStatus) -> Line<'a> {
     let t = &state.theme;
     if let Some(d) = state.drift(m) {
         // The word first: however narrow the column, DRIFT shows.

@@ -23,11 +23,12 @@ use ratatui::Frame;
 
 use super::style;
 use crate::app::nomad::{alloc_row, job_rows, Detail, Logs, ShownJob, SortKey};
-use crate::app::{MetroRow, State};
+use crate::app::State;
 use crate::config::keymap::Action;
 use crate::config::theme::Theme;
 use crate::domain::age;
 use crate::domain::nomad::{AllocCounts, AllocState};
+use crate::world::MetroState;
 
 pub fn draw(state: &State, frame: &mut Frame, area: Rect) {
     let t = &state.theme;
@@ -114,7 +115,7 @@ fn filter_bar(state: &State, frame: &mut Frame, area: Rect) {
 }
 
 /// The metros the pane shows: the chosen one, or all (those with a Nomad endpoint).
-fn shown_metros(state: &State) -> impl Iterator<Item = &MetroRow> {
+fn shown_metros(state: &State) -> impl Iterator<Item = &MetroState> {
     let chosen = state.nomad_view.metro.as_deref();
     state
         .metros
