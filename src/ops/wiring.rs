@@ -16,17 +16,18 @@ pub fn probe_targets(cfg: &Config) -> Vec<crate::probe::Target> {
         return Vec::new();
     };
     let base = base.with_served_by_header(&cfg.probe.served_by_header);
-    std::iter::once(base.clone())
-        .chain(cfg.metros.iter().filter_map(|m| {
-            let addr = m.address?;
-            Some(
-                crate::probe::Target {
-                    name: m.name.clone(),
-                    ..base.clone()
-                }
-                .connect_to(addr),
-            )
-        }))
+    // `Config::probed` is the one rule for what is probed, in what order.
+    cfg.probed()
+        .map(|(name, addr)| {
+            let t = crate::probe::Target {
+                name: name.to_string(),
+                ..base.clone()
+            };
+            match addr {
+                Some(a) => t.connect_to(a),
+                None => t,
+            }
+        })
         .collect()
 }
 
