@@ -3,6 +3,9 @@
 
 use std::time::SystemTime;
 
+use super::State;
+use crate::domain::Level;
+
 pub use crate::world::latency::{infer_served_by, Health, LatencyRow, FAILING_AFTER, HISTORY};
 pub const MIN_WINDOW_SECS: u64 = 30;
 pub const MAX_WINDOW_SECS: u64 = 600;
@@ -56,4 +59,62 @@ impl ChartView {
 pub struct Marker {
     pub at: SystemTime,
     pub label: String,
+}
+
+pub(super) fn on_probe(state: &mut State, target: &str, sample: crate::probe::ProbeSample) {
+    let Some(news) = state.world.record_probe(target, &sample) else {
+        return;
+    };
+    if target != ANYCAST {
+        return;
+    }
+    match news.turned {
+        Some(true) => {
+            let lost = state.latency_row(target).map_or(0, |r| r.trailing_losses());
+            let last = news
+                .last_answer
+                .map(|a| format!("; last answer {a}"))
+                .unwrap_or_default();
+            state.marker("lost".to_string());
+            state.event(
+                Level::Error,
+                format!("anycast address failing: the last {lost} probes were lost{last}"),
+            );
+        }
+        Some(false) => {
+            let ms = sample
+                .ttfb_ms()
+                .map(|v| format!("{v:.0} ms"))
+                .unwrap_or_default();
+            let by = news
+                .served
+                .as_deref()
+                .map(|b| format!(" via {b}"))
+                .unwrap_or_default();
+            let took = news
+                .failing_since
+                .and_then(|t| sample.at.duration_since(t).ok())
+                .map(|d| format!(" (failed for {})", crate::domain::age(d.as_secs())))
+                .unwrap_or_default();
+            state.event(
+                Level::Good,
+                format!("anycast address answering again: {ms}{by}{took}"),
+            );
+        }
+        None => {}
+    }
+    if let (Some(prev), Some(now)) = (news.previous, news.served) {
+        if prev != now {
+            let after = sample
+                .ttfb_ms()
+                .map(|v| format!("{v:.0} ms"))
+                .unwrap_or_else(|| "-".into());
+            let text = format!(
+                "anycast now served by {now} (was {prev}): {} → {after}",
+                news.before
+            );
+            state.marker(format!("served by {now}"));
+            state.event(Level::Info, text);
+        }
+    }
 }

@@ -5,6 +5,7 @@
 //! rather than once per frame (10 000 allocations sort in about a millisecond, a
 //! frame's whole budget).
 
+use crate::domain::Level;
 use std::collections::VecDeque;
 
 use tui_input::Input;
@@ -274,4 +275,60 @@ pub fn nomad_metros(state: &State) -> Vec<&str> {
         .filter(|m| m.has_nomad)
         .map(|m| m.name.as_str())
         .collect()
+}
+
+pub(super) fn on_nomad(state: &mut State, metro: &str, snap: crate::nomad::NomadSnapshot) {
+    let Some(idx) = state.metros.iter().position(|m| m.name == metro) else {
+        return;
+    };
+    let old = state.metros[idx]
+        .nomad
+        .as_ref()
+        .map(|n| (n.summary(), n.error.clone()));
+    let new_summary = snap.summary();
+    let mut events = Vec::new();
+    match (&old, &snap.error) {
+        (Some((_, None)) | None, Some(e)) => {
+            events.push((Level::Error, format!("{metro}: nomad: {e}")))
+        }
+        (Some((_, Some(_))), None) => {
+            events.push((Level::Good, format!("{metro}: nomad reachable again")))
+        }
+        _ => {}
+    }
+    // Failures that need attention; replaced ones are history and no news.
+    if let Some((Some(was), Some(now))) = old.as_ref().map(|(o, _)| (o.allocs, new_summary.allocs))
+    {
+        if now.failed > was.failed {
+            events.push((
+                Level::Error,
+                format!("{metro}: {} allocation(s) failed", now.failed),
+            ));
+        }
+        if now.lost > was.lost {
+            events.push((
+                Level::Error,
+                format!("{metro}: {} allocation(s) lost", now.lost),
+            ));
+        }
+        if now.attention() < was.attention() {
+            events.push((
+                Level::Good,
+                format!("{metro}: allocations recovered ({} running)", now.running),
+            ));
+        }
+    }
+    if let Some((old_summary, _)) = &old {
+        if old_summary.leader == Some(true)
+            && new_summary.leader == Some(false)
+            && snap.error.is_none()
+        {
+            events.push((Level::Error, format!("{metro}: nomad has no leader")));
+        }
+    }
+    state.world.store_nomad(metro, snap);
+    for (level, text) in events {
+        state.event(level, text);
+    }
+    refresh_rows(state);
 }

@@ -2,8 +2,8 @@ use crossterm::event::KeyCode;
 
 use super::testing::{am_withdrawn, at, code, key, snapshot, state};
 use super::*;
-use crate::domain::journal::{Unfinished, Via};
-use crate::domain::{ActionKind, Level, Outcome, Request};
+use crate::domain::journal::{AuditRecord, Journal, Phase, Unfinished, Verdict, Via};
+use crate::domain::{ActionKind, Desired, Level, Outcome, Request, Snapshot};
 
 fn both_up() -> Msg {
     Msg::Snapshot(snapshot(1, &[("am", Ok(true)), ("da", Ok(true))]))

@@ -1,0 +1,396 @@
+//! What a key does: in a dialog, in the help, while typing a filter, in the Nomad pane,
+//! and everywhere else — resolved through the keymap, so every key is remappable.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+use super::{nomad, Effect, Event, Level, Mode, Pending, State, View};
+use crate::config::keymap::Action;
+use crate::domain::{ActionKind, Request};
+
+pub(super) fn on_key(state: &mut State, key: KeyEvent) -> Vec<Effect> {
+    match state.mode.clone() {
+        Mode::Help => {
+            // The help scrolls (it is longer than an 80x24 terminal); other keys close it.
+            match (state.keymap.action_for(&key), key.code) {
+                (Some(Action::SelectDown), _) => state.help_scroll += 1,
+                (Some(Action::SelectUp), _) => {
+                    state.help_scroll = state.help_scroll.saturating_sub(1)
+                }
+                (Some(Action::ScrollForward), _) | (_, KeyCode::Char(' ')) => {
+                    state.help_scroll += 10
+                }
+                (Some(Action::ScrollBack), _) => {
+                    state.help_scroll = state.help_scroll.saturating_sub(10)
+                }
+                (_, KeyCode::Home) => state.help_scroll = 0,
+                _ => state.mode = Mode::Normal,
+            }
+            Vec::new()
+        }
+        Mode::Confirm(p) => on_confirm_key(state, p, key),
+        Mode::Normal if state.view == View::Nomad && state.nomad_view.editing => {
+            on_filter_key(state, key)
+        }
+        Mode::Normal => match state.keymap.action_for(&key) {
+            Some(action) if state.view == View::Nomad => match on_nomad_action(state, action) {
+                Some(effects) => effects,
+                None => on_action(state, action),
+            },
+            Some(action) => on_action(state, action),
+            None => Vec::new(),
+        },
+    }
+}
+
+pub(super) fn on_confirm_key(state: &mut State, p: Pending, key: KeyEvent) -> Vec<Effect> {
+    let ctrl_c = key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL);
+    match key.code {
+        KeyCode::Char('y') | KeyCode::Enter if !p.needs_force && !ctrl_c => {
+            state.mode = Mode::Normal;
+            start(state, p.request)
+        }
+        KeyCode::Char('y') | KeyCode::Enter if !ctrl_c => {
+            state.mode = Mode::Confirm(Pending {
+                note: Some(format!(
+                    "y does not proceed: this black-holes {}. Only F (twice) does; n cancels.",
+                    state.prefix
+                )),
+                ..p
+            });
+            Vec::new()
+        }
+        KeyCode::Char('F') if p.needs_force && !p.forced_once => {
+            state.mode = Mode::Confirm(Pending {
+                forced_once: true,
+                note: Some(format!(
+                    "Sure? {} will not answer anywhere. F again to withdraw {} anyway.",
+                    state.prefix, p.request.metro
+                )),
+                ..p
+            });
+            Vec::new()
+        }
+        KeyCode::Char('F') if p.needs_force => {
+            state.mode = Mode::Normal;
+            start(
+                state,
+                Request {
+                    force: true,
+                    ..p.request
+                },
+            )
+        }
+        KeyCode::Char('n') | KeyCode::Esc | KeyCode::Char('q') => {
+            state.mode = Mode::Normal;
+            state.flash = Some(Event {
+                at: state.now,
+                level: Level::Info,
+                text: format!(
+                    "{} of {} cancelled",
+                    p.request.action.verb(),
+                    p.request.metro
+                ),
+            });
+            Vec::new()
+        }
+        _ if ctrl_c => {
+            state.mode = Mode::Normal;
+            Vec::new()
+        }
+        _ => Vec::new(),
+    }
+}
+
+pub(super) fn start(state: &mut State, request: Request) -> Vec<Effect> {
+    state.busy = Some(format!("{} {}…", request.action.verb(), request.metro));
+    state.acting_on = Some(request.metro.clone());
+    vec![Effect::Execute(request)]
+}
+
+pub(super) fn on_action(state: &mut State, action: Action) -> Vec<Effect> {
+    match action {
+        Action::SelectUp => {
+            state.selected = state.selected.saturating_sub(1);
+            Vec::new()
+        }
+        Action::SelectDown => {
+            if state.selected + 1 < state.metros.len() {
+                state.selected += 1;
+            }
+            Vec::new()
+        }
+        Action::Help => {
+            state.mode = Mode::Help;
+            state.help_scroll = 0;
+            Vec::new()
+        }
+        Action::Quit => match state.busy.clone() {
+            None => vec![Effect::Quit],
+            // A confirmed action finishes and is recorded before the console goes.
+            Some(busy) if !state.quitting => {
+                state.quitting = true;
+                state.event(
+                    Level::Warn,
+                    format!("finishing {busy} before quitting; quit again to interrupt it"),
+                );
+                Vec::new()
+            }
+            Some(_) => {
+                state.event(
+                    Level::Warn,
+                    "interrupting the running action, then quitting",
+                );
+                vec![Effect::Interrupt]
+            }
+        },
+        Action::Refresh => vec![Effect::Refresh],
+        Action::Withdraw => ask(state, ActionKind::Withdraw),
+        Action::Restore => ask(state, ActionKind::Restore),
+        Action::ViewOverview => set_view(state, View::Overview),
+        Action::ViewLatency => set_view(state, View::Latency),
+        Action::ViewNomad => set_view(state, View::Nomad),
+        Action::NextView => {
+            let next = match state.view {
+                View::Overview => View::Latency,
+                View::Latency => View::Nomad,
+                View::Nomad => View::Overview,
+            };
+            set_view(state, next)
+        }
+        Action::Freeze => {
+            state.chart.frozen_at = match state.chart.frozen_at {
+                Some(_) => None,
+                None => Some(state.now),
+            };
+            Vec::new()
+        }
+        Action::ZoomIn => {
+            state.chart.zoom_in();
+            Vec::new()
+        }
+        Action::ZoomOut => {
+            state.chart.zoom_out();
+            Vec::new()
+        }
+        Action::ToggleAllMetros => {
+            state.chart.all_metros = !state.chart.all_metros;
+            Vec::new()
+        }
+        _ => Vec::new(),
+    }
+}
+
+pub(super) fn ask(state: &mut State, kind: ActionKind) -> Vec<Effect> {
+    let Some(metro) = state.selected_metro().map(|m| m.name.clone()) else {
+        return Vec::new();
+    };
+    if state.read_only {
+        state.event(
+            Level::Warn,
+            format!("read-only mode: {} of {metro} refused", kind.verb()),
+        );
+        return Vec::new();
+    }
+    if let Some(busy) = &state.busy {
+        let text = format!("busy ({busy}): {} of {metro} not started", kind.verb());
+        state.flash = Some(Event {
+            at: state.now,
+            level: Level::Warn,
+            text,
+        });
+        return Vec::new();
+    }
+    let request = Request {
+        metro,
+        action: kind,
+        force: false,
+    };
+    let (consequence, needs_force) = state.consequence(&request);
+    state.mode = Mode::Confirm(Pending {
+        request,
+        consequence,
+        needs_force,
+        forced_once: false,
+        note: None,
+    });
+    Vec::new()
+}
+
+/// Keys while the Nomad filter is being typed: Enter keeps it, Esc clears it.
+pub(super) fn on_filter_key(state: &mut State, key: KeyEvent) -> Vec<Effect> {
+    use tui_input::backend::crossterm::EventHandler as _;
+    let view = &mut state.nomad_view;
+    match key.code {
+        KeyCode::Enter => view.editing = false,
+        KeyCode::Esc => {
+            view.editing = false;
+            view.filter.reset();
+        }
+        _ => {
+            view.filter.handle_event(&crossterm::event::Event::Key(key));
+        }
+    }
+    view.selected = 0;
+    nomad::refresh_rows(state);
+    Vec::new()
+}
+
+/// Actions that mean something else in the Nomad pane; `None` falls through to the
+/// global meaning.
+pub(super) fn on_nomad_action(state: &mut State, action: Action) -> Option<Vec<Effect>> {
+    let rows = state.nomad_view.rows.len();
+    let selected_alloc = nomad::alloc_row(state, state.nomad_view.selected)
+        .map(|(m, a)| (m.to_string(), a.id.to_string()));
+    let logs_open = state.nomad_view.logs.is_some();
+    let view_open = state.nomad_view.detail.is_some() || logs_open;
+    let view = &mut state.nomad_view;
+    let effects = match action {
+        // In the logs, the selection keys and the page keys scroll.
+        Action::SelectUp | Action::SelectDown | Action::ScrollBack | Action::ScrollForward
+            if logs_open =>
+        {
+            if let Some(l) = view.logs.as_mut() {
+                match action {
+                    Action::SelectUp => l.scroll_back(1),
+                    Action::SelectDown => l.scroll_forward(1),
+                    Action::ScrollBack => l.scroll_back(nomad::PAGE),
+                    _ => l.scroll_forward(nomad::PAGE),
+                }
+            }
+            Vec::new()
+        }
+        Action::Follow if logs_open => {
+            if let Some(l) = view.logs.as_mut() {
+                l.follow();
+            }
+            Vec::new()
+        }
+        Action::SelectUp | Action::ScrollBack if !view_open => {
+            let step = if action == Action::SelectUp {
+                1
+            } else {
+                nomad::PAGE
+            };
+            view.selected = view.selected.saturating_sub(step);
+            Vec::new()
+        }
+        Action::SelectDown | Action::ScrollForward if !view_open => {
+            let step = if action == Action::SelectDown {
+                1
+            } else {
+                nomad::PAGE
+            };
+            view.selected = (view.selected + step).min(rows.saturating_sub(1));
+            Vec::new()
+        }
+        Action::Follow if !view_open => {
+            view.selected = rows.saturating_sub(1);
+            Vec::new()
+        }
+        Action::NextMetro => {
+            let metros = nomad::nomad_metros(state);
+            let next = match &state.nomad_view.metro {
+                None => metros.first().map(|m| m.to_string()),
+                Some(cur) => metros
+                    .iter()
+                    .position(|m| m == cur)
+                    .and_then(|i| metros.get(i + 1))
+                    .map(|m| m.to_string()),
+            };
+            state.nomad_view.metro = next;
+            state.nomad_view.selected = 0;
+            nomad::refresh_rows(state);
+            Vec::new()
+        }
+        Action::Filter => {
+            view.editing = true;
+            Vec::new()
+        }
+        Action::Sort => {
+            view.sort = view.sort.next();
+            nomad::refresh_rows(state);
+            Vec::new()
+        }
+        Action::Open => match selected_alloc {
+            Some((metro, id)) => {
+                state.nomad_view.logs = None;
+                state.nomad_view.detail = Some(nomad::Detail {
+                    metro: metro.clone(),
+                    alloc_id: id.clone(),
+                    alloc: None,
+                });
+                vec![Effect::StopLogs, Effect::FetchAllocation { metro, id }]
+            }
+            None => Vec::new(),
+        },
+        Action::Logs => {
+            let chosen = match &state.nomad_view.detail {
+                Some(d) => {
+                    let task = d
+                        .alloc
+                        .as_ref()
+                        .and_then(|r| r.as_ref().ok())
+                        .and_then(|a| a.tasks().first().map(|t| t.to_string()));
+                    Some((d.metro.clone(), d.alloc_id.clone(), task))
+                }
+                None => selected_alloc.map(|(m, id)| (m, id, None)),
+            };
+            match chosen {
+                Some((metro, alloc_id, task)) => {
+                    // Without task states in the list, ask the allocation's first task by
+                    // the lab's and Hippo's convention of one task per group.
+                    let task = task.unwrap_or_else(|| crate::lab::nomad_api::TASK.to_string());
+                    // The detail (if open) stays underneath: Esc returns to it.
+                    state.nomad_view.logs = Some(nomad::Logs::new(&metro, &alloc_id, &task, false));
+                    vec![
+                        Effect::StopLogs,
+                        Effect::FollowLogs {
+                            metro,
+                            alloc_id,
+                            task,
+                            stderr: false,
+                        },
+                    ]
+                }
+                None => Vec::new(),
+            }
+        }
+        Action::LogStream => match view.logs.as_ref() {
+            Some(l) => {
+                let (metro, alloc_id, task, stderr) = (
+                    l.metro.clone(),
+                    l.alloc_id.clone(),
+                    l.task.clone(),
+                    !l.stderr,
+                );
+                view.logs = Some(nomad::Logs::new(&metro, &alloc_id, &task, stderr));
+                vec![
+                    Effect::StopLogs,
+                    Effect::FollowLogs {
+                        metro,
+                        alloc_id,
+                        task,
+                        stderr,
+                    },
+                ]
+            }
+            None => Vec::new(),
+        },
+        // Logs close first, back to the detail they were opened from (if any).
+        Action::Back if logs_open => {
+            view.logs = None;
+            vec![Effect::StopLogs]
+        }
+        Action::Back if view_open => {
+            view.detail = None;
+            Vec::new()
+        }
+        _ => return None,
+    };
+    Some(effects)
+}
+
+pub(super) fn set_view(state: &mut State, view: View) -> Vec<Effect> {
+    state.view = view;
+    Vec::new()
+}
