@@ -2,7 +2,7 @@
 
 use ratatui::layout::{Constraint, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Cell, Paragraph, Row, Table};
+use ratatui::widgets::{Block, Cell, HighlightSpacing, Paragraph, Row, Table, TableState};
 use ratatui::Frame;
 
 use super::header::secs_between;
@@ -15,7 +15,6 @@ use crate::world::MetroState;
 /// A column of the metros table, in display order.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Col {
-    Selected,
     Best,
     Metro,
     Name,
@@ -33,7 +32,7 @@ enum Col {
 impl Col {
     fn head(self) -> &'static str {
         match self {
-            Col::Selected | Col::Best => "",
+            Col::Best => "",
             Col::Metro => "METRO",
             Col::Name => "NAME",
             Col::Bgp => "BGP",
@@ -68,7 +67,6 @@ fn columns(state: &State, width: u16) -> Vec<(Col, u16)> {
         .unwrap_or(4)
         .clamp(4, 12) as u16;
     let mut cols = vec![
-        (Col::Selected, 1),
         (Col::Best, 1),
         (Col::Metro, metro_w),
         (Col::Bgp, 11),
@@ -117,29 +115,32 @@ pub fn draw(state: &State, frame: &mut Frame, area: Rect) {
     } else {
         inner
     };
+    let rows = state.metros.iter().map(|m| {
+        let all = cells(state, m, best == Some(m.name.as_str()));
+        Row::new(cols.iter().map(|(c, _)| {
+            all.iter()
+                .find(|(k, _)| k == c)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default()
+        }))
+    });
+    let mut widths: Vec<Constraint> = cols.iter().map(|(_, w)| Constraint::Length(*w)).collect();
+    if let Some(last) = widths.last_mut() {
+        *last = Constraint::Min(5);
+    }
+    // The selection is also a character, not only a colour: plain terminals and screen
+    // readers see it too. The table scrolls to keep it in view.
+    let table = Table::new(rows, widths)
+        .header(head)
+        .column_spacing(1)
+        .highlight_symbol("› ")
+        .highlight_spacing(HighlightSpacing::Always)
+        .row_highlight_style(style::selected(t));
+    let mut view = TableState::default().with_selected(Some(state.selected));
+    frame.render_stateful_widget(table, table_area, &mut view);
     let fits = (table_area.height.saturating_sub(1) as usize).max(1);
-    let first = state.selected.saturating_sub(fits - 1);
-    let rows = state
-        .metros
-        .iter()
-        .enumerate()
-        .skip(first)
-        .take(fits)
-        .map(|(i, m)| {
-            let all = cells(state, m, i == state.selected, best == Some(m.name.as_str()));
-            let row = Row::new(cols.iter().map(|(c, _)| {
-                all.iter()
-                    .find(|(k, _)| k == c)
-                    .map(|(_, v)| v.clone())
-                    .unwrap_or_default()
-            }));
-            if i == state.selected {
-                row.style(style::selected(t))
-            } else {
-                row
-            }
-        });
     let title = if state.metros.len() > fits {
+        let first = view.offset();
         format!(
             " metros ({}-{} of {}) ",
             first + 1,
@@ -153,12 +154,6 @@ pub fn draw(state: &State, frame: &mut Frame, area: Rect) {
     if let (Some(line), true) = (anycast, table_area != inner) {
         frame.render_widget(Paragraph::new(line), Rect { height: 1, ..inner });
     }
-    let mut widths: Vec<Constraint> = cols.iter().map(|(_, w)| Constraint::Length(*w)).collect();
-    if let Some(last) = widths.last_mut() {
-        *last = Constraint::Min(5);
-    }
-    let table = Table::new(rows, widths).header(head).column_spacing(1);
-    frame.render_widget(table, table_area);
 }
 
 /// "anycast  served by am · now 73 ms · p50 72 ms over 60 probes · loss 0%", or what
@@ -196,17 +191,9 @@ fn anycast_line(state: &State) -> Option<Line<'static>> {
 }
 
 /// Every column's cell for one metro; `columns` picks the ones shown.
-fn cells<'a>(
-    state: &'a State,
-    m: &'a MetroState,
-    selected: bool,
-    is_best: bool,
-) -> Vec<(Col, Cell<'a>)> {
+fn cells<'a>(state: &'a State, m: &'a MetroState, is_best: bool) -> Vec<(Col, Cell<'a>)> {
     let t = &state.theme;
-    // The selection is also a character, not only a colour: plain terminals and
-    // screen readers see it too.
     let mut out = vec![
-        (Col::Selected, Cell::from(if selected { "›" } else { " " })),
         (
             Col::Best,
             if is_best {

@@ -473,3 +473,51 @@ proptest::proptest! {
         }
     }
 }
+
+/// Colours carry meaning too: the last-metro dialog is framed in the error colour (a
+/// plain withdraw in the warning colour), and a dead anycast address is an error in the
+/// header. A view that lost its style would still pass the text snapshots.
+#[test]
+fn styles_say_how_bad_it_is() {
+    let cell_at = |s: &State, text: &str, w: u16, h: u16| {
+        let mut terminal = Terminal::new(TestBackend::new(w, h)).expect("test terminal");
+        terminal.draw(|f| super::draw(s, f)).expect("draw");
+        let buf = terminal.backend().buffer().clone();
+        let width = buf.area.width as usize;
+        let cells = &buf.content;
+        let row_text = |y: usize| {
+            cells[y * width..(y + 1) * width]
+                .iter()
+                .map(|c| c.symbol())
+                .collect::<String>()
+        };
+        (0..buf.area.height as usize)
+            .find_map(|y| {
+                let line = row_text(y);
+                line.find(text).map(|byte| {
+                    let x = line[..byte].chars().count();
+                    cells[y * width + x].style()
+                })
+            })
+            .unwrap_or_else(|| panic!("{text:?} not on screen"))
+    };
+    let t = crate::config::theme::Theme::default();
+    let mut s = am_withdrawn();
+    update(&mut s, Msg::Key(key('j')));
+    update(&mut s, Msg::Key(key('w')));
+    assert_eq!(cell_at(&s, "┌ Withdraw da", 100, 30).fg, Some(t.error));
+    let mut s = overview();
+    update(&mut s, Msg::Key(key('w')));
+    assert_eq!(cell_at(&s, "┌ Withdraw am", 100, 30).fg, Some(t.warn));
+    let mut s = overview();
+    for at_s in 126..130 {
+        update(
+            &mut s,
+            Msg::Probe {
+                target: "anycast".into(),
+                sample: crate::app::testing::sample(at_s, at_s, None, None),
+            },
+        );
+    }
+    assert_eq!(cell_at(&s, "LOST", 100, 30).fg, Some(t.error));
+}
