@@ -27,7 +27,6 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use keymap::Keymap;
-use position::Locator;
 use raw::RawFile;
 use theme::Theme;
 use validate::Cx;
@@ -364,16 +363,9 @@ pub const MAX_CONFIG_BYTES: u64 = 4 * 1024 * 1024;
 /// Parse config text. `path` names the file in errors, and relative paths in the file
 /// are resolved against its directory.
 pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
-    let mut cx = Cx {
-        text,
-        path,
-        locator: Locator::default(),
-    };
-    let raw: RawFile = match toml::from_str(text) {
-        Ok(raw) => raw,
-        Err(e) => return Err(cx.toml_error(&e)),
-    };
-    cx.locator = Locator::build(text).unwrap_or_default();
+    let cx = Cx { text, path };
+    let raw: RawFile = serde_path_to_error::deserialize(toml::Deserializer::new(text))
+        .map_err(|e| cx.toml_error(e))?;
     cx.validate(raw)
 }
 

@@ -5,9 +5,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::keymap::Keymap;
-use super::position::line_col;
+use super::position::{is_nomad_table, line_col, NOMAD_TOKEN_MESSAGE};
 use super::theme::Theme;
-use super::validate::{is_nomad_table, NOMAD_TOKEN_MESSAGE};
 use super::values::*;
 use super::*;
 

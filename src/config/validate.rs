@@ -10,17 +10,16 @@ use std::time::Duration;
 use toml::Spanned;
 
 use super::keymap::{self, Action, KeySpec, Keymap};
-use super::position::{header_start, line_col, line_path, Locator};
+use super::position::{line_col, place_toml_error, table_position};
 use super::raw::*;
 use super::theme::{self, Theme};
 use super::values::*;
 use super::*;
 
-/// What every error needs: the text (for line:col), the file name, and where keys are.
+/// What every error needs: the text (for positions) and the file name.
 pub(super) struct Cx<'a> {
     pub(super) text: &'a str,
     pub(super) path: &'a Path,
-    pub(super) locator: Locator,
 }
 
 type Res<T> = Result<T, ConfigError>;
@@ -43,41 +42,13 @@ impl Cx<'_> {
 
     /// A required key is absent: point at the table that should hold it.
     fn missing(&self, table: &str, key: &str) -> ConfigError {
-        let at = self.locator.table_position(self.text, table);
+        let at = table_position(self.text, table);
         self.err_at(at, Some(table), format!("missing required key `{key}`"))
     }
 
-    pub(super) fn toml_error(&self, e: &toml::de::Error) -> ConfigError {
-        let message = tidy_toml_message(e.message());
-        let Some(span) = e.span() else {
-            return self.err_at(0, None, message);
-        };
-        let message = name_datetimes(message, self.text, span.start);
-        let mut at = span.start;
-        let key = match Locator::build(self.text) {
-            // The text is valid TOML, so this is a shape error from serde.
-            Some(loc) if message.starts_with("unknown key") => {
-                // An unknown `[table]`: point at its header, not inside it.
-                at = header_start(self.text, at).unwrap_or(at);
-                loc.parent_of_key(&span)
-            }
-            Some(loc) => loc.path_at(span.start),
-            // A syntax error (or a date, which the locator cannot read): name the key
-            // from the line itself.
-            None => line_path(self.text, span.start),
-        };
-        // `token` under `[metro.nomad]` is a secret in the wrong place, not a typo.
-        let (key, message) = match key {
-            Some(table)
-                if is_nomad_table(&table) && message.starts_with("unknown key `token`,") =>
-            {
-                (
-                    Some(format!("{table}.token")),
-                    NOMAD_TOKEN_MESSAGE.to_string(),
-                )
-            }
-            key => (key, message),
-        };
+    /// A toml error (invalid TOML, a value of the wrong type, an unknown key), placed.
+    pub(super) fn toml_error(&self, e: serde_path_to_error::Error<toml::de::Error>) -> ConfigError {
+        let (at, key, message) = place_toml_error(self.text, e);
         self.err_at(at, key.as_deref(), message)
     }
 
@@ -167,7 +138,7 @@ impl Cx<'_> {
             ));
         };
         if raw_metros.is_empty() {
-            let at = self.locator.table_position(self.text, "metro");
+            let at = table_position(self.text, "metro");
             return Err(self.err_at(at, Some("metro"), "define at least one metro"));
         }
         let mut metros: Vec<Metro> = Vec::with_capacity(raw_metros.len());
@@ -587,46 +558,4 @@ fn backticked<'a>(names: impl Iterator<Item = &'a str>) -> String {
         .map(|n| format!("`{n}`"))
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-/// What `token = ...` under `[metro.nomad]` gets instead of "unknown key": the value is
-/// a secret, so it is neither stored nor repeated.
-pub(super) const NOMAD_TOKEN_MESSAGE: &str = "the Nomad token is never written in the config: set \
-     `token_env` to the name of the environment variable that holds it (default NOMAD_TOKEN)";
-
-/// `metro[2].nomad`: the table [`NOMAD_TOKEN_MESSAGE`] is for.
-pub(super) fn is_nomad_table(path: &str) -> bool {
-    path.strip_prefix("metro[")
-        .and_then(|rest| rest.split_once(']'))
-        .is_some_and(|(index, rest)| {
-            !index.is_empty() && index.bytes().all(|b| b.is_ascii_digit()) && rest == ".nomad"
-        })
-}
-
-/// Date-times reach serde as maps; say what the operator wrote.
-fn name_datetimes(message: String, text: &str, offset: usize) -> String {
-    let is_date = text
-        .get(offset..)
-        .and_then(|rest| rest.chars().next())
-        .is_some_and(|c| c.is_ascii_digit());
-    if is_date {
-        message.replacen("invalid type: map", "invalid type: date-time", 1)
-    } else {
-        message
-    }
-}
-
-/// serde's wording for our types is close but not quite the file's vocabulary.
-fn tidy_toml_message(message: &str) -> String {
-    let one_line = message
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect::<Vec<_>>()
-        .join("; ");
-    one_line
-        .replace("unknown field", "unknown key")
-        .replace("expected i64", "expected an integer")
-        .replace("expected a sequence", "expected an array")
-        .replace("expected a map", "expected a table")
 }
