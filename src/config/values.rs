@@ -4,7 +4,10 @@
 
 use std::net::{IpAddr, SocketAddr};
 
+use ipnet::IpNet;
+
 use super::MAX_METRO_NAME;
+use crate::domain::url::{http_url, shown, UrlError};
 
 pub(super) fn check_metro_name(name: &str) -> Result<(), String> {
     let mut chars = name.chars();
@@ -29,110 +32,37 @@ pub(super) fn check_protocol(name: &str) -> Result<(), String> {
     crate::bird::check_protocol_name(name)
 }
 
-/// The parts of `scheme://host[:port][rest]` that the config checks.
-struct UrlParts<'a> {
-    /// As written: compare it case-insensitively.
-    scheme: &'a str,
-    /// Everything after the authority: path, query, fragment.
-    rest: &'a str,
-}
-
-/// Split a URL and check its authority: a host name, IPv4 address or `[IPv6]`, and an
-/// optional port 1..=65535. No user info: credentials do not belong in a config file.
-fn split_url(url: &str) -> Result<UrlParts<'_>, String> {
-    if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(format!("`{url}` contains spaces or control characters"));
-    }
-    let (scheme, after) = url
-        .split_once("://")
-        .ok_or_else(|| format!("`{url}` is not a URL"))?;
-    let end = after.find(['/', '?', '#']).unwrap_or(after.len());
-    let (authority, rest) = after.split_at(end);
-    if authority.contains('@') {
-        return Err(format!(
-            "`{scheme}://...` has user info; credentials are not allowed in the URL"
-        ));
-    }
-    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
-        let (inside, after) = v6
-            .split_once(']')
-            .ok_or_else(|| format!("`{url}`: unclosed `[` in the host"))?;
-        if inside.parse::<std::net::Ipv6Addr>().is_err() {
-            return Err(format!("`{url}`: `[{inside}]` is not an IPv6 address"));
-        }
-        match after {
-            "" => (inside, None),
-            _ => match after.strip_prefix(':') {
-                Some(p) => (inside, Some(p)),
-                None => return Err(format!("`{url}`: unexpected `{after}` after the host")),
-            },
-        }
-    } else {
-        match authority.rsplit_once(':') {
-            Some((h, p)) => (h, Some(p)),
-            None => (authority, None),
-        }
-    };
-    if host.is_empty() {
-        return Err(format!("`{url}` has no host"));
-    }
-    if !authority.starts_with('[')
-        && !host
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == '_')
-    {
-        return Err(format!("`{url}`: invalid host `{host}`"));
-    }
-    if let Some(p) = port {
-        let ok = !p.is_empty()
-            && p.len() <= 5
-            && p.bytes().all(|b| b.is_ascii_digit())
-            && p.parse::<u16>().is_ok_and(|n| n != 0);
-        if !ok {
-            return Err(format!("`{url}`: invalid port `{p}`, expected 1..65535"));
-        }
-    }
-    Ok(UrlParts { scheme, rest })
-}
-
-/// `[anycast] url`: `http://host[:port][/path]`. The prober speaks plain HTTP only.
+/// `[anycast] url`: `http://host[:port][/path]`. The prober speaks plain HTTP only, and
+/// reads this URL with the same rule ([`crate::domain::url::http_url`]).
 pub(super) fn check_anycast_url(url: &str) -> Result<(), String> {
     let form = "http://host[:port][/path]";
-    let not_http = || format!("`{url}` is not an http:// URL ({form})");
-    let parts = split_url(url).map_err(|m| if url.contains("://") { m } else { not_http() })?;
-    if parts.scheme.eq_ignore_ascii_case("https") {
-        return Err(format!(
+    match http_url(url, false) {
+        Ok(_) => Ok(()),
+        Err(UrlError::MissingScheme | UrlError::UnsupportedScheme(_)) => {
+            Err(format!("`{}` is not an http:// URL ({form})", shown(url)))
+        }
+        Err(UrlError::HttpsNotSupported) => Err(format!(
             "https is not supported yet: use an http:// URL ({form})"
-        ));
+        )),
+        Err(e) => Err(format!("`{}`: {e} ({form})", shown(url))),
     }
-    if !parts.scheme.eq_ignore_ascii_case("http") {
-        return Err(not_http());
-    }
-    if !(parts.rest.is_empty() || parts.rest.starts_with('/')) {
-        return Err(format!("`{url}`: the path must start with `/` ({form})"));
-    }
-    Ok(())
 }
 
 /// `[metro.nomad] address`: `http(s)://host[:port]`, like `NOMAD_ADDR`.
 pub(super) fn check_nomad_address(url: &str) -> Result<(), String> {
     let form = "http(s)://host:port, e.g. http://127.0.0.1:4646";
-    let parts = split_url(url).map_err(|m| {
-        if url.contains("://") {
-            m
-        } else {
-            format!("`{url}` is not an http:// or https:// URL ({form})")
-        }
-    })?;
-    if !(parts.scheme.eq_ignore_ascii_case("http") || parts.scheme.eq_ignore_ascii_case("https")) {
-        return Err(format!(
-            "`{url}` is not an http:// or https:// URL ({form})"
-        ));
+    match http_url(url, true) {
+        Ok(u) if u.path() == "/" && u.query().is_none() && u.fragment().is_none() => Ok(()),
+        Ok(_) => Err(format!(
+            "`{}`: a Nomad address has no path ({form})",
+            shown(url)
+        )),
+        Err(UrlError::MissingScheme | UrlError::UnsupportedScheme(_)) => Err(format!(
+            "`{}` is not an http:// or https:// URL ({form})",
+            shown(url)
+        )),
+        Err(e) => Err(format!("`{}`: {e} ({form})", shown(url))),
     }
-    if !(parts.rest.is_empty() || parts.rest == "/") {
-        return Err(format!("`{url}`: a Nomad address has no path ({form})"));
-    }
-    Ok(())
 }
 
 /// `[[metro]] address`: an IP and a port; no name lookup happens at config time.
@@ -208,19 +138,10 @@ pub(super) fn normalise_prefix(text: &str) -> Result<String, String> {
         }
         Some(l) => return Err(format!("prefix length `{l}` is not a number")),
     };
-    if len > max {
+    let Some(net) = u8::try_from(len).ok().and_then(|l| IpNet::new(ip, l).ok()) else {
         return Err(format!("prefix length /{len} is longer than /{max}"));
-    }
-    let network = match ip {
-        IpAddr::V4(v4) => {
-            let mask = u32::MAX.checked_shl(32 - len).unwrap_or(0);
-            IpAddr::from(std::net::Ipv4Addr::from(u32::from(v4) & mask))
-        }
-        IpAddr::V6(v6) => {
-            let mask = u128::MAX.checked_shl(128 - len).unwrap_or(0);
-            IpAddr::from(std::net::Ipv6Addr::from(u128::from(v6) & mask))
-        }
     };
+    let network = net.network();
     if network != ip {
         return Err(format!(
             "`{text}` has host bits set; the network is {network}/{len}"

@@ -8,6 +8,7 @@ use serde::Serialize;
 
 pub mod journal;
 pub mod text;
+pub mod url;
 
 pub use journal::{AuditRecord, Journal, Unfinished, Verdict, Via};
 
