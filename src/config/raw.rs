@@ -1,7 +1,10 @@
 //! The file as written: serde mirrors of every table, `deny_unknown_fields` everywhere,
 //! every value wrapped in [`Spanned`] so that it keeps its byte range for errors.
 //! Required keys are `Option`s here, so that a missing one is reported by validation, at
-//! its table, in our words.
+//! its table, in our words. Tables are not `Spanned`: see [`super::position`].
+//!
+//! Under test the structs also serialize, so that a test can list every key a file
+//! leaves unset (`None` becomes `null`).
 
 use std::collections::BTreeMap;
 
@@ -9,6 +12,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 #[derive(Deserialize)]
+#[cfg_attr(test, derive(serde::Serialize))]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawFile {
     pub(super) console: Option<RawConsole>,
@@ -18,6 +22,7 @@ pub(super) struct RawFile {
 }
 
 #[derive(Deserialize)]
+#[cfg_attr(test, derive(serde::Serialize))]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawConsole {
     pub(super) read_only: Option<Spanned<bool>>,
@@ -35,6 +40,7 @@ pub(super) type RawKeys = BTreeMap<Spanned<String>, Spanned<Vec<Spanned<String>>
 pub(super) type RawTheme = BTreeMap<Spanned<String>, Spanned<String>>;
 
 #[derive(Deserialize)]
+#[cfg_attr(test, derive(serde::Serialize))]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawAnycast {
     pub(super) prefix: Option<Spanned<String>>,
@@ -43,12 +49,14 @@ pub(super) struct RawAnycast {
 }
 
 #[derive(Deserialize)]
+#[cfg_attr(test, derive(serde::Serialize))]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawObserver {
     pub(super) bird_socket: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
+#[cfg_attr(test, derive(serde::Serialize))]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawProbe {
     pub(super) interval_ms: Option<Spanned<i64>>,
@@ -61,6 +69,7 @@ pub(super) struct RawProbe {
 }
 
 #[derive(Deserialize)]
+#[cfg_attr(test, derive(serde::Serialize))]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawMetro {
     pub(super) name: Option<Spanned<String>>,
@@ -75,6 +84,7 @@ pub(super) struct RawMetro {
 }
 
 #[derive(Deserialize)]
+#[cfg_attr(test, derive(serde::Serialize))]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawWithdraw {
     pub(super) method: Option<Spanned<String>>,
@@ -87,6 +97,7 @@ pub(super) struct RawWithdraw {
 /// `[metro.nomad]`. There is deliberately no `token`: an unknown-key error for it is
 /// reworded by [`Cx::toml_error`] to point at `token_env`, without the value.
 #[derive(Deserialize)]
+#[cfg_attr(test, derive(serde::Serialize))]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawNomad {
     pub(super) address: Option<Spanned<String>>,

@@ -1,11 +1,13 @@
 //! Unit tests of the config: the model's defaults, every key's rule and message, and
 //! error positions.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::keymap::Keymap;
+use super::keymap::{Action, Keymap};
 use super::position::{is_nomad_table, line_col, NOMAD_TOKEN_MESSAGE};
+use super::raw::RawFile;
 use super::theme::Theme;
 use super::values::*;
 use super::*;
@@ -75,6 +77,89 @@ fn template_parses() {
         Some(PathBuf::from("/etc/ptui/certs/nomad-ca.pem"))
     );
     assert_eq!(am.skip_verify, Some(false));
+}
+
+/// Every key of the raw model a file leaves unset, as dotted paths (`console.lock_wait_ms`,
+/// `metro[].nomad.region`); a key set in any element of an array of tables counts as set.
+fn unset_keys(text: &str) -> Vec<String> {
+    fn walk(
+        v: &serde_json::Value,
+        path: &str,
+        seen: &mut BTreeSet<String>,
+        set: &mut BTreeSet<String>,
+    ) {
+        match v {
+            serde_json::Value::Object(map) => {
+                for (k, v) in map {
+                    let here = if path.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{path}.{k}")
+                    };
+                    seen.insert(here.clone());
+                    if !v.is_null() {
+                        set.insert(here.clone());
+                    }
+                    walk(v, &here, seen, set);
+                }
+            }
+            serde_json::Value::Array(items) => {
+                for item in items {
+                    walk(item, &format!("{path}[]"), seen, set);
+                }
+            }
+            _ => {}
+        }
+    }
+    let raw: RawFile = toml::from_str(text).unwrap();
+    let (mut seen, mut set) = (BTreeSet::new(), BTreeSet::new());
+    walk(
+        &serde_json::to_value(&raw).unwrap(),
+        "",
+        &mut seen,
+        &mut set,
+    );
+    seen.difference(&set).cloned().collect()
+}
+
+#[test]
+fn template_sets_every_key() {
+    let t = template();
+    assert_eq!(
+        unset_keys(t),
+        Vec::<String>::new(),
+        "keys the template leaves out"
+    );
+    let raw: serde_json::Value =
+        serde_json::to_value(toml::from_str::<RawFile>(t).unwrap()).unwrap();
+    for action in Action::ALL {
+        assert!(
+            raw["console"]["keys"].get(action.name()).is_some(),
+            "no [console.keys] {action}"
+        );
+    }
+    for slot in Theme::NAMES {
+        assert!(
+            raw["console"]["theme"].get(slot).is_some(),
+            "no [console.theme] {slot}"
+        );
+    }
+    // The check itself sees a missing key, table and array-of-tables key.
+    assert_eq!(
+        unset_keys(&t.replace("lock_wait_ms = 30000\n", "")),
+        ["console.lock_wait_ms"]
+    );
+    assert_eq!(
+        unset_keys(&t.replace(
+            "[anycast.observer]\nbird_socket = \"run/upstream.ctl\"\n",
+            ""
+        )),
+        ["anycast.observer"]
+    );
+    assert_eq!(
+        unset_keys(&t.replace("region = \"global\"\n", "")),
+        ["metro[].nomad.region"]
+    );
 }
 
 #[test]
@@ -417,11 +502,72 @@ fn missing_keys_point_at_their_table() {
 }
 
 #[test]
+fn tables_are_found_however_they_are_written() {
+    // Inline, dotted, implicit: where toml gives a table no span of its own.
+    let m = "[[metro]]\nname = \"am\"\nbird_socket = \"s\"\n";
+    for (text, want) in [
+        (
+            format!("anycast = {{ url = \"http://x/\" }}\n{m}"),
+            "c.toml:1:1: anycast",
+        ),
+        (
+            format!("anycast.url = \"http://x/\"\n{m}"),
+            "c.toml:1:1: anycast",
+        ),
+        (
+            format!("\n  [anycast.observer]\nbird_socket = \"x\"\n{m}"),
+            "c.toml:2:3: anycast",
+        ),
+        (
+            format!("[anycast]\nprefix = \"198.18.0.10\"\nobserver = {{ }}\n{m}"),
+            "c.toml:3:1: anycast.observer",
+        ),
+        (
+            "metro = [{ name = \"am\", bird_socket = \"s\" }, { name = \"da\" }]\n\
+             [anycast]\nprefix = \"198.18.0.10\"\n"
+                .into(),
+            "c.toml:1:48: metro[1]",
+        ),
+    ] {
+        let err = parse_err(&text);
+        assert!(
+            err.starts_with(&format!("{want}: missing required key")),
+            "{err}"
+        );
+    }
+    // Keys of `[console.keys]` and `[console.theme]` are named in type errors.
+    assert_eq!(
+        parse_err(&format!("[console.keys]\nwithdraw = [\"w\", 5]\n{MINIMAL}")),
+        "c.toml:2:18: console.keys.withdraw: invalid type: integer `5`, expected a string"
+    );
+    assert_eq!(
+        parse_err(&format!("[console.theme]\nok = 5\n{MINIMAL}")),
+        "c.toml:2:6: console.theme.ok: invalid type: integer `5`, expected a string"
+    );
+    // A dotted unknown key is named in its table, and pointed at.
+    assert!(parse_err(&format!("{MINIMAL}nomad.tokn = 1\n"))
+        .starts_with("c.toml:8:7: metro[0].nomad: unknown key `tokn`"));
+    // An array of tables inside an element is indexed in both.
+    assert!(parse_err(&format!("{MINIMAL}[[metro.nomad]]\n"))
+        .starts_with("c.toml:8:1: metro[0].nomad: invalid type: "));
+    // A date-time anywhere does not change how other errors are named.
+    let err = parse_err(&format!("{MINIMAL}[metro.nomad]\nbogus = 1979-05-27\n"));
+    assert!(
+        err.starts_with("c.toml:9:1: metro[0].nomad: unknown key `bogus`"),
+        "{err}"
+    );
+}
+
+#[test]
 fn syntax_errors_name_the_table() {
     let text = format!("{MINIMAL}[metro.withdraw]\nmethod = \"command\n");
     let err = parse(&text, Path::new("c.toml")).unwrap_err();
     assert_eq!(err.key.as_deref(), Some("metro[0].withdraw.method"));
     assert_eq!(err.line, 9);
+    // Inside a value that spans lines, the table is still named.
+    let text = format!("{MINIMAL}origin_protocols = [\"a\"\nexport_protocol = \"b\"\n");
+    let err = parse(&text, Path::new("c.toml")).unwrap_err();
+    assert_eq!(err.key.as_deref(), Some("metro[0].export_protocol"));
 }
 
 #[test]
