@@ -41,15 +41,99 @@ pub(super) fn header_start(text: &str, offset: usize) -> Option<usize> {
         .then(|| line_start + line.len() - trimmed.len())
 }
 
+/// Where a toml error is, the key it names and what it says, in the file's words: a
+/// syntax error (no key path: named from the text), or a serde error with the path
+/// serde_path_to_error recorded.
+pub(super) fn place_toml_error(
+    text: &str,
+    e: serde_path_to_error::Error<toml::de::Error>,
+) -> (usize, Option<String>, String) {
+    let path = e.path().clone();
+    let e = e.into_inner();
+    let message = tidy_toml_message(e.message());
+    let Some(span) = e.span() else {
+        return (0, None, message);
+    };
+    let message = name_datetimes(message, text, span.start);
+    let mut at = span.start;
+    let mut steps = error_path(&path, text, span.start);
+    let key = if steps.is_empty() {
+        // Invalid TOML: no key path; name the key from the text.
+        syntax_path(text, span.start)
+    } else if message.starts_with("unknown key") {
+        // The key is the error: name its table, and point at a `[header]` whole.
+        at = header_start(text, at).unwrap_or(at);
+        steps.pop();
+        Some(dotted(&steps))
+    } else {
+        // A value of the wrong type: name its key, not the element of an array.
+        while matches!(steps.last(), Some(Step::Index(_))) {
+            steps.pop();
+        }
+        Some(dotted(&steps))
+    };
+    // `token` under `[metro.nomad]` is a secret in the wrong place, not a typo.
+    let (key, message) = match key {
+        Some(table) if is_nomad_table(&table) && message.starts_with("unknown key `token`,") => (
+            Some(format!("{table}.token")),
+            NOMAD_TOKEN_MESSAGE.to_string(),
+        ),
+        key => (key, message),
+    };
+    (at, key, message)
+}
+
+/// What `token = ...` under `[metro.nomad]` gets instead of "unknown key": the value is
+/// a secret, so it is neither stored nor repeated.
+pub(super) const NOMAD_TOKEN_MESSAGE: &str = "the Nomad token is never written in the config: set \
+     `token_env` to the name of the environment variable that holds it (default NOMAD_TOKEN)";
+
+/// `metro[2].nomad`: the table [`NOMAD_TOKEN_MESSAGE`] is for.
+pub(super) fn is_nomad_table(path: &str) -> bool {
+    path.strip_prefix("metro[")
+        .and_then(|rest| rest.split_once(']'))
+        .is_some_and(|(index, rest)| {
+            !index.is_empty() && index.bytes().all(|b| b.is_ascii_digit()) && rest == ".nomad"
+        })
+}
+
+/// Date-times reach serde as maps; say what the operator wrote.
+fn name_datetimes(message: String, text: &str, offset: usize) -> String {
+    let is_date = text
+        .get(offset..)
+        .and_then(|rest| rest.chars().next())
+        .is_some_and(|c| c.is_ascii_digit());
+    if is_date {
+        message.replacen("invalid type: map", "invalid type: date-time", 1)
+    } else {
+        message
+    }
+}
+
+/// serde's wording for our types is close but not quite the file's vocabulary.
+fn tidy_toml_message(message: &str) -> String {
+    let one_line = message
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ");
+    one_line
+        .replace("unknown field", "unknown key")
+        .replace("expected i64", "expected an integer")
+        .replace("expected a sequence", "expected an array")
+        .replace("expected a map", "expected a table")
+}
+
 /// One step of a key path: `metro[1].nomad` is `metro`, `[1]`, `nomad`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum Step {
+enum Step {
     Key(String),
     Index(usize),
 }
 
 /// `metro[1].nomad` from its steps.
-pub(super) fn dotted(steps: &[Step]) -> String {
+fn dotted(steps: &[Step]) -> String {
     let mut out = String::new();
     for step in steps {
         match step {
@@ -82,7 +166,7 @@ fn steps(path: &str) -> Vec<Step> {
 /// The key path of a serde error at `offset`, as the operator reads it:
 /// `metro[1].withdraw.method`. toml's private `Spanned` fields are left out, and a
 /// `Spanned` map key (which serde_path_to_error cannot name) is named from the document.
-pub(super) fn error_path(path: &Path, text: &str, offset: usize) -> Vec<Step> {
+fn error_path(path: &Path, text: &str, offset: usize) -> Vec<Step> {
     let mut steps = Vec::new();
     for segment in path {
         match segment {
@@ -178,7 +262,7 @@ fn key_at(text: &str, steps: &[Step], offset: usize) -> Option<String> {
 /// For a syntax error, which has no key path: the table the parser was in (the last
 /// header before the error's line, as toml_edit reads the text up to there) and the
 /// `key =` on the error's line, e.g. `metro[1].withdraw.method`.
-pub(super) fn syntax_path(text: &str, offset: usize) -> Option<String> {
+fn syntax_path(text: &str, offset: usize) -> Option<String> {
     let line_start = text.get(..offset)?.rfind('\n').map_or(0, |i| i + 1);
     // The text before the error's line is valid TOML, unless the error is inside a value
     // that spans lines (an unclosed array): then the text up to the last header is.
@@ -246,88 +330,4 @@ fn last_header(table: &Table, path: &str) -> Option<(usize, String)> {
         }
     }
     best
-}
-
-/// Where a toml error is, the key it names and what it says, in the file's words: a
-/// syntax error (no key path: named from the text), or a serde error with the path
-/// serde_path_to_error recorded.
-pub(super) fn place_toml_error(
-    text: &str,
-    e: serde_path_to_error::Error<toml::de::Error>,
-) -> (usize, Option<String>, String) {
-    let path = e.path().clone();
-    let e = e.into_inner();
-    let message = tidy_toml_message(e.message());
-    let Some(span) = e.span() else {
-        return (0, None, message);
-    };
-    let message = name_datetimes(message, text, span.start);
-    let mut at = span.start;
-    let mut steps = error_path(&path, text, span.start);
-    let key = if steps.is_empty() {
-        // Invalid TOML: no key path; name the key from the text.
-        syntax_path(text, span.start)
-    } else if message.starts_with("unknown key") {
-        // The key is the error: name its table, and point at a `[header]` whole.
-        at = header_start(text, at).unwrap_or(at);
-        steps.pop();
-        Some(dotted(&steps))
-    } else {
-        // A value of the wrong type: name its key, not the element of an array.
-        while matches!(steps.last(), Some(Step::Index(_))) {
-            steps.pop();
-        }
-        Some(dotted(&steps))
-    };
-    // `token` under `[metro.nomad]` is a secret in the wrong place, not a typo.
-    let (key, message) = match key {
-        Some(table) if is_nomad_table(&table) && message.starts_with("unknown key `token`,") => (
-            Some(format!("{table}.token")),
-            NOMAD_TOKEN_MESSAGE.to_string(),
-        ),
-        key => (key, message),
-    };
-    (at, key, message)
-}
-
-/// What `token = ...` under `[metro.nomad]` gets instead of "unknown key": the value is
-/// a secret, so it is neither stored nor repeated.
-pub(super) const NOMAD_TOKEN_MESSAGE: &str = "the Nomad token is never written in the config: set \
-     `token_env` to the name of the environment variable that holds it (default NOMAD_TOKEN)";
-
-/// `metro[2].nomad`: the table [`NOMAD_TOKEN_MESSAGE`] is for.
-pub(super) fn is_nomad_table(path: &str) -> bool {
-    path.strip_prefix("metro[")
-        .and_then(|rest| rest.split_once(']'))
-        .is_some_and(|(index, rest)| {
-            !index.is_empty() && index.bytes().all(|b| b.is_ascii_digit()) && rest == ".nomad"
-        })
-}
-
-/// Date-times reach serde as maps; say what the operator wrote.
-fn name_datetimes(message: String, text: &str, offset: usize) -> String {
-    let is_date = text
-        .get(offset..)
-        .and_then(|rest| rest.chars().next())
-        .is_some_and(|c| c.is_ascii_digit());
-    if is_date {
-        message.replacen("invalid type: map", "invalid type: date-time", 1)
-    } else {
-        message
-    }
-}
-
-/// serde's wording for our types is close but not quite the file's vocabulary.
-fn tidy_toml_message(message: &str) -> String {
-    let one_line = message
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect::<Vec<_>>()
-        .join("; ");
-    one_line
-        .replace("unknown field", "unknown key")
-        .replace("expected i64", "expected an integer")
-        .replace("expected a sequence", "expected an array")
-        .replace("expected a map", "expected a table")
 }
