@@ -1,27 +1,28 @@
-//! `config check` and `config template` through the real binary: every invalid fixture
-//! exits 2 with its expected message; the template is a valid config.
+//! `config check` and `config template` through the real binary: invalid fixtures exit 2
+//! with their expected message (a few; every one is checked in-process by
+//! `tests/config_fixtures.rs`); the template is a valid config.
 #![allow(clippy::unwrap_used)]
 
 mod common;
 
 use common::{run, text, TempDir};
 
+/// A smoke test of the binary: every fixture's exact text is checked in-process by
+/// `tests/config_fixtures.rs`; here a few, one per kind of error (invalid TOML, a wrong
+/// type, an unknown table, a refused value, a secret that must not be echoed), go
+/// through `config check` and must exit 2 with the same text.
 #[test]
 fn invalid_fixtures_exit_2_with_their_message() {
-    let mut n = 0;
-    for e in std::fs::read_dir("tests/fixtures/config/invalid")
-        .unwrap()
-        .flatten()
-    {
-        let p = e.path();
-        if p.extension().is_none_or(|x| x != "toml") {
-            continue;
-        }
-        let expected = std::fs::read_to_string(p.with_extension("err")).unwrap();
-        let rel = format!(
-            "tests/fixtures/config/invalid/{}",
-            p.file_name().unwrap().to_str().unwrap()
-        );
+    for name in [
+        "syntax_error",
+        "wrong_type",
+        "unknown_table",
+        "bad_prefix",
+        "nomad_token",
+    ] {
+        let rel = format!("tests/fixtures/config/invalid/{name}.toml");
+        let expected =
+            std::fs::read_to_string(format!("tests/fixtures/config/invalid/{name}.err")).unwrap();
         let out = run(&["config", "check", &rel]);
         assert_eq!(out.status.code(), Some(2), "{rel}: {}", text(&out));
         let stderr = String::from_utf8_lossy(&out.stderr);
@@ -30,20 +31,15 @@ fn invalid_fixtures_exit_2_with_their_message() {
             format!("error: {}", expected.trim()),
             "{rel}"
         );
-        n += 1;
     }
-    assert!(n >= 12, "only {n} invalid fixtures");
 }
 
 #[test]
 fn valid_fixtures_pass_check() {
-    for e in std::fs::read_dir("tests/fixtures/config/valid")
-        .unwrap()
-        .flatten()
-    {
-        let p = e.path();
-        let out = run(&["config", "check", p.to_str().unwrap()]);
-        assert!(out.status.success(), "{}: {}", p.display(), text(&out));
+    for name in ["minimal", "full"] {
+        let p = format!("tests/fixtures/config/valid/{name}.toml");
+        let out = run(&["config", "check", &p]);
+        assert!(out.status.success(), "{p}: {}", text(&out));
         assert!(String::from_utf8_lossy(&out.stdout).contains(": ok ("));
     }
 }

@@ -1,5 +1,7 @@
 //! Config fixtures: every file in `tests/fixtures/config/valid` must parse; every file in
 //! `tests/fixtures/config/invalid` must fail with exactly the text in its sibling `.err`.
+//! This is the one check of every fixture; `tests/cli_config.rs` runs a few through the
+//! binary.
 //!
 //! Paths are relative to the crate root (where `cargo test` runs), so the expected text
 //! names files the way an operator would type them. To regenerate the `.err` files after
@@ -122,6 +124,8 @@ fn example_config_is_the_template_and_parses() {
         let nomad = m.nomad.as_ref().unwrap();
         assert_eq!(nomad.token_env.as_deref(), Some(token_env));
     }
+    let da = cfg.metro("da").unwrap().nomad.as_ref().unwrap();
+    assert_eq!(da.address.as_deref(), Some("http://127.0.0.1:4646"));
 }
 
 #[test]
@@ -196,54 +200,12 @@ fn nomad_token_values_are_never_echoed() {
     }
 }
 
+/// That every key is in the template is checked on the parsed raw model, where a key
+/// mentioned only in a comment does not count (`config::tests::template_sets_every_key`).
+/// What only a comment can say is checked here.
 #[test]
-fn template_documents_every_key() {
-    let t = config::template();
-    for key in [
-        "read_only",
-        "refresh_ms",
-        "state_dir",
-        "[console.keys]",
-        "[console.theme]",
-        "prefix",
-        "url",
-        "[anycast.observer]",
-        "bird_socket",
-        "display_name",
-        "origin_protocols",
-        "export_protocol",
-        "observer_protocol",
-        "[metro.withdraw]",
-        "method",
-        "withdraw =",
-        "restore =",
-        "https is not supported",
-        "[probe]",
-        "interval_ms",
-        "timeout_ms",
-        "method = \"HEAD\"",
-        "keep_alive",
-        "window",
-        "served_by_header",
-        "status_probes",
-        "address = \"127.0.0.1:",
-        "[metro.nomad]",
-        "address = \"http://",
-        "token_env = \"NOMAD_TOKEN_AM\"",
-        "region",
-        "namespace",
-        "ca_cert",
-        "tls_server_name",
-        "skip_verify",
-    ] {
-        assert!(t.contains(key), "template does not mention {key}");
-    }
-    for action in config::keymap::Action::ALL {
-        assert!(t.contains(&format!("{} = [", action.name())), "{action}");
-    }
-    for slot in config::theme::Theme::NAMES {
-        assert!(t.contains(&format!("{slot} = \"")), "{slot}");
-    }
+fn template_says_what_is_not_supported_yet() {
+    assert!(config::template().contains("https is not supported"));
 }
 
 #[test]

@@ -9,6 +9,7 @@ use serde::Serialize;
 pub mod journal;
 pub mod nomad;
 pub mod text;
+pub mod url;
 
 pub use journal::{AuditRecord, Journal, Unfinished, Verdict, Via};
 

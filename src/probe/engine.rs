@@ -32,7 +32,6 @@ use http_body_util::{BodyExt, Empty};
 use hyper::body::Bytes;
 use hyper::client::conn::http1;
 use hyper::header::{HeaderMap, CONNECTION, HOST, USER_AGENT};
-use hyper::http::uri::PathAndQuery;
 use hyper::{Request, Uri};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
@@ -62,40 +61,22 @@ pub struct Target {
 }
 
 impl Target {
-    /// Parses an `http://` URL. An empty `name` names the target after the URL.
+    /// Parses an `http://` URL, with the rule the config's anycast URL is checked by
+    /// ([`crate::domain::url::http_url`]). An empty `name` names the target after the URL.
     pub fn from_url(name: &str, url: &str) -> Result<Target, String> {
+        use crate::domain::url::{http_url, shown, UrlError};
         let url = url.trim();
-        let bad = |why: &str| format!("invalid URL `{url}`: {why}");
-        let Some((scheme, rest)) = url.split_once("://") else {
-            return Err(bad("missing scheme (expected http://host[:port]/path)"));
-        };
-        if scheme.eq_ignore_ascii_case("https") {
-            return Err(bad("https is not supported yet"));
-        }
-        if !scheme.eq_ignore_ascii_case("http") {
-            return Err(bad(&format!(
-                "unsupported scheme `{scheme}` (only http:// is supported)"
-            )));
-        }
-        if rest.is_empty() || rest.starts_with(['/', '?', '#']) {
-            return Err(bad("missing host"));
-        }
-        let uri: Uri = url.parse().map_err(|e| bad(&format!("{e}")))?;
-        let authority = match uri.authority() {
-            Some(a) if !a.host().is_empty() => a,
-            _ => return Err(bad("missing host")),
-        };
-        if authority.as_str().contains('@') {
-            return Err(bad("credentials in the URL are not supported"));
-        }
-        if authority.port_u16() == Some(0) {
-            return Err(bad("port 0"));
-        }
-        let mut parts = uri.into_parts();
-        if parts.path_and_query.is_none() {
-            parts.path_and_query = Some(PathAndQuery::from_static("/"));
-        }
-        let uri = Uri::from_parts(parts).map_err(|e| bad(&format!("{e}")))?;
+        let bad = |why: String| format!("invalid URL `{}`: {why}", shown(url));
+        let parsed = http_url(url, false).map_err(|e| {
+            bad(match e {
+                UrlError::MissingScheme => format!("{e} (expected http://host[:port]/path)"),
+                UrlError::UnsupportedScheme(_) => format!("{e} (only http:// is supported)"),
+                e => e.to_string(),
+            })
+        })?;
+        // The parser's normal form: lower-case scheme and host, `/` for an empty path,
+        // no `:80`.
+        let uri: Uri = parsed.as_str().parse().map_err(|e| bad(format!("{e}")))?;
         Ok(Target {
             name: if name.is_empty() { url } else { name }.to_string(),
             uri,

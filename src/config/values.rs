@@ -1,0 +1,151 @@
+//! The value rules: what a metro name, a BIRD protocol name, a URL, a prefix, a header
+//! name, an environment variable name and a socket address must look like. Each returns
+//! the operator-facing reason; the caller adds the place.
+
+use std::net::{IpAddr, SocketAddr};
+
+use ipnet::IpNet;
+
+use super::MAX_METRO_NAME;
+use crate::domain::url::{http_url, shown, UrlError};
+
+pub(super) fn check_metro_name(name: &str) -> Result<(), String> {
+    let mut chars = name.chars();
+    let first_ok = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    let rest_ok = chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if first_ok && rest_ok && name.len() <= MAX_METRO_NAME {
+        Ok(())
+    } else {
+        Err(format!(
+            "invalid metro name `{name}`: use 1 to {MAX_METRO_NAME} characters from a-z, 0-9 \
+             and '-', starting with a letter or digit"
+        ))
+    }
+}
+
+/// A protocol name must be one every BIRD query can send (`disable "<name>"`, `show
+/// route P export <name>` ...): the client's own rule, so the config and the queries
+/// agree on which names work.
+pub(super) fn check_protocol(name: &str) -> Result<(), String> {
+    crate::bird::check_protocol_name(name)
+}
+
+/// `[anycast] url`: `http://host[:port][/path]`. The prober speaks plain HTTP only, and
+/// reads this URL with the same rule ([`crate::domain::url::http_url`]).
+pub(super) fn check_anycast_url(url: &str) -> Result<(), String> {
+    let form = "http://host[:port][/path]";
+    match http_url(url, false) {
+        Ok(_) => Ok(()),
+        Err(UrlError::MissingScheme | UrlError::UnsupportedScheme(_)) => {
+            Err(format!("`{}` is not an http:// URL ({form})", shown(url)))
+        }
+        Err(UrlError::HttpsNotSupported) => Err(format!(
+            "https is not supported yet: use an http:// URL ({form})"
+        )),
+        Err(e) => Err(format!("`{}`: {e} ({form})", shown(url))),
+    }
+}
+
+/// `[metro.nomad] address`: `http(s)://host[:port]`, like `NOMAD_ADDR`.
+pub(super) fn check_nomad_address(url: &str) -> Result<(), String> {
+    let form = "http(s)://host:port, e.g. http://127.0.0.1:4646";
+    match http_url(url, true) {
+        Ok(u) if u.path() == "/" && u.query().is_none() && u.fragment().is_none() => Ok(()),
+        Ok(_) => Err(format!(
+            "`{}`: a Nomad address has no path ({form})",
+            shown(url)
+        )),
+        Err(UrlError::MissingScheme | UrlError::UnsupportedScheme(_)) => Err(format!(
+            "`{}` is not an http:// or https:// URL ({form})",
+            shown(url)
+        )),
+        Err(e) => Err(format!("`{}`: {e} ({form})", shown(url))),
+    }
+}
+
+/// `[[metro]] address`: an IP and a port; no name lookup happens at config time.
+pub(super) fn parse_socket_addr(text: &str) -> Result<SocketAddr, String> {
+    let addr: SocketAddr = text.parse().map_err(|_| {
+        format!("`{text}` is not an address: expected IP:port, e.g. 127.0.0.1:8080 or [::1]:8080")
+    })?;
+    if addr.port() == 0 {
+        return Err(format!("`{text}`: port 0 cannot be probed"));
+    }
+    Ok(addr)
+}
+
+/// An HTTP header name as the prober will look it up: `[A-Za-z0-9-]+`.
+pub(super) fn check_header_name(name: &str) -> Result<(), String> {
+    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+        return Err(format!(
+            "invalid header name `{name}`: use letters, digits and '-', e.g. x-served-by"
+        ));
+    }
+    Ok(())
+}
+
+/// A variable name to pass on to commands.
+pub(super) fn check_plain_env_name(name: &str) -> Result<(), String> {
+    let mut chars = name.chars();
+    let first_ok = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
+    if first_ok && chars.all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{}` is not an environment variable name (letters, digits and '_', not starting with a digit)",
+            crate::domain::text::visible(name)
+        ))
+    }
+}
+
+/// `token_env` names a variable. The value is not repeated in the error: someone who
+/// pasted the token itself here should not see it echoed into logs.
+pub(super) fn check_env_name(name: &str) -> Result<(), String> {
+    let mut chars = name.chars();
+    let first_ok = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
+    if first_ok && chars.all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Ok(());
+    }
+    Err(
+        "not an environment variable name (letters, digits and '_', not starting with a \
+         digit): give the name of the variable holding the token, e.g. NOMAD_TOKEN_AM, \
+         not the token"
+            .to_string(),
+    )
+}
+
+/// Parse `addr/len` (or a bare address, meaning a host route) and write it the way BIRD
+/// does. Host bits must be clear: `198.18.0.10/24` is almost certainly a typo.
+pub(super) fn normalise_prefix(text: &str) -> Result<String, String> {
+    let (addr, len) = match text.split_once('/') {
+        Some((a, l)) => (a, Some(l)),
+        None => (text, None),
+    };
+    let ip: IpAddr = addr
+        .parse()
+        .map_err(|_| format!("`{text}` is not an IPv4 or IPv6 prefix (e.g. 198.18.0.10/32)"))?;
+    let max = if ip.is_ipv4() { 32 } else { 128 };
+    let len = match len {
+        None => max,
+        Some(l) if !l.is_empty() && l.len() <= 3 && l.bytes().all(|b| b.is_ascii_digit()) => {
+            l.parse::<u32>().unwrap_or(u32::MAX)
+        }
+        Some(l) => return Err(format!("prefix length `{l}` is not a number")),
+    };
+    let Some(net) = u8::try_from(len).ok().and_then(|l| IpNet::new(ip, l).ok()) else {
+        return Err(format!("prefix length /{len} is longer than /{max}"));
+    };
+    let network = net.network();
+    if network != ip {
+        return Err(format!(
+            "`{text}` has host bits set; the network is {network}/{len}"
+        ));
+    }
+    Ok(format!("{ip}/{len}"))
+}
