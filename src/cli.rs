@@ -170,6 +170,32 @@ pub enum LabCommand {
         #[command(subcommand)]
         command: AppCommand,
     },
+    /// Add or remove a metro while the lab runs (its router, app server and Nomad
+    /// endpoint); used by the lab's installer.
+    Metro {
+        #[command(subcommand)]
+        command: MetroCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MetroCommand {
+    /// Start a metro and peer it with the upstream; waits until its session is
+    /// Established. A metro already in the lab is left as it is.
+    Add {
+        /// The metro's code, from the built-in table (am, da, fr, ...).
+        metro: String,
+        #[command(flatten)]
+        dir: LabDir,
+    },
+    /// Stop a metro and drop it from the upstream. The lab's last metro is refused; a
+    /// metro not in the lab is nothing to do.
+    Remove {
+        /// The metro's code.
+        metro: String,
+        #[command(flatten)]
+        dir: LabDir,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -499,6 +525,36 @@ async fn lab_command(cmd: &LabCommand) -> Result<(), Failure> {
             let said = lab::dataplane::control(&lab.state, &format!("app {verb} {metro}"))
                 .await
                 .map_err(|e| failed(e.to_string()))?;
+            println!("{said}");
+            Ok(())
+        }
+        LabCommand::Metro { command } => {
+            let (add, metro, dir) = match command {
+                MetroCommand::Add { metro, dir } => (true, metro, dir),
+                MetroCommand::Remove { metro, dir } => (false, metro, dir),
+            };
+            if lab::metros::lookup(metro).is_none() {
+                return Err(usage(lab::metros::unknown(metro)));
+            }
+            let dir = dir.dir.clone().unwrap_or_else(lab::default_dir);
+            let lab = Lab::open(&dir).map_err(|e| failed(e.to_string()))?;
+            if add {
+                // Tests only: a slow add, to cancel an apply while it runs.
+                if let Some(ms) = std::env::var("PLATFORM_TUI_LAB_ADD_DELAY_MS")
+                    .ok()
+                    .and_then(|v| v.parse::<u64>().ok())
+                {
+                    tokio::time::sleep(Duration::from_millis(ms)).await;
+                }
+            }
+            let verb = if add { "add" } else { "remove" };
+            let said = lab::dataplane::control_within(
+                &lab.state,
+                &format!("metro {verb} {metro}"),
+                lab::dataplane::METRO_CHANGE + Duration::from_secs(5),
+            )
+            .await
+            .map_err(|e| failed(e.to_string()))?;
             println!("{said}");
             Ok(())
         }
