@@ -1,5 +1,5 @@
-//! Parser throughput on a 10 000-line `-json` stream made of the recorded lab streams
-//! (`tests/fixtures/terraform/`), repeated: lines per second and bytes per second.
+//! Parser throughput on a 10 000-line `-json` stream made of the reference's and the
+//! recorded lab streams (`tests/fixtures/terraform/`), cycled: lines and bytes per second.
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use platform_tui::provision::stream::{parse_line, Event};
@@ -8,6 +8,12 @@ const FIXTURES: &[&str] = &[
     include_str!("../tests/fixtures/terraform/reference_plan.jsonl"),
     include_str!("../tests/fixtures/terraform/reference_apply_success.jsonl"),
     include_str!("../tests/fixtures/terraform/reference_apply_failure.jsonl"),
+    include_str!("../tests/fixtures/terraform/lab_plan_add.jsonl"),
+    include_str!("../tests/fixtures/terraform/lab_apply_add.jsonl"),
+    include_str!("../tests/fixtures/terraform/lab_apply_interrupt.jsonl"),
+    include_str!("../tests/fixtures/terraform/lab_apply_provisioner_fails.jsonl"),
+    include_str!("../tests/fixtures/terraform/lab_plan_lock_contention.jsonl"),
+    include_str!("../tests/fixtures/terraform/tofu_apply.jsonl"),
 ];
 
 /// 10 000 lines cycled from the fixtures.

@@ -244,3 +244,199 @@ proptest::proptest! {
         }
     }
 }
+
+// ---- streams recorded from the lab installer (bench/record-terraform) ----
+
+fn diagnostics(events: &[Event]) -> Vec<platform_tui::provision::Diagnostic> {
+    bodies(events)
+        .into_iter()
+        .filter_map(|b| match b {
+            Body::Diagnostic(d) => Some(d.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn every_recorded_line_is_a_message() {
+    for f in [
+        "lab_init.jsonl",
+        "lab_plan_add.jsonl",
+        "lab_apply_add.jsonl",
+        "lab_apply_stale_plan.jsonl",
+        "lab_plan_unknown_metro.jsonl",
+        "lab_plan_lock_contention.jsonl",
+        "lab_apply_interrupt.jsonl",
+        "lab_destroy_fr.jsonl",
+        "lab_apply_provisioner_fails.jsonl",
+    ] {
+        let ev = fixture(f);
+        assert!(!ev.is_empty(), "{f}");
+        for e in &ev {
+            let Event::Message(m) = e else {
+                panic!("{f}: {e:?}")
+            };
+            assert!(
+                !matches!(m.body, Body::Unknown { .. }),
+                "{f}: an unknown type in a stream of known ones: {m:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn lab_init_uses_whole_second_timestamps() {
+    let ev = fixture("lab_init.jsonl");
+    assert!(bodies(&ev)
+        .iter()
+        .any(|b| matches!(b, Body::InitOutput { code } if code == "output_init_success_message")));
+    assert!(ev
+        .iter()
+        .all(|e| matches!(e, Event::Message(m) if m.timestamp.is_some())));
+}
+
+#[test]
+fn lab_plan_adding_fr() {
+    let ev = fixture("lab_plan_add.jsonl");
+    let b = bodies(&ev);
+    let planned: Vec<_> = b
+        .iter()
+        .filter_map(|b| match b {
+            Body::PlannedChange(c) => Some((c.resource.key.clone(), c.action.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(planned, [(Some("fr".to_string()), Action::Create)]);
+    // The lab's own metros are in the state already: refreshed, not created.
+    assert_eq!(
+        b.iter()
+            .filter(|b| matches!(b, Body::RefreshComplete(_)))
+            .count(),
+        2
+    );
+    assert!(b
+        .iter()
+        .any(|b| matches!(b, Body::ChangeSummary(s) if s.add == 1 && s.remove == 0)));
+    let Some(Body::Outputs(o)) = b.iter().rev().find(|b| matches!(b, Body::Outputs(_))) else {
+        panic!()
+    };
+    assert!(o["admin_password"].value.is_sensitive());
+    assert_eq!(o["regional_ip_addresses"].action.as_deref(), Some("update"));
+}
+
+#[test]
+fn lab_apply_adding_fr() {
+    let ev = fixture("lab_apply_add.jsonl");
+    let b = bodies(&ev);
+    let said: Vec<String> = b
+        .iter()
+        .filter_map(|b| match b {
+            Body::ProvisionProgress(p) => p.output.clone(),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        said[0].starts_with("Executing: [") && said[0].contains("\"lab\" \"metro\" \"add\""),
+        "{said:?}"
+    );
+    assert!(
+        said.iter().any(|l| l.starts_with("fr (Frankfurt) added")),
+        "{said:?}"
+    );
+    assert!(b.iter().any(
+        |b| matches!(b, Body::ChangeSummary(s) if s.add == 1 && s.operation == Operation::Apply)
+    ));
+    let Some(Body::Outputs(o)) = b.last() else {
+        panic!()
+    };
+    assert_eq!(o["admin_password"].value.to_string(), "(sensitive)");
+    assert!(o["regional_ip_addresses"]
+        .value
+        .to_string()
+        .contains("\"fr\":\"127."));
+    assert_eq!(o["public_ip_address"].value.to_string(), "\"198.18.0.10\"");
+}
+
+#[test]
+fn lab_stale_plan_unknown_metro_and_lock_are_diagnostics() {
+    let stale = diagnostics(&fixture("lab_apply_stale_plan.jsonl"));
+    assert_eq!(stale[0].summary, "Saved plan is stale");
+    let zz = diagnostics(&fixture("lab_plan_unknown_metro.jsonl"));
+    assert_eq!(zz[0].summary, "Invalid value for variable");
+    assert!(
+        zz[0]
+            .detail
+            .contains("Unknown metro code(s) for this lab: zz."),
+        "{}",
+        zz[0].detail
+    );
+    assert_eq!(zz[0].location().as_deref(), Some("variables.tf:1,1"));
+    let lock = fixture("lab_plan_lock_contention.jsonl");
+    assert!(bodies(&lock).contains(&&Body::StateLockAcquire));
+    let d = diagnostics(&lock);
+    assert_eq!(d[0].summary, "Error acquiring the state lock");
+    assert!(
+        d[0].detail.contains("OperationTypeApply"),
+        "{}",
+        d[0].detail
+    );
+}
+
+#[test]
+fn lab_interrupted_apply() {
+    let ev = fixture("lab_apply_interrupt.jsonl");
+    let logs: Vec<&str> = ev
+        .iter()
+        .filter_map(|e| match e {
+            Event::Message(m) if m.body == Body::Log => Some(m.text.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert!(logs[0].contains("Interrupt received"), "{logs:?}");
+    assert_eq!(logs[1], "Stopping operation...");
+    let d = diagnostics(&ev);
+    assert_eq!(d[0].summary, "local-exec provisioner error");
+    assert!(d[0].detail.contains("signal: killed"));
+    assert_eq!(
+        d.iter().filter(|d| d.summary == "execution halted").count(),
+        2
+    );
+    assert!(bodies(&ev)
+        .iter()
+        .any(|b| matches!(b, Body::ApplyErrored(h) if h.resource.key.as_deref() == Some("pa"))));
+}
+
+#[test]
+fn lab_destroy_of_fr() {
+    let ev = fixture("lab_destroy_fr.jsonl");
+    let b = bodies(&ev);
+    assert!(b
+        .iter()
+        .any(|b| matches!(b, Body::PlannedChange(c) if c.action == Action::Delete)));
+    assert!(b.iter().any(
+        |b| matches!(b, Body::ProvisionProgress(p) if p.output.as_deref() == Some("fr removed"))
+    ));
+    assert!(b
+        .iter()
+        .any(|b| matches!(b, Body::ChangeSummary(s) if s.remove == 1)));
+    let d = diagnostics(&ev);
+    assert_eq!(d[0].severity, Severity::Warning);
+}
+
+#[test]
+fn lab_failing_provisioner() {
+    let ev = fixture("lab_apply_provisioner_fails.jsonl");
+    let d = diagnostics(&ev);
+    assert_eq!(d.len(), 1);
+    assert_eq!(d[0].summary, "local-exec provisioner error");
+    assert_eq!(
+        d[0].address.as_deref(),
+        Some("terraform_data.metro[\"sv\"]")
+    );
+    assert!(d[0].detail.contains("no lab in"), "{}", d[0].detail);
+    assert!(d[0].location().unwrap().starts_with("main.tf:"));
+    // No apply summary after a failure.
+    assert!(!bodies(&ev)
+        .iter()
+        .any(|b| matches!(b, Body::ChangeSummary(s) if s.operation == Operation::Apply)));
+}

@@ -109,16 +109,16 @@ resource "terraform_data" "metro" {{
     dir     = local.lab_dir
   }}
 
-  # Run directly (no shell): the last argument is `command`, the lab's directory.
+  # Run directly, no shell: `command` (the metro's code) is the last argument.
   provisioner "local-exec" {{
-    interpreter = [self.input.program, "lab", "metro", "add", self.input.code, "--dir"]
-    command     = self.input.dir
+    interpreter = [self.input.program, "lab", "metro", "add", "--dir", self.input.dir]
+    command     = self.input.code
   }}
 
   provisioner "local-exec" {{
     when        = destroy
-    interpreter = [self.input.program, "lab", "metro", "remove", self.input.code, "--dir"]
-    command     = self.input.dir
+    interpreter = [self.input.program, "lab", "metro", "remove", "--dir", self.input.dir]
+    command     = self.input.code
   }}
 }}
 "#,
