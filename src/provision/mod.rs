@@ -64,6 +64,18 @@ pub struct Settings {
     /// Environment variables passed on although they look like credentials (a provider's
     /// token). Every other token-like variable is withheld ([`run::token_like`]).
     pub pass_env: Vec<String>,
+    /// Environment variables set for every run (after the clean-up): a provider's
+    /// settings, `TF_LOG`, ...
+    pub env: Vec<(String, String)>,
+}
+
+impl Settings {
+    fn env(&self) -> run::Env<'_> {
+        run::Env {
+            pass: &self.pass_env,
+            set: &self.env,
+        }
+    }
 }
 
 /// The binary to run: `explicit` (a path, or a name looked up on PATH), else the first of
@@ -285,7 +297,7 @@ pub async fn init_if_needed(
         &bin,
         &dir,
         &args,
-        &settings.pass_env,
+        settings.env(),
         run::Stdout::Events,
         cancel,
         on_event,
@@ -345,7 +357,7 @@ pub async fn plan(
         &bin,
         &dir,
         &args,
-        &settings.pass_env,
+        settings.env(),
         run::Stdout::Events,
         cancel,
         &mut |e| c.take(e),
@@ -391,7 +403,7 @@ pub async fn apply(
         &bin,
         &dir,
         &args,
-        &settings.pass_env,
+        settings.env(),
         run::Stdout::Events,
         cancel,
         &mut |e| c.take(e),
@@ -423,7 +435,7 @@ pub async fn outputs(
         &bin,
         &dir,
         &args,
-        &settings.pass_env,
+        settings.env(),
         run::Stdout::Capture,
         cancel,
         &mut |e| {

@@ -64,9 +64,9 @@ pub fn token_like(name: &str) -> bool {
 }
 
 /// The environment a run gets: the operator's less token-like variables (except those
-/// named in `pass_env`) and `TF_CLI_ARGS*`, with `CHECKPOINT_DISABLE=1` and
-/// `TF_IN_AUTOMATION=1`.
-pub fn environment(pass_env: &[String]) -> Vec<(OsString, OsString)> {
+/// named in `pass_env`) and `TF_CLI_ARGS*`, then `set_env`, with `CHECKPOINT_DISABLE=1`
+/// and `TF_IN_AUTOMATION=1`.
+pub fn environment(pass_env: &[String], set_env: &[(String, String)]) -> Vec<(OsString, OsString)> {
     let mut env: Vec<(OsString, OsString)> = std::env::vars_os()
         .filter(|(k, _)| {
             let Some(name) = k.to_str() else {
@@ -78,7 +78,9 @@ pub fn environment(pass_env: &[String]) -> Vec<(OsString, OsString)> {
             !token_like(name) && !NEVER.iter().any(|n| name.starts_with(n))
         })
         .filter(|(k, _)| k != "CHECKPOINT_DISABLE" && k != "TF_IN_AUTOMATION")
+        .filter(|(k, _)| !set_env.iter().any(|(n, _)| k == n.as_str()))
         .collect();
+    env.extend(set_env.iter().map(|(k, v)| (k.into(), v.into())));
     env.push(("CHECKPOINT_DISABLE".into(), "1".into()));
     env.push(("TF_IN_AUTOMATION".into(), "1".into()));
     env
@@ -154,13 +156,21 @@ pub enum Stdout {
     Capture,
 }
 
+/// The environment of a run beyond the cleaned operator's: variables passed on although
+/// token-like, and variables set.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Env<'a> {
+    pub pass: &'a [String],
+    pub set: &'a [(String, String)],
+}
+
 /// Runs `binary args...` in `dir`, sending each line to `on_event` as it comes. Errors only
 /// when it cannot start; a failing command is a [`RunEnd`] with its code.
 pub async fn run(
     binary: &Path,
     dir: &Path,
     args: &[OsString],
-    pass_env: &[String],
+    env: Env<'_>,
     stdout_mode: Stdout,
     cancel: &Cancel,
     on_event: &mut (dyn FnMut(Event) + Send),
@@ -177,7 +187,7 @@ pub async fn run(
     cmd.args(args)
         .current_dir(dir)
         .env_clear()
-        .envs(environment(pass_env))
+        .envs(environment(env.pass, env.set))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -364,7 +374,7 @@ mod tests {
             sh(),
             Path::new("/"),
             &args,
-            &[],
+            Env::default(),
             Stdout::Events,
             cancel,
             &mut |e| events.push(e),
@@ -475,7 +485,7 @@ mod tests {
             sh(),
             Path::new("/"),
             &args,
-            &[],
+            Env::default(),
             Stdout::Events,
             &cancel,
             &mut |e| {
@@ -512,7 +522,7 @@ mod tests {
             sh(),
             Path::new("/"),
             &args,
-            &[],
+            Env::default(),
             Stdout::Events,
             &cancel,
             &mut |e| {
@@ -546,7 +556,7 @@ mod tests {
             sh(),
             Path::new("/"),
             &args,
-            &[],
+            Env::default(),
             Stdout::Capture,
             &Cancel::new(),
             &mut |e| events.push(e),
