@@ -34,8 +34,8 @@ impl std::fmt::Debug for Sensitive {
 #[derive(Debug, Clone, PartialEq)]
 pub enum OutputValue {
     /// A non-sensitive value, as JSON. Strings in it are raw: make them visible
-    /// ([`crate::domain::text::visible`]) before showing them, or show [`Display`]'s
-    /// form, which is JSON and so has no raw control characters.
+    /// ([`crate::domain::text::visible`]) before showing them, or show the `Display`
+    /// form, which has no control characters.
     Value(Value),
     Sensitive(Sensitive),
     /// No value (a planned output).
@@ -52,10 +52,11 @@ impl OutputValue {
 }
 
 impl std::fmt::Display for OutputValue {
-    /// JSON (escapes control characters), `(sensitive)`, or `(known after apply)`.
+    /// JSON (C0 controls escaped by JSON, DEL, C1 and bidi overrides made visible),
+    /// `(sensitive)`, or `(known after apply)`.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            OutputValue::Value(v) => write!(f, "{v}"),
+            OutputValue::Value(v) => f.write_str(&visible(&v.to_string())),
             OutputValue::Sensitive(s) => write!(f, "{s}"),
             OutputValue::Absent => f.write_str("(known after apply)"),
         }
@@ -318,6 +319,14 @@ mod tests {
         let list = r#"{"regional_ip_addresses":{"sensitive":false,"type":"string","value":["a"]}}"#;
         let o = Outputs::parse(list.as_bytes()).unwrap();
         assert!(metro_map(&o, &names).unwrap_err().contains("must be a map"));
+    }
+
+    #[test]
+    fn values_are_shown_without_control_characters() {
+        let v = OutputValue::Value(serde_json::json!("a\u{9b}2J\u{1b}]0;x\u{7}\u{202e}"));
+        let shown = v.to_string();
+        assert!(!shown.chars().any(|c| c.is_control()), "{shown:?}");
+        assert!(shown.contains("\\u{9b}"), "{shown}");
     }
 
     #[test]
