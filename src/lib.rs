@@ -12,6 +12,7 @@ pub mod lab;
 pub mod nomad;
 pub mod ops;
 pub mod probe;
+pub mod provision;
 pub mod runtime;
 pub mod signals;
 pub mod tui;

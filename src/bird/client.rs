@@ -203,6 +203,20 @@ impl BirdClient {
         parse::parse_toggle(&self.request(&cmd).await?)
     }
 
+    /// `configure`: re-read the daemon's config file (new protocols start, removed ones
+    /// stop; unchanged ones keep their sessions). Ok on `0003 Reconfigured` and `0004
+    /// Reconfiguration in progress`; a config error is `Err(Daemon { code: 8002, .. })`.
+    pub async fn configure(&mut self) -> Result<(), BirdError> {
+        let r = self.request("configure").await?;
+        match r.code {
+            3..=5 | 19 => Ok(()),
+            code => Err(BirdError::Parse(format!(
+                "configure answered {code:04} {:?}",
+                r.message()
+            ))),
+        }
+    }
+
     /// Make this connection read-only (`0016 Access restricted`); writes then
     /// fail with `8007 Access denied`. Lasts until the connection drops.
     pub async fn restrict(&mut self) -> Result<(), BirdError> {

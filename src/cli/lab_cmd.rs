@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use super::{failed, progress_to_stderr, usage, AppCommand, Failure, LabCommand};
+use super::{failed, progress_to_stderr, usage, AppCommand, Failure, LabCommand, MetroCommand};
 use crate::lab::{self, Lab};
 use crate::ops::journal::StateDir;
 
@@ -90,6 +90,36 @@ pub async fn run(cmd: &LabCommand) -> Result<(), Failure> {
             let said = lab::dataplane::control(&lab.state, &format!("app {verb} {metro}"))
                 .await
                 .map_err(|e| failed(e.to_string()))?;
+            println!("{said}");
+            Ok(())
+        }
+        LabCommand::Metro { command } => {
+            let (add, metro, dir) = match command {
+                MetroCommand::Add { metro, dir } => (true, metro, dir),
+                MetroCommand::Remove { metro, dir } => (false, metro, dir),
+            };
+            if lab::metros::lookup(metro).is_none() {
+                return Err(usage(lab::metros::unknown(metro)));
+            }
+            let dir = dir.dir.clone().unwrap_or_else(lab::default_dir);
+            let lab = Lab::open(&dir).map_err(|e| failed(e.to_string()))?;
+            if add {
+                // Tests only: a slow add, to cancel an apply while it runs.
+                if let Some(ms) = std::env::var("PLATFORM_TUI_LAB_ADD_DELAY_MS")
+                    .ok()
+                    .and_then(|v| v.parse::<u64>().ok())
+                {
+                    tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+                }
+            }
+            let verb = if add { "add" } else { "remove" };
+            let said = lab::dataplane::control_within(
+                &lab.state,
+                &format!("metro {verb} {metro}"),
+                lab::dataplane::METRO_CHANGE + std::time::Duration::from_secs(5),
+            )
+            .await
+            .map_err(|e| failed(e.to_string()))?;
             println!("{said}");
             Ok(())
         }

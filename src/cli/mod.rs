@@ -173,6 +173,32 @@ pub enum LabCommand {
         #[command(subcommand)]
         command: AppCommand,
     },
+    /// Add or remove a metro while the lab runs (its router, app server and Nomad
+    /// endpoint); used by the lab's installer.
+    Metro {
+        #[command(subcommand)]
+        command: MetroCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MetroCommand {
+    /// Start a metro and peer it with the upstream; waits until its session is
+    /// Established. A metro already in the lab is left as it is.
+    Add {
+        /// The metro's code, from the built-in table (am, da, fr, ...).
+        metro: String,
+        #[command(flatten)]
+        dir: LabDir,
+    },
+    /// Stop a metro and drop it from the upstream. The lab's last metro is refused; a
+    /// metro not in the lab is nothing to do.
+    Remove {
+        /// The metro's code.
+        metro: String,
+        #[command(flatten)]
+        dir: LabDir,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -13,6 +13,29 @@ pub mod url;
 
 pub use journal::{AuditRecord, Journal, Unfinished, Verdict, Via};
 
+/// Longest metro name, in characters (the console's columns are sized for it).
+pub const MAX_METRO_NAME: usize = 16;
+
+/// Whether `name` is a metro name the console can use: 1 to [`MAX_METRO_NAME`]
+/// characters from a-z, 0-9 and '-', starting with a letter or digit. The error quotes
+/// the name made visible.
+pub fn check_metro_name(name: &str) -> Result<(), String> {
+    let mut chars = name.chars();
+    let first_ok = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    let rest_ok = chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if first_ok && rest_ok && name.len() <= MAX_METRO_NAME {
+        Ok(())
+    } else {
+        Err(format!(
+            "invalid metro name `{}`: use 1 to {MAX_METRO_NAME} characters from a-z, 0-9 \
+             and '-', starting with a letter or digit",
+            text::visible(name)
+        ))
+    }
+}
+
 /// One poll of every metro and of the observer.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Snapshot {

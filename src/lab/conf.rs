@@ -74,6 +74,11 @@ const SESSION: &str = "  strict bind yes;
   error wait time 1, 5;
 ";
 
+/// The upstream's BGP protocol toward a metro (the console's `observer_protocol`).
+pub fn observer_protocol(code: &str) -> String {
+    format!("metro_{code}")
+}
+
 /// The upstream peers with every metro and prefers the one nearest the viewer through
 /// LOCAL_PREF, so withdrawing the nearest moves the best path to the next one.
 pub fn upstream_bird(state: &LabState, log: &Path) -> Result<String, String> {
@@ -93,7 +98,7 @@ protocol device {{ }}
         let _ = write!(
             s,
             r#"
-protocol bgp metro_{code} {{
+protocol bgp {proto} {{
   description "{name}";
   local {up} port {port} as {up_asn};
   neighbor {addr} port {port} as {asn};
@@ -101,7 +106,7 @@ protocol bgp metro_{code} {{
 }}
 "#,
             session = SESSION,
-            code = m.code,
+            proto = observer_protocol(&m.code),
             name = m.display_name,
             up = state.upstream_addr(),
             port = state.port,
@@ -145,16 +150,23 @@ pub fn console_toml(state: &LabState, bird_bin: &Path) -> String {
         toml_str(&state.prefix),
         toml_str(&state.anycast_url())
     );
+    // The lab's installer (`installer/`). Written as a comment until the config layer
+    // takes a `[provision]` table: the config rejects unknown tables.
+    s.push_str(
+        "\n# Provisioning: the lab's installer (a terraform module; `lab metro add|remove`).\n\
+         # [provision]\n# dir = \"installer\"\n",
+    );
     for m in &state.metros {
         let _ = write!(
             s,
             "\n[[metro]]\nname = {code}\ndisplay_name = {name}\nbird_socket = \"run/{c}.ctl\"\n\
              origin_protocols = [\"anycast\"]\nexport_protocol = \"upstream\"\n\
-             observer_protocol = \"metro_{c}\"\naddress = \"{addr}\"\n\n\
+             observer_protocol = {observer}\naddress = \"{addr}\"\n\n\
              [metro.nomad]\naddress = \"http://{nomad}\"\n",
             code = toml_str(m.code.as_str()),
             name = toml_str(&m.display_name),
             c = m.code,
+            observer = toml_str(&observer_protocol(&m.code)),
             addr = state.app_addr(m),
             nomad = state.nomad_addr(m),
         );

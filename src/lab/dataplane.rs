@@ -2,7 +2,8 @@
 //! delay (with a little jitter), and an anycast front door that forwards each new
 //! connection to the metro the upstream BIRD prefers at that moment — no route, no
 //! connection, as with a black hole. A control port lets `lab app stop|start` stop and
-//! start a metro's app server from another process.
+//! start a metro's app server from another process, and `lab metro add|remove` ask the
+//! lab's owner to add or remove a whole metro (its router too) while the lab runs.
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -18,7 +19,7 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
-use super::{LabError, LabState};
+use super::{LabError, LabMetro, LabState};
 use crate::bird::BirdClient;
 
 /// Access lines kept per metro (the Nomad endpoint serves them as the task's logs).
@@ -52,15 +53,16 @@ pub struct AppState {
 
 /// What the data plane shares with the lab's Nomad endpoint.
 pub struct Shared {
-    pub metros: Vec<Arc<AppMetro>>,
+    /// The metros served now; `lab metro add|remove` change it while the lab runs.
+    pub metros: Mutex<Vec<Arc<AppMetro>>>,
     /// Bumped on every change of an app server's state.
     pub index: tokio::sync::watch::Sender<u64>,
     pub started: SystemTime,
 }
 
 impl Shared {
-    pub fn metro(&self, code: &str) -> Option<&Arc<AppMetro>> {
-        self.metros.iter().find(|m| m.code == code)
+    pub fn metro(&self, code: &str) -> Option<Arc<AppMetro>> {
+        lock(&self.metros).iter().find(|m| m.code == code).cloned()
     }
 
     fn bump(&self) {
@@ -71,8 +73,7 @@ impl Shared {
     pub async fn start_app(self: &Arc<Self>, code: &str) -> Result<String, String> {
         let m = self
             .metro(code)
-            .ok_or_else(|| format!("no metro `{code}` in this lab"))?
-            .clone();
+            .ok_or_else(|| format!("no metro `{code}` in this lab"))?;
         if lock(&m.state).running {
             return Ok(format!("{code}: app already running"));
         }
@@ -132,26 +133,39 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// Asked of the lab's owner through the control port: add (`true`) or remove a metro.
+/// The owner answers on `reply` with what it did, or why not.
+pub struct MetroRequest {
+    pub add: bool,
+    pub code: String,
+    pub reply: tokio::sync::oneshot::Sender<Result<String, String>>,
+}
+
 /// The running data plane; dropping it stops every server it started.
 pub struct Dataplane {
     pub shared: Arc<Shared>,
     tasks: Vec<JoinHandle<()>>,
+    router: Arc<Router>,
+    /// Each metro's Nomad endpoint.
+    nomad: Vec<(String, JoinHandle<()>)>,
+    /// `lab metro add|remove` requests from the control port, for the lab's owner.
+    requests: Option<tokio::sync::mpsc::Receiver<MetroRequest>>,
 }
 
 impl std::fmt::Debug for Dataplane {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Dataplane")
-            .field("metros", &self.shared.metros.len())
+            .field("metros", &lock(&self.shared.metros).len())
             .finish()
     }
 }
 
 impl Drop for Dataplane {
     fn drop(&mut self) {
-        for t in &self.tasks {
+        for t in self.tasks.iter().chain(self.nomad.iter().map(|(_, t)| t)) {
             t.abort();
         }
-        for m in &self.shared.metros {
+        for m in lock(&self.shared.metros).iter() {
             if let Some(t) = lock(&m.state).task.take() {
                 t.abort();
             }
@@ -163,25 +177,31 @@ impl Dataplane {
     pub async fn start(state: &LabState) -> Result<Dataplane, LabError> {
         let (index, _) = tokio::sync::watch::channel(1u64);
         let shared = Arc::new(Shared {
-            metros: state
-                .metros
-                .iter()
-                .map(|m| {
-                    Arc::new(AppMetro {
-                        code: m.code.clone(),
-                        display_name: m.display_name.clone(),
-                        addr: state.app_addr(m),
-                        delay: Duration::from_millis(u64::from(m.rtt_ms)),
-                        state: Mutex::new(AppState::default()),
-                    })
-                })
-                .collect(),
+            metros: Mutex::new(state.metros.iter().map(|m| app_metro(state, m)).collect()),
             index,
             started: SystemTime::now(),
         });
+        let routes: Vec<(String, SocketAddr)> = state
+            .metros
+            .iter()
+            .map(|m| (super::conf::observer_protocol(&m.code), state.app_addr(m)))
+            .collect();
+        let router = Arc::new(Router {
+            upstream: tokio::sync::Mutex::new(BirdClient::new(
+                state.socket("upstream"),
+                Duration::from_secs(1),
+            )),
+            prefix: state.prefix.clone(),
+            routes: Mutex::new(routes),
+            cache: Mutex::new(None),
+        });
+        let (requests_tx, requests) = tokio::sync::mpsc::channel(16);
         let mut dp = Dataplane {
             shared: shared.clone(),
             tasks: Vec::new(),
+            router: router.clone(),
+            nomad: Vec::new(),
+            requests: Some(requests),
         };
         for m in &state.metros {
             shared.start_app(&m.code).await.map_err(LabError)?;
@@ -192,20 +212,6 @@ impl Dataplane {
                 state.anycast_addr()
             ))
         })?;
-        let routes: Vec<(String, SocketAddr)> = state
-            .metros
-            .iter()
-            .map(|m| (format!("metro_{}", m.code), state.app_addr(m)))
-            .collect();
-        let router = Arc::new(Router {
-            upstream: tokio::sync::Mutex::new(BirdClient::new(
-                state.socket("upstream"),
-                Duration::from_secs(1),
-            )),
-            prefix: state.prefix.clone(),
-            routes,
-            cache: Mutex::new(None),
-        });
         dp.tasks.push(tokio::spawn(front_door(front, router)));
         // TCP on loopback rather than a Unix socket in the lab's directory: every socket
         // there is a BIRD control socket, and tools (birdc) may rely on that.
@@ -219,19 +225,79 @@ impl Dataplane {
             control,
             shared.clone(),
             state.control_token.clone(),
+            requests_tx,
         )));
         let nomad: Vec<(String, SocketAddr)> = state
             .metros
             .iter()
             .map(|m| (m.code.clone(), state.nomad_addr(m)))
             .collect();
-        dp.tasks.extend(
-            super::nomad_api::start(&shared, &nomad)
-                .await
-                .map_err(LabError)?,
-        );
+        let tasks = super::nomad_api::start(&shared, &nomad)
+            .await
+            .map_err(LabError)?;
+        dp.nomad = nomad.into_iter().map(|(c, _)| c).zip(tasks).collect();
         Ok(dp)
     }
+
+    /// The `lab metro add|remove` requests the control port receives; the lab's owner
+    /// takes them once and answers each.
+    pub fn take_requests(&mut self) -> Option<tokio::sync::mpsc::Receiver<MetroRequest>> {
+        self.requests.take()
+    }
+
+    /// Serves a metro that joined the lab: its app server, its Nomad endpoint, and a
+    /// route through the front door once the upstream prefers it.
+    pub async fn add_metro(&mut self, state: &LabState, m: &LabMetro) -> Result<(), LabError> {
+        if self.shared.metro(&m.code).is_some() {
+            return Ok(());
+        }
+        lock(&self.shared.metros).push(app_metro(state, m));
+        if let Err(e) = self.shared.start_app(&m.code).await {
+            lock(&self.shared.metros).retain(|x| x.code != m.code);
+            return Err(LabError(e));
+        }
+        let nomad = [(m.code.clone(), state.nomad_addr(m))];
+        match super::nomad_api::start(&self.shared, &nomad).await {
+            Ok(tasks) => self
+                .nomad
+                .extend(tasks.into_iter().map(|t| (m.code.clone(), t))),
+            Err(e) => {
+                self.remove_metro(&m.code);
+                return Err(LabError(e));
+            }
+        }
+        lock(&self.router.routes)
+            .push((super::conf::observer_protocol(&m.code), state.app_addr(m)));
+        *lock(&self.router.cache) = None;
+        self.shared.bump();
+        Ok(())
+    }
+
+    /// Stops serving a metro: no route to it, its app server and Nomad endpoint closed.
+    pub fn remove_metro(&mut self, code: &str) {
+        let proto = super::conf::observer_protocol(code);
+        lock(&self.router.routes).retain(|(p, _)| *p != proto);
+        *lock(&self.router.cache) = None;
+        let _ = self.shared.stop_app(code);
+        lock(&self.shared.metros).retain(|m| m.code != code);
+        self.nomad.retain(|(c, t)| {
+            if c == code {
+                t.abort();
+            }
+            c != code
+        });
+        self.shared.bump();
+    }
+}
+
+fn app_metro(state: &LabState, m: &LabMetro) -> Arc<AppMetro> {
+    Arc::new(AppMetro {
+        code: m.code.clone(),
+        display_name: m.display_name.clone(),
+        addr: state.app_addr(m),
+        delay: Duration::from_millis(u64::from(m.rtt_ms)),
+        state: Mutex::new(AppState::default()),
+    })
 }
 
 async fn serve_app(listener: TcpListener, m: Arc<AppMetro>) {
@@ -307,7 +373,7 @@ struct Router {
     upstream: tokio::sync::Mutex<BirdClient>,
     prefix: String,
     /// Upstream protocol name -> the metro's app server.
-    routes: Vec<(String, SocketAddr)>,
+    routes: Mutex<Vec<(String, SocketAddr)>>,
     cache: Mutex<Option<(Instant, Option<SocketAddr>)>>,
 }
 
@@ -326,11 +392,12 @@ impl Router {
             }
         }
         let best = match client.show_route_for(&self.prefix, false).await {
-            Ok(routes) => routes
-                .iter()
-                .find(|r| r.best)
-                .and_then(|r| self.routes.iter().find(|(p, _)| *p == r.protocol))
-                .map(|(_, addr)| *addr),
+            Ok(routes) => routes.iter().find(|r| r.best).and_then(|r| {
+                lock(&self.routes)
+                    .iter()
+                    .find(|(p, _)| *p == r.protocol)
+                    .map(|(_, addr)| *addr)
+            }),
             Err(_) => None,
         };
         *lock(&self.cache) = Some((Instant::now(), best));
@@ -360,13 +427,22 @@ async fn front_door(listener: TcpListener, router: Arc<Router>) {
     }
 }
 
-async fn control_loop(listener: TcpListener, shared: Arc<Shared>, token: String) {
+/// How long the owner may take to add or remove a metro (its router must come up and
+/// its session establish).
+pub const METRO_CHANGE: Duration = Duration::from_secs(60);
+
+async fn control_loop(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    token: String,
+    requests: tokio::sync::mpsc::Sender<MetroRequest>,
+) {
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             tokio::time::sleep(Duration::from_millis(10)).await;
             continue;
         };
-        let (shared, token) = (shared.clone(), token.clone());
+        let (shared, token, requests) = (shared.clone(), token.clone(), requests.clone());
         tokio::spawn(async move {
             let (read, mut write) = stream.into_split();
             let mut line = String::new();
@@ -384,6 +460,27 @@ async fn control_loop(listener: TcpListener, shared: Arc<Shared>, token: String)
                 [t, rest @ ..] if *t == token => match rest {
                     ["app", "stop", code] => shared.stop_app(code),
                     ["app", "start", code] => shared.start_app(code).await,
+                    ["metro", verb @ ("add" | "remove"), code] => {
+                        let (reply, answer) = tokio::sync::oneshot::channel();
+                        let req = MetroRequest {
+                            add: *verb == "add",
+                            code: code.to_string(),
+                            reply,
+                        };
+                        match requests.send(req).await {
+                            Err(_) => Err("this lab's owner takes no metro changes".to_string()),
+                            Ok(()) => match tokio::time::timeout(METRO_CHANGE, answer).await {
+                                Ok(Ok(r)) => r,
+                                Ok(Err(_)) => {
+                                    Err("the lab's owner stopped before answering".to_string())
+                                }
+                                Err(_) => Err(format!(
+                                    "no answer from the lab's owner within {}s",
+                                    METRO_CHANGE.as_secs()
+                                )),
+                            },
+                        }
+                    }
                     _ => Err(format!("unknown lab command `{}`", rest.join(" "))),
                 },
                 _ => Err("not this lab's token".to_string()),
@@ -399,6 +496,15 @@ async fn control_loop(listener: TcpListener, shared: Arc<Shared>, token: String)
 
 /// Sends one command to the lab's control port (`app stop am`) and returns its answer.
 pub async fn control(state: &LabState, command: &str) -> Result<String, LabError> {
+    control_within(state, command, Duration::from_secs(5)).await
+}
+
+/// [`control`], waiting at most `limit` for the answer (`metro add` takes seconds).
+pub async fn control_within(
+    state: &LabState,
+    command: &str,
+    limit: Duration,
+) -> Result<String, LabError> {
     let addr = state.control_addr();
     let talk = async {
         let stream = TcpStream::connect(addr).await?;
@@ -410,7 +516,7 @@ pub async fn control(state: &LabState, command: &str) -> Result<String, LabError
         BufReader::new(read).read_line(&mut line).await?;
         Ok::<String, std::io::Error>(line)
     };
-    let line = tokio::time::timeout(Duration::from_secs(5), talk)
+    let line = tokio::time::timeout(limit, talk)
         .await
         .map_err(|_| LabError(format!("the lab at {addr} did not answer")))?
         .map_err(|e| {

@@ -115,14 +115,21 @@ pub fn lookup(code: &str) -> Option<&'static MetroSpec> {
     METROS.iter().find(|m| m.code == code)
 }
 
+/// The error for a code not in the table: it names the known codes.
+pub fn unknown(code: &str) -> String {
+    let known: Vec<&str> = METROS.iter().map(|m| m.code).collect();
+    format!(
+        "unknown metro `{}`; known: {}",
+        crate::domain::text::visible(code),
+        known.join(",")
+    )
+}
+
 /// Parses `am,da,...`: known codes, no duplicates, at least one.
 pub fn parse_list(list: &str) -> Result<Vec<&'static MetroSpec>, String> {
     let mut out: Vec<&'static MetroSpec> = Vec::new();
     for code in list.split(',').map(str::trim).filter(|c| !c.is_empty()) {
-        let spec = lookup(code).ok_or_else(|| {
-            let known: Vec<&str> = METROS.iter().map(|m| m.code).collect();
-            format!("unknown metro `{code}`; known: {}", known.join(","))
-        })?;
+        let spec = lookup(code).ok_or_else(|| unknown(code))?;
         if out.iter().any(|m| m.code == code) {
             return Err(format!("metro `{code}` listed twice"));
         }

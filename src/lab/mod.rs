@@ -5,6 +5,7 @@
 
 mod conf;
 pub mod dataplane;
+pub mod installer;
 pub mod metros;
 pub mod nomad_api;
 pub mod supervise;
@@ -90,6 +91,11 @@ pub struct LabState {
     /// Shared secret of the control port; the state file is readable by its owner only.
     #[serde(default)]
     pub control_token: String,
+    /// Every metro code this lab can run, in address order: slot `i` is 127.x.y.(10+i)
+    /// with AS 65001+i. The metros it started with come first; `lab metro add` takes the
+    /// others' slots. Empty in a lab recorded before metros could be added.
+    #[serde(default)]
+    pub slots: Vec<String>,
 }
 
 impl LabState {
@@ -120,6 +126,22 @@ impl LabState {
     }
     pub fn config_path(&self) -> PathBuf {
         self.dir.join(CONFIG_FILE)
+    }
+    /// A metro of this lab, running or not: its address and AS come from its slot.
+    /// `None` for a code not in the built-in table (or with no slot).
+    pub fn metro_for(&self, code: &str) -> Option<LabMetro> {
+        if let Some(m) = self.metros.iter().find(|m| m.code == code) {
+            return Some(m.clone());
+        }
+        let spec = metros::lookup(code)?;
+        let i = self.slots.iter().position(|c| c == code)?;
+        Some(LabMetro {
+            code: spec.code.to_string(),
+            display_name: spec.display_name.to_string(),
+            rtt_ms: spec.rtt_ms,
+            addr: Ipv4Addr::new(127, self.net[0], self.net[1], 10 + i as u8),
+            asn: 65001 + i as u32,
+        })
     }
     /// Daemon names: `upstream` then the metro codes.
     pub fn daemons(&self) -> Vec<String> {
@@ -173,9 +195,10 @@ pub fn find_bird() -> Result<PathBuf, LabError> {
 pub struct Lab {
     pub state: LabState,
     owned: bool,
-    /// The daemons run as this process's children (`bird -f`), so that it reaps them and
-    /// none lingers, not even as a zombie. A detached lab is owned by a supervisor process.
-    children: Vec<Child>,
+    /// The daemons run as this process's children (`bird -f`), by daemon name, so that it
+    /// reaps them and none lingers, not even as a zombie. A detached lab is owned by a
+    /// supervisor process.
+    children: Vec<(String, Child)>,
     /// App servers, front door and control socket, served by this process.
     pub dataplane: Option<dataplane::Dataplane>,
 }
@@ -208,7 +231,18 @@ impl Lab {
             std::fs::create_dir_all(dir.join(sub))
                 .or_else(|e| err(format!("cannot create {}: {e}", dir.join(sub).display())))?;
         }
-        let (net, port) = pick_address_block(metros.len())?;
+        // Slots for every known metro, so `lab metro add` finds its addresses free.
+        let slots: Vec<String> = metros
+            .iter()
+            .map(|m| m.code.to_string())
+            .chain(
+                METROS
+                    .iter()
+                    .filter(|k| !metros.iter().any(|m| m.code == k.code))
+                    .map(|k| k.code.to_string()),
+            )
+            .collect();
+        let (net, port) = pick_address_block(slots.len())?;
         let state = LabState {
             dir: dir.clone(),
             prefix: DEFAULT_PREFIX.to_string(),
@@ -229,6 +263,7 @@ impl Lab {
                 .collect(),
             supervisor: None,
             control_token: random_token(),
+            slots,
         };
         let mut lab = Lab {
             state,
@@ -267,15 +302,170 @@ impl Lab {
     /// asks it to stop the daemons it owns.
     pub fn supervise(&mut self) -> Result<(), LabError> {
         self.state.supervisor = Some(std::process::id() as i32);
+        self.save_state()
+    }
+
+    /// Writes `lab.json` (private: it holds the control token).
+    fn save_state(&self) -> Result<(), LabError> {
         let json = serde_json::to_string_pretty(&self.state).or_else(|e| err(e.to_string()))?;
         write_private(&self.state.dir.join(STATE_FILE), &json)
     }
 
     /// Reaps daemons that exited (e.g. stopped by a `command` withdraw).
     pub fn reap(&mut self) {
-        for c in &mut self.children {
+        for (_, c) in &mut self.children {
             let _ = c.try_wait();
         }
+    }
+
+    /// Adds a metro to the running lab: its router (peered with the upstream, which is
+    /// reconfigured with the new session), app server and Nomad endpoint; returns once
+    /// the upstream has its session Established and its route. A metro already in the lab
+    /// is left as it is (success): so the installer's `terraform apply` with the lab's own
+    /// metros changes nothing. Errors: an unknown code (naming the known ones), a lab
+    /// without slots, or a router that does not come up (everything started is stopped).
+    pub async fn add_metro(&mut self, code: &str) -> Result<String, LabError> {
+        if metros::lookup(code).is_none() {
+            return err(metros::unknown(code));
+        }
+        if self.state.metros.iter().any(|m| m.code == code) {
+            return Ok(format!("{code} is already in the lab"));
+        }
+        let Some(m) = self.state.metro_for(code) else {
+            return err(format!(
+                "this lab was started before metros could be added; restart it to add {code}"
+            ));
+        };
+        let bird = find_bird()?;
+        // Recorded first: whatever happens next, `lab down` knows to stop it.
+        self.state.metros.push(m.clone());
+        self.save_state()?;
+        match self.start_metro(&bird, &m).await {
+            Ok(()) => Ok(format!(
+                "{code} ({}) added: router {} AS {}, Established with the upstream",
+                m.display_name, m.addr, m.asn
+            )),
+            Err(e) => {
+                let _ = self.stop_metro(code).await;
+                Err(e)
+            }
+        }
+    }
+
+    async fn start_metro(&mut self, bird: &Path, m: &LabMetro) -> Result<(), LabError> {
+        let s = &self.state;
+        let conf = conf::metro_bird(s, m, &s.log_file(&m.code)).map_err(LabError)?;
+        std::fs::write(s.conf_file(&m.code), conf).or_else(|e| {
+            err(format!(
+                "cannot write {}: {e}",
+                s.conf_file(&m.code).display()
+            ))
+        })?;
+        self.start_daemon(bird, &m.code)?;
+        self.wait_socket(&m.code).await?;
+        if let Some(dp) = self.dataplane.as_mut() {
+            dp.add_metro(&self.state, m).await?;
+        }
+        self.reconfigure_upstream().await?;
+        self.wait_metro(&m.code, Duration::from_secs(20)).await
+    }
+
+    /// Removes a metro from the running lab: the front door stops routing to it, the
+    /// upstream drops its session (reconfigured), its app server, Nomad endpoint and router
+    /// stop, its files go. A metro not in the lab is nothing to do (success). Refused for
+    /// the lab's last metro, and for an unknown code (naming the known ones).
+    pub async fn remove_metro(&mut self, code: &str) -> Result<String, LabError> {
+        if metros::lookup(code).is_none() {
+            return err(metros::unknown(code));
+        }
+        if !self.state.metros.iter().any(|m| m.code == code) {
+            return Ok(format!("{code} is not in the lab"));
+        }
+        if self.state.metros.len() == 1 {
+            return err(format!(
+                "refusing to remove {code}: it is the lab's last metro (stop the lab with `lab down`)"
+            ));
+        }
+        self.stop_metro(code).await?;
+        Ok(format!("{code} removed"))
+    }
+
+    async fn stop_metro(&mut self, code: &str) -> Result<(), LabError> {
+        if let Some(dp) = self.dataplane.as_mut() {
+            dp.remove_metro(code);
+        }
+        self.state.metros.retain(|m| m.code != code);
+        let reconfigured = self.reconfigure_upstream().await;
+        // The router: SIGTERM, SIGKILL after 3 s, reaped.
+        if let Some(i) = self.children.iter().position(|(d, _)| d == code) {
+            let (_, mut child) = self.children.remove(i);
+            let _ = kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM);
+            let deadline = Instant::now() + Duration::from_secs(3);
+            while !matches!(child.try_wait(), Ok(Some(_))) && Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let s = &self.state;
+        for f in [s.socket(code), s.pid_file(code), s.conf_file(code)] {
+            let _ = std::fs::remove_file(f);
+        }
+        self.save_state()?;
+        reconfigured
+    }
+
+    /// Rewrites the upstream's config for the lab's metros and has it re-read it.
+    async fn reconfigure_upstream(&self) -> Result<(), LabError> {
+        let s = &self.state;
+        let text = conf::upstream_bird(s, &s.log_file("upstream")).map_err(LabError)?;
+        std::fs::write(s.conf_file("upstream"), text).or_else(|e| {
+            err(format!(
+                "cannot write {}: {e}",
+                s.conf_file("upstream").display()
+            ))
+        })?;
+        let mut upstream = BirdClient::new(s.socket("upstream"), Duration::from_secs(5));
+        upstream
+            .configure()
+            .await
+            .map_err(|e| LabError(format!("the upstream did not take its new config: {e}")))
+    }
+
+    /// Waits until the upstream has its session with `code` Established and a route from it.
+    async fn wait_metro(&self, code: &str, limit: Duration) -> Result<(), LabError> {
+        let proto = conf::observer_protocol(code);
+        let deadline = Instant::now() + limit;
+        let mut upstream = BirdClient::new(self.state.socket("upstream"), Duration::from_secs(1));
+        let mut last = String::from("no reply yet");
+        while Instant::now() < deadline {
+            match upstream.show_protocols().await {
+                Ok(protos) => {
+                    let up = protos
+                        .iter()
+                        .any(|p| p.name == proto && p.bgp_state.as_deref() == Some("Established"));
+                    let routes = match upstream.show_route_for(&self.state.prefix, false).await {
+                        Ok(r) => r.iter().any(|r| r.protocol == proto),
+                        Err(_) => false,
+                    };
+                    if up && routes {
+                        return Ok(());
+                    }
+                    last = format!(
+                        "session {}, route {}",
+                        if up { "Established" } else { "not Established" },
+                        if routes { "present" } else { "absent" }
+                    );
+                }
+                Err(e) => last = e.to_string(),
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        err(format!(
+            "{code} did not establish with the upstream within {}s ({last}); logs in {}",
+            limit.as_secs(),
+            self.state.dir.join("log").display()
+        ))
     }
 
     pub fn config_path(&self) -> PathBuf {
@@ -300,7 +490,13 @@ impl Lab {
         }
         let json = serde_json::to_string_pretty(s).or_else(|e| err(e.to_string()))?;
         write_private(&s.dir.join(STATE_FILE), &json)?;
-        write(s.config_path(), conf::console_toml(s, bird))
+        write(s.config_path(), conf::console_toml(s, bird))?;
+        let exe = std::env::current_exe().or_else(|e| {
+            err(format!(
+                "cannot find this program's path for the installer: {e}"
+            ))
+        })?;
+        installer::write(s, &exe).map(|_| ())
     }
 
     fn start_daemon(&mut self, bird: &Path, daemon: &str) -> Result<(), LabError> {
@@ -325,7 +521,7 @@ impl Lab {
             .process_group(0)
             .spawn()
             .map_err(cant_run)?;
-        self.children.push(child);
+        self.children.push((daemon.to_string(), child));
         Ok(())
     }
 
@@ -341,8 +537,8 @@ impl Lab {
                 }
                 Err(_) => {}
             }
-            let index = self.state.daemons().iter().position(|d| d == daemon);
-            if let Some(child) = index.and_then(|i| self.children.get_mut(i)) {
+            let child = self.children.iter_mut().find(|(d, _)| d == daemon);
+            if let Some((_, child)) = child {
                 {
                     if let Ok(Some(status)) = child.try_wait() {
                         let log = self.state.log_file(&format!("{daemon}.stderr"));
@@ -404,7 +600,7 @@ impl Lab {
         }
         self.dataplane = None;
         stop_birds(&self.state.dir);
-        for mut child in self.children.drain(..) {
+        for (_, mut child) in self.children.drain(..) {
             let _ = child.kill();
             let _ = child.wait();
         }

@@ -40,8 +40,7 @@ pub async fn start(
     for (code, addr) in addrs {
         let metro = shared
             .metro(code)
-            .ok_or_else(|| format!("no metro {code}"))?
-            .clone();
+            .ok_or_else(|| format!("no metro {code}"))?;
         let listener = TcpListener::bind(addr)
             .await
             .map_err(|e| format!("nomad endpoint for {code} cannot listen on {addr}: {e}"))?;

@@ -140,7 +140,8 @@ pub async fn start(
 }
 
 /// In the supervisor: runs until SIGINT or SIGTERM (and SIGHUP when `hangup_stops`), or,
-/// with `follow_owner`, until stdin closes; reaps daemons that exit meanwhile.
+/// with `follow_owner`, until stdin closes; reaps daemons that exit meanwhile, and makes
+/// the `lab metro add|remove` changes the control port asks for, one at a time.
 pub async fn wait_for_stop(lab: &mut Lab, hangup_stops: bool, follow_owner: bool) {
     use tokio::io::AsyncReadExt as _;
     let Ok(mut stop) = crate::signals::Stop::new(hangup_stops) else {
@@ -160,12 +161,31 @@ pub async fn wait_for_stop(lab: &mut Lab, hangup_stops: bool, follow_owner: bool
         }
     };
     tokio::pin!(owner_gone);
+    let mut requests = lab.dataplane.as_mut().and_then(|d| d.take_requests());
     loop {
         tokio::select! {
             _ = stop.recv() => return,
             _ = &mut owner_gone => return,
+            Some(req) = next_request(&mut requests) => {
+                let done = if req.add {
+                    lab.add_metro(&req.code).await
+                } else {
+                    lab.remove_metro(&req.code).await
+                };
+                let _ = req.reply.send(done.map_err(|e| e.0));
+            }
             _ = tokio::time::sleep(Duration::from_millis(500)) => lab.reap(),
         }
+    }
+}
+
+/// The next `lab metro` request, or never when there is no channel.
+async fn next_request(
+    requests: &mut Option<tokio::sync::mpsc::Receiver<super::dataplane::MetroRequest>>,
+) -> Option<super::dataplane::MetroRequest> {
+    match requests {
+        Some(r) => r.recv().await,
+        None => std::future::pending().await,
     }
 }
 
