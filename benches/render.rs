@@ -7,7 +7,7 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use platform_tui::app::{update, Msg, State};
-use platform_tui::config::keymap::Action;
+use platform_tui::config::keymap::Command;
 use platform_tui::domain::{
     BgpSession, MetroStatus, ObservedRoute, ObserverView, RouterStatus, Snapshot,
 };
@@ -19,7 +19,7 @@ const METROS: usize = 50;
 const ALLOCS: usize = 10_000;
 const HISTORY_SECS: u64 = 600;
 
-fn key_for(s: &State, action: Action) -> crossterm::event::KeyEvent {
+fn key_for(s: &State, action: Command) -> crossterm::event::KeyEvent {
     let (_, keys) = s
         .keymap
         .bindings()
@@ -147,16 +147,16 @@ fn world() -> State {
 fn render(c: &mut Criterion) {
     let mut s = world();
     let views = [
-        ("overview", Action::ViewOverview),
-        ("latency", Action::ViewLatency),
-        ("latency_all_metros", Action::ToggleAllMetros),
-        ("nomad_10000_allocs", Action::ViewNomad),
+        ("overview", Command::ViewOverview),
+        ("latency", Command::ViewLatency),
+        ("latency_all_metros", Command::ToggleAllMetros),
+        ("nomad_10000_allocs", Command::ViewNomad),
     ];
     for (name, action) in views {
-        if action == Action::ToggleAllMetros {
-            let k = key_for(&s, Action::ViewLatency);
+        if action == Command::ToggleAllMetros {
+            let k = key_for(&s, Command::ViewLatency);
             update(&mut s, Msg::Key(k));
-            let k = key_for(&s, Action::ZoomOut);
+            let k = key_for(&s, Command::ZoomOut);
             for _ in 0..3 {
                 update(&mut s, Msg::Key(k));
             }

@@ -421,8 +421,8 @@ fn two_consoles_confirming_at_once_never_black_hole() {
         a.keys(&["w"]);
         b.keys(&["j"]);
         b.keys(&["w"]);
-        a.wait_for("y/Enter confirm");
-        b.wait_for("y/Enter confirm");
+        a.wait_for("y/enter confirm");
+        b.wait_for("y/enter confirm");
         a.keys(&["y"]);
         b.keys(&["y"]);
         // Both outcomes are in the audit log: one withdrew, the other was refused.
@@ -483,7 +483,7 @@ fn a_console_quit_mid_action_finishes_it_and_a_hangup_interrupts_it() {
     let t = Tmux::start("conquit-q", 100, 30, &cmd);
     t.wait_for("Established");
     t.keys(&["w"]);
-    t.wait_for("y/Enter confirm");
+    t.wait_for("y/enter confirm");
     t.keys(&["y"]);
     wait_for_file(&env);
     t.keys(&["q"]);
@@ -510,7 +510,7 @@ fn a_console_quit_mid_action_finishes_it_and_a_hangup_interrupts_it() {
     let t = Tmux::start("conquit-hup", 100, 30, &cmd);
     t.wait_for("Established");
     t.keys(&["w"]);
-    t.wait_for("y/Enter confirm");
+    t.wait_for("y/enter confirm");
     t.keys(&["y"]);
     wait_for_file(&env);
     let pid = String::from_utf8_lossy(

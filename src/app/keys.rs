@@ -1,25 +1,25 @@
 //! What a key does: in a dialog, in the help, while typing a filter, in the Nomad pane,
 //! and everywhere else — resolved through the keymap, so every key is remappable.
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::{KeyCode, KeyEvent};
 
 use super::{nomad, Effect, Event, Level, Mode, Pending, State, View};
-use crate::config::keymap::Action;
+use crate::config::keymap::{Command, Layer};
 use crate::domain::{ActionKind, Request};
 
 pub(super) fn on_key(state: &mut State, key: KeyEvent) -> Vec<Effect> {
     match state.mode.clone() {
         Mode::Help => {
             // The help scrolls (it is longer than an 80x24 terminal); other keys close it.
-            match (state.keymap.action_for(&key), key.code) {
-                (Some(Action::SelectDown), _) => state.help_scroll += 1,
-                (Some(Action::SelectUp), _) => {
+            match (state.keymap.command_for(&key), key.code) {
+                (Some(Command::SelectDown), _) => state.help_scroll += 1,
+                (Some(Command::SelectUp), _) => {
                     state.help_scroll = state.help_scroll.saturating_sub(1)
                 }
-                (Some(Action::ScrollForward), _) | (_, KeyCode::Char(' ')) => {
+                (Some(Command::ScrollForward), _) | (_, KeyCode::Char(' ')) => {
                     state.help_scroll += 10
                 }
-                (Some(Action::ScrollBack), _) => {
+                (Some(Command::ScrollBack), _) => {
                     state.help_scroll = state.help_scroll.saturating_sub(10)
                 }
                 (_, KeyCode::Home) => state.help_scroll = 0,
@@ -31,7 +31,7 @@ pub(super) fn on_key(state: &mut State, key: KeyEvent) -> Vec<Effect> {
         Mode::Normal if state.view == View::Nomad && state.nomad_view.editing => {
             on_filter_key(state, key)
         }
-        Mode::Normal => match state.keymap.action_for(&key) {
+        Mode::Normal => match state.keymap.command_for(&key) {
             Some(action) if state.view == View::Nomad => match on_nomad_action(state, action) {
                 Some(effects) => effects,
                 None => on_action(state, action),
@@ -43,34 +43,39 @@ pub(super) fn on_key(state: &mut State, key: KeyEvent) -> Vec<Effect> {
 }
 
 pub(super) fn on_confirm_key(state: &mut State, p: Pending, key: KeyEvent) -> Vec<Effect> {
-    let ctrl_c = key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL);
-    match key.code {
-        KeyCode::Char('y') | KeyCode::Enter if !p.needs_force && !ctrl_c => {
+    let km = &state.keymap;
+    let (confirm, force, cancel) = (
+        km.label(Command::Confirm),
+        km.label(Command::Force),
+        km.label(Command::Cancel),
+    );
+    match state.keymap.command_in(Layer::Dialog, &key) {
+        Some(Command::Confirm) if !p.needs_force => {
             state.mode = Mode::Normal;
             start(state, p.request)
         }
-        KeyCode::Char('y') | KeyCode::Enter if !ctrl_c => {
+        Some(Command::Confirm) => {
             state.mode = Mode::Confirm(Pending {
                 note: Some(format!(
-                    "y does not proceed: this black-holes {}. Only F (twice) does; n cancels.",
+                    "{confirm} does not proceed: this black-holes {}. Only {force} (twice) does; {cancel} cancels.",
                     state.prefix
                 )),
                 ..p
             });
             Vec::new()
         }
-        KeyCode::Char('F') if p.needs_force && !p.forced_once => {
+        Some(Command::Force) if p.needs_force && !p.forced_once => {
             state.mode = Mode::Confirm(Pending {
                 forced_once: true,
                 note: Some(format!(
-                    "Sure? {} will not answer anywhere. F again to withdraw {} anyway.",
+                    "Sure? {} will not answer anywhere. {force} again to withdraw {} anyway.",
                     state.prefix, p.request.metro
                 )),
                 ..p
             });
             Vec::new()
         }
-        KeyCode::Char('F') if p.needs_force => {
+        Some(Command::Force) if p.needs_force => {
             state.mode = Mode::Normal;
             start(
                 state,
@@ -80,7 +85,7 @@ pub(super) fn on_confirm_key(state: &mut State, p: Pending, key: KeyEvent) -> Ve
                 },
             )
         }
-        KeyCode::Char('n') | KeyCode::Esc | KeyCode::Char('q') => {
+        Some(Command::Cancel) => {
             state.mode = Mode::Normal;
             state.flash = Some(Event {
                 at: state.now,
@@ -93,10 +98,6 @@ pub(super) fn on_confirm_key(state: &mut State, p: Pending, key: KeyEvent) -> Ve
             });
             Vec::new()
         }
-        _ if ctrl_c => {
-            state.mode = Mode::Normal;
-            Vec::new()
-        }
         _ => Vec::new(),
     }
 }
@@ -107,24 +108,24 @@ pub(super) fn start(state: &mut State, request: Request) -> Vec<Effect> {
     vec![Effect::Execute(request)]
 }
 
-pub(super) fn on_action(state: &mut State, action: Action) -> Vec<Effect> {
+pub(super) fn on_action(state: &mut State, action: Command) -> Vec<Effect> {
     match action {
-        Action::SelectUp => {
+        Command::SelectUp => {
             state.selected = state.selected.saturating_sub(1);
             Vec::new()
         }
-        Action::SelectDown => {
+        Command::SelectDown => {
             if state.selected + 1 < state.metros.len() {
                 state.selected += 1;
             }
             Vec::new()
         }
-        Action::Help => {
+        Command::Help => {
             state.mode = Mode::Help;
             state.help_scroll = 0;
             Vec::new()
         }
-        Action::Quit => match state.busy.clone() {
+        Command::Quit => match state.busy.clone() {
             None => vec![Effect::Quit],
             // A confirmed action finishes and is recorded before the console goes.
             Some(busy) if !state.quitting => {
@@ -143,36 +144,29 @@ pub(super) fn on_action(state: &mut State, action: Action) -> Vec<Effect> {
                 vec![Effect::Interrupt]
             }
         },
-        Action::Refresh => vec![Effect::Refresh],
-        Action::Withdraw => ask(state, ActionKind::Withdraw),
-        Action::Restore => ask(state, ActionKind::Restore),
-        Action::ViewOverview => set_view(state, View::Overview),
-        Action::ViewLatency => set_view(state, View::Latency),
-        Action::ViewNomad => set_view(state, View::Nomad),
-        Action::NextView => {
-            let next = match state.view {
-                View::Overview => View::Latency,
-                View::Latency => View::Nomad,
-                View::Nomad => View::Overview,
-            };
-            set_view(state, next)
-        }
-        Action::Freeze => {
+        Command::Refresh => vec![Effect::Refresh],
+        Command::Withdraw => ask(state, ActionKind::Withdraw),
+        Command::Restore => ask(state, ActionKind::Restore),
+        Command::ViewOverview => set_view(state, View::Overview),
+        Command::ViewLatency => set_view(state, View::Latency),
+        Command::ViewNomad => set_view(state, View::Nomad),
+        Command::NextView => set_view(state, state.view.next()),
+        Command::Freeze => {
             state.chart.frozen_at = match state.chart.frozen_at {
                 Some(_) => None,
                 None => Some(state.now),
             };
             Vec::new()
         }
-        Action::ZoomIn => {
+        Command::ZoomIn => {
             state.chart.zoom_in();
             Vec::new()
         }
-        Action::ZoomOut => {
+        Command::ZoomOut => {
             state.chart.zoom_out();
             Vec::new()
         }
-        Action::ToggleAllMetros => {
+        Command::ToggleAllMetros => {
             state.chart.all_metros = !state.chart.all_metros;
             Vec::new()
         }
@@ -237,7 +231,7 @@ pub(super) fn on_filter_key(state: &mut State, key: KeyEvent) -> Vec<Effect> {
 
 /// Actions that mean something else in the Nomad pane; `None` falls through to the
 /// global meaning.
-pub(super) fn on_nomad_action(state: &mut State, action: Action) -> Option<Vec<Effect>> {
+pub(super) fn on_nomad_action(state: &mut State, action: Command) -> Option<Vec<Effect>> {
     let rows = state.nomad_view.rows.len();
     let selected_alloc = nomad::alloc_row(state, state.nomad_view.selected)
         .map(|(m, a)| (m.to_string(), a.id.to_string()));
@@ -246,27 +240,27 @@ pub(super) fn on_nomad_action(state: &mut State, action: Action) -> Option<Vec<E
     let view = &mut state.nomad_view;
     let effects = match action {
         // In the logs, the selection keys and the page keys scroll.
-        Action::SelectUp | Action::SelectDown | Action::ScrollBack | Action::ScrollForward
+        Command::SelectUp | Command::SelectDown | Command::ScrollBack | Command::ScrollForward
             if logs_open =>
         {
             if let Some(l) = view.logs.as_mut() {
                 match action {
-                    Action::SelectUp => l.scroll_back(1),
-                    Action::SelectDown => l.scroll_forward(1),
-                    Action::ScrollBack => l.scroll_back(nomad::PAGE),
+                    Command::SelectUp => l.scroll_back(1),
+                    Command::SelectDown => l.scroll_forward(1),
+                    Command::ScrollBack => l.scroll_back(nomad::PAGE),
                     _ => l.scroll_forward(nomad::PAGE),
                 }
             }
             Vec::new()
         }
-        Action::Follow if logs_open => {
+        Command::Follow if logs_open => {
             if let Some(l) = view.logs.as_mut() {
                 l.follow();
             }
             Vec::new()
         }
-        Action::SelectUp | Action::ScrollBack if !view_open => {
-            let step = if action == Action::SelectUp {
+        Command::SelectUp | Command::ScrollBack if !view_open => {
+            let step = if action == Command::SelectUp {
                 1
             } else {
                 nomad::PAGE
@@ -274,8 +268,8 @@ pub(super) fn on_nomad_action(state: &mut State, action: Action) -> Option<Vec<E
             view.selected = view.selected.saturating_sub(step);
             Vec::new()
         }
-        Action::SelectDown | Action::ScrollForward if !view_open => {
-            let step = if action == Action::SelectDown {
+        Command::SelectDown | Command::ScrollForward if !view_open => {
+            let step = if action == Command::SelectDown {
                 1
             } else {
                 nomad::PAGE
@@ -283,11 +277,11 @@ pub(super) fn on_nomad_action(state: &mut State, action: Action) -> Option<Vec<E
             view.selected = (view.selected + step).min(rows.saturating_sub(1));
             Vec::new()
         }
-        Action::Follow if !view_open => {
+        Command::Follow if !view_open => {
             view.selected = rows.saturating_sub(1);
             Vec::new()
         }
-        Action::NextMetro => {
+        Command::NextMetro => {
             let metros = nomad::nomad_metros(state);
             let next = match &state.nomad_view.metro {
                 None => metros.first().map(|m| m.to_string()),
@@ -302,16 +296,16 @@ pub(super) fn on_nomad_action(state: &mut State, action: Action) -> Option<Vec<E
             nomad::refresh_rows(state);
             Vec::new()
         }
-        Action::Filter => {
+        Command::Filter => {
             view.editing = true;
             Vec::new()
         }
-        Action::Sort => {
+        Command::Sort => {
             view.sort = view.sort.next();
             nomad::refresh_rows(state);
             Vec::new()
         }
-        Action::Open => match selected_alloc {
+        Command::Open => match selected_alloc {
             Some((metro, id)) => {
                 state.nomad_view.logs = None;
                 state.nomad_view.detail = Some(nomad::Detail {
@@ -323,7 +317,7 @@ pub(super) fn on_nomad_action(state: &mut State, action: Action) -> Option<Vec<E
             }
             None => Vec::new(),
         },
-        Action::Logs => {
+        Command::Logs => {
             let chosen = match &state.nomad_view.detail {
                 Some(d) => {
                     let task = d
@@ -355,7 +349,7 @@ pub(super) fn on_nomad_action(state: &mut State, action: Action) -> Option<Vec<E
                 None => Vec::new(),
             }
         }
-        Action::LogStream => match view.logs.as_ref() {
+        Command::LogStream => match view.logs.as_ref() {
             Some(l) => {
                 let (metro, alloc_id, task, stderr) = (
                     l.metro.clone(),
@@ -377,11 +371,11 @@ pub(super) fn on_nomad_action(state: &mut State, action: Action) -> Option<Vec<E
             None => Vec::new(),
         },
         // Logs close first, back to the detail they were opened from (if any).
-        Action::Back if logs_open => {
+        Command::Back if logs_open => {
             view.logs = None;
             vec![Effect::StopLogs]
         }
-        Action::Back if view_open => {
+        Command::Back if view_open => {
             view.detail = None;
             Vec::new()
         }

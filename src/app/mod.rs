@@ -35,13 +35,43 @@ pub struct Explained {
 }
 const MAX_MARKERS: usize = 200;
 
-/// The console's screens.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// The console's screens, in the order of their tabs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, strum::EnumIter)]
 pub enum View {
     #[default]
     Overview,
     Latency,
     Nomad,
+}
+
+impl View {
+    /// The command that shows it (its tab shows that command's key).
+    pub fn command(self) -> crate::config::keymap::Command {
+        use crate::config::keymap::Command;
+        match self {
+            View::Overview => Command::ViewOverview,
+            View::Latency => Command::ViewLatency,
+            View::Nomad => Command::ViewNomad,
+        }
+    }
+
+    pub fn title(self) -> &'static str {
+        match self {
+            View::Overview => "overview",
+            View::Latency => "latency",
+            View::Nomad => "nomad",
+        }
+    }
+
+    /// The next tab, wrapping round.
+    pub fn next(self) -> View {
+        use strum::IntoEnumIterator as _;
+        View::iter()
+            .cycle()
+            .skip_while(|v| *v != self)
+            .nth(1)
+            .unwrap_or_default()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

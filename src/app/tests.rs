@@ -964,11 +964,11 @@ mod latency_and_nomad {
         // Remapped keys work the same.
         let cfg_keys = crate::config::keymap::Keymap::default();
         assert_eq!(
-            cfg_keys.action_for(&crossterm::event::KeyEvent::new(
+            cfg_keys.command_for(&crossterm::event::KeyEvent::new(
                 KeyCode::PageUp,
                 crossterm::event::KeyModifiers::NONE
             )),
-            Some(crate::config::keymap::Action::ScrollBack)
+            Some(crate::config::keymap::Command::ScrollBack)
         );
     }
 

@@ -1,143 +1,166 @@
-//! Key bindings as data: the [`Action`]s an operator can trigger, the default keys for
-//! each, parsing of key specs such as `"ctrl-r"`, and overrides from `[console.keys]`.
+//! Key bindings as data: the [`Command`]s an operator can give with one key, the
+//! default keys for each, parsing of key specs such as `"ctrl-r"`, and overrides from
+//! `[console.keys]`.
 //!
-//! This file owns the binding table that both the event loop (`action_for`) and the
-//! generated help overlay (`bindings`) read, so the two can never disagree. It does no
-//! I/O and draws nothing; positions and file names in errors are the config loader's job.
+//! This file owns the binding table that the state machine (`command_for`), the help
+//! overlay (`bindings`) and every key hint on screen (`label`) read, so none can
+//! disagree with another. Commands live in layers: the dialog's keys (confirm, cancel,
+//! force) may reuse keys of the main layer, since a dialog takes every key while it is
+//! open. It does no I/O and draws nothing.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use strum::{EnumIter, EnumMessage, EnumString, IntoEnumIterator, IntoStaticStr};
 
-/// Something the operator can ask the console to do with one key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Action {
+/// Something the operator can tell the console with one key. The snake_case name is the
+/// key in `[console.keys]`; the message is its line in the help.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    EnumIter,
+    EnumString,
+    IntoStaticStr,
+    EnumMessage,
+)]
+#[strum(serialize_all = "snake_case")]
+pub enum Command {
+    #[strum(message = "select the previous metro (or row; logs: a line back)")]
     SelectUp,
+    #[strum(message = "select the next metro (or row; logs: a line on)")]
     SelectDown,
+    #[strum(message = "withdraw the selected metro's anycast advertisement")]
     Withdraw,
+    #[strum(message = "restore the selected metro's anycast advertisement")]
     Restore,
+    #[strum(message = "poll every metro now")]
     Refresh,
+    #[strum(message = "show or hide this help")]
     Help,
+    #[strum(message = "quit the console")]
     Quit,
+    #[strum(message = "show the overview")]
     ViewOverview,
+    #[strum(message = "show the latency pane")]
     ViewLatency,
+    #[strum(message = "show the Nomad pane")]
     ViewNomad,
+    #[strum(message = "cycle views")]
     NextView,
+    #[strum(message = "freeze or unfreeze the latency chart")]
     Freeze,
+    #[strum(message = "shorten the chart's time window")]
     ZoomIn,
+    #[strum(message = "lengthen the chart's time window")]
     ZoomOut,
+    #[strum(message = "chart every metro, not only anycast")]
     ToggleAllMetros,
+    #[strum(message = "Nomad pane: next metro (or all)")]
     NextMetro,
+    #[strum(message = "Nomad pane: filter jobs and allocations")]
     Filter,
+    #[strum(message = "Nomad pane: sort by the next column")]
     Sort,
+    #[strum(message = "Nomad pane: open the selected allocation")]
     Open,
+    #[strum(message = "Nomad pane: follow the allocation's logs")]
     Logs,
+    #[strum(message = "logs: switch stdout/stderr")]
     LogStream,
+    #[strum(message = "close the logs (back to the detail) or the detail")]
     Back,
+    #[strum(message = "logs: scroll back a page (list: a page up)")]
     ScrollBack,
+    #[strum(message = "logs: scroll forward a page (list: a page down)")]
     ScrollForward,
+    #[strum(message = "logs: follow new lines again (list: the last row)")]
     Follow,
+    #[strum(message = "in a dialog: go ahead")]
+    Confirm,
+    #[strum(message = "in a dialog: cancel")]
+    Cancel,
+    #[strum(message = "in the last-metro dialog: force it (asked twice)")]
+    Force,
 }
 
-impl Action {
-    /// Every action, in the order the help overlay lists them.
-    pub const ALL: [Action; 25] = [
-        Action::SelectUp,
-        Action::SelectDown,
-        Action::Withdraw,
-        Action::Restore,
-        Action::Refresh,
-        Action::Help,
-        Action::Quit,
-        Action::ViewOverview,
-        Action::ViewLatency,
-        Action::ViewNomad,
-        Action::NextView,
-        Action::Freeze,
-        Action::ZoomIn,
-        Action::ZoomOut,
-        Action::ToggleAllMetros,
-        Action::NextMetro,
-        Action::Filter,
-        Action::Sort,
-        Action::Open,
-        Action::Logs,
-        Action::LogStream,
-        Action::Back,
-        Action::ScrollBack,
-        Action::ScrollForward,
-        Action::Follow,
-    ];
+/// Where a command's keys apply: everywhere, or only in a confirmation dialog.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layer {
+    Main,
+    Dialog,
+}
 
-    /// The action's key in `[console.keys]`.
+impl Command {
+    /// Every command, in the order the help lists them.
+    pub fn all() -> impl Iterator<Item = Command> {
+        Command::iter()
+    }
+
+    /// The command's key in `[console.keys]`.
     pub fn name(self) -> &'static str {
-        match self {
-            Action::SelectUp => "select_up",
-            Action::SelectDown => "select_down",
-            Action::Withdraw => "withdraw",
-            Action::Restore => "restore",
-            Action::Refresh => "refresh",
-            Action::Help => "help",
-            Action::Quit => "quit",
-            Action::ViewOverview => "view_overview",
-            Action::ViewLatency => "view_latency",
-            Action::ViewNomad => "view_nomad",
-            Action::NextView => "next_view",
-            Action::Freeze => "freeze",
-            Action::ZoomIn => "zoom_in",
-            Action::ZoomOut => "zoom_out",
-            Action::ToggleAllMetros => "toggle_all_metros",
-            Action::NextMetro => "next_metro",
-            Action::Filter => "filter",
-            Action::Sort => "sort",
-            Action::Open => "open",
-            Action::Logs => "logs",
-            Action::LogStream => "log_stream",
-            Action::Back => "back",
-            Action::ScrollBack => "scroll_back",
-            Action::ScrollForward => "scroll_forward",
-            Action::Follow => "follow",
-        }
+        self.into()
+    }
+
+    /// The command named `name` in `[console.keys]`, if any.
+    pub fn from_name(name: &str) -> Option<Command> {
+        name.parse().ok()
     }
 
     /// One line for the help overlay.
     pub fn description(self) -> &'static str {
+        self.get_message().unwrap_or("")
+    }
+
+    pub fn layer(self) -> Layer {
         match self {
-            Action::SelectUp => "select the previous metro (or row; logs: a line back)",
-            Action::SelectDown => "select the next metro (or row; logs: a line on)",
-            Action::Withdraw => "withdraw the selected metro's anycast advertisement",
-            Action::Restore => "restore the selected metro's anycast advertisement",
-            Action::Refresh => "poll every metro now",
-            Action::Help => "show or hide this help",
-            Action::Quit => "quit the console",
-            Action::ViewOverview => "show the overview",
-            Action::ViewLatency => "show the latency pane",
-            Action::ViewNomad => "show the Nomad pane",
-            Action::NextView => "cycle views",
-            Action::Freeze => "freeze or unfreeze the latency chart",
-            Action::ZoomIn => "shorten the chart's time window",
-            Action::ZoomOut => "lengthen the chart's time window",
-            Action::ToggleAllMetros => "chart every metro, not only anycast",
-            Action::NextMetro => "Nomad pane: next metro (or all)",
-            Action::Filter => "Nomad pane: filter jobs and allocations",
-            Action::Sort => "Nomad pane: sort by the next column",
-            Action::Open => "Nomad pane: open the selected allocation",
-            Action::Logs => "Nomad pane: follow the allocation's logs",
-            Action::LogStream => "logs: switch stdout/stderr",
-            Action::Back => "close the logs (back to the detail) or the detail",
-            Action::ScrollBack => "logs: scroll back a page (list: a page up)",
-            Action::ScrollForward => "logs: scroll forward a page (list: a page down)",
-            Action::Follow => "logs: follow new lines again (list: the last row)",
+            Command::Confirm | Command::Cancel | Command::Force => Layer::Dialog,
+            _ => Layer::Main,
         }
     }
 
-    /// The action whose [`name`](Action::name) is `name`.
-    pub fn from_name(name: &str) -> Option<Action> {
-        Action::ALL.into_iter().find(|a| a.name() == name)
+    /// The keys a command has unless `[console.keys]` says otherwise.
+    pub fn default_keys(self) -> &'static [&'static str] {
+        match self {
+            Command::SelectUp => &["up", "k"],
+            Command::SelectDown => &["down", "j"],
+            Command::Withdraw => &["w"],
+            Command::Restore => &["r"],
+            Command::Refresh => &["ctrl-r"],
+            Command::Help => &["?"],
+            Command::Quit => &["q", "ctrl-c"],
+            Command::ViewOverview => &["1"],
+            Command::ViewLatency => &["2"],
+            Command::ViewNomad => &["3"],
+            Command::NextView => &["tab"],
+            Command::Freeze => &["f"],
+            Command::ZoomIn => &["+"],
+            Command::ZoomOut => &["-"],
+            Command::ToggleAllMetros => &["a"],
+            Command::NextMetro => &["m"],
+            Command::Filter => &["/"],
+            Command::Sort => &["s"],
+            Command::Open => &["enter"],
+            Command::Logs => &["l"],
+            Command::LogStream => &["o"],
+            Command::Back => &["esc"],
+            Command::ScrollBack => &["pageup"],
+            Command::ScrollForward => &["pagedown"],
+            Command::Follow => &["end", "G"],
+            Command::Confirm => &["y", "enter"],
+            Command::Cancel => &["n", "esc", "q", "ctrl-c"],
+            Command::Force => &["F"],
+        }
     }
 }
 
-impl fmt::Display for Action {
+impl fmt::Display for Command {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
     }
@@ -268,137 +291,108 @@ fn bad_key(spec: &str) -> String {
     )
 }
 
-/// The binding table: for every [`Action`], the keys that trigger it.
+/// The binding table: for every [`Command`], the keys that give it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Keymap {
-    /// Indexed like [`Action::ALL`].
-    keys: [Vec<KeySpec>; Action::ALL.len()],
-}
-
-fn key(code: KeyCode) -> KeySpec {
-    KeySpec::new(code, KeyModifiers::NONE)
-}
-
-fn ctrl(c: char) -> KeySpec {
-    KeySpec::new(KeyCode::Char(c), KeyModifiers::CONTROL)
-}
-
-fn index(action: Action) -> usize {
-    // ALL lists every variant, so the search cannot fail; fall back to 0 to stay total.
-    Action::ALL.iter().position(|a| *a == action).unwrap_or(0)
+    keys: BTreeMap<Command, Vec<KeySpec>>,
 }
 
 impl Default for Keymap {
     fn default() -> Self {
         Keymap {
-            keys: [
-                vec![key(KeyCode::Up), key(KeyCode::Char('k'))],
-                vec![key(KeyCode::Down), key(KeyCode::Char('j'))],
-                vec![key(KeyCode::Char('w'))],
-                vec![key(KeyCode::Char('r'))],
-                vec![ctrl('r')],
-                vec![key(KeyCode::Char('?'))],
-                vec![key(KeyCode::Char('q')), ctrl('c')],
-                vec![key(KeyCode::Char('1'))],
-                vec![key(KeyCode::Char('2'))],
-                vec![key(KeyCode::Char('3'))],
-                vec![key(KeyCode::Tab)],
-                vec![key(KeyCode::Char('f'))],
-                vec![key(KeyCode::Char('+'))],
-                vec![key(KeyCode::Char('-'))],
-                vec![key(KeyCode::Char('a'))],
-                vec![key(KeyCode::Char('m'))],
-                vec![key(KeyCode::Char('/'))],
-                vec![key(KeyCode::Char('s'))],
-                vec![key(KeyCode::Enter)],
-                vec![key(KeyCode::Char('l'))],
-                vec![key(KeyCode::Char('o'))],
-                vec![key(KeyCode::Esc)],
-                vec![key(KeyCode::PageUp)],
-                vec![key(KeyCode::PageDown)],
-                vec![key(KeyCode::End), key(KeyCode::Char('G'))],
-            ],
+            keys: Command::all()
+                .map(|c| {
+                    let keys = c
+                        .default_keys()
+                        .iter()
+                        .filter_map(|spec| parse_key(spec).ok())
+                        .collect();
+                    (c, keys)
+                })
+                .collect(),
         }
     }
 }
 
 impl Keymap {
-    /// The action bound to a terminal key event, if any. The event's kind (press,
-    /// repeat, release) is not looked at; the event loop filters presses.
-    pub fn action_for(&self, event: &KeyEvent) -> Option<Action> {
-        Action::ALL
-            .into_iter()
-            .find(|a| self.keys(*a).iter().any(|k| k.matches(event)))
+    /// The main layer's command for a terminal key event, if any. The event's kind
+    /// (press, repeat, release) is not looked at; the event loop filters presses.
+    pub fn command_for(&self, event: &KeyEvent) -> Option<Command> {
+        self.command_in(Layer::Main, event)
     }
 
-    /// The keys bound to one action.
-    pub fn keys(&self, action: Action) -> &[KeySpec] {
-        &self.keys[index(action)]
+    /// The command a key gives in `layer`.
+    pub fn command_in(&self, layer: Layer, event: &KeyEvent) -> Option<Command> {
+        Command::all()
+            .filter(|c| c.layer() == layer)
+            .find(|c| self.keys(*c).iter().any(|k| k.matches(event)))
     }
 
-    /// Every action with its key labels, in [`Action::ALL`] order; the help overlay is
-    /// generated from this.
-    pub fn bindings(&self) -> Vec<(Action, Vec<String>)> {
-        Action::ALL
-            .into_iter()
-            .map(|a| (a, self.keys(a).iter().map(ToString::to_string).collect()))
+    /// The keys bound to one command.
+    pub fn keys(&self, command: Command) -> &[KeySpec] {
+        self.keys.get(&command).map_or(&[], Vec::as_slice)
+    }
+
+    /// The first key of a command, as the hints on screen show it (`"w"`, `"enter"`).
+    pub fn label(&self, command: Command) -> String {
+        self.keys(command)
+            .first()
+            .map(ToString::to_string)
+            .unwrap_or_default()
+    }
+
+    /// A command's first two keys, joined the way hints show alternatives: `"y/enter"`
+    /// (the help lists them all).
+    pub fn labels(&self, command: Command) -> String {
+        self.keys(command)
+            .iter()
+            .take(2)
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("/")
+    }
+
+    /// Every command with its key labels, in [`Command::all`] order; the help overlay
+    /// is generated from this.
+    pub fn bindings(&self) -> Vec<(Command, Vec<String>)> {
+        Command::all()
+            .map(|c| (c, self.keys(c).iter().map(ToString::to_string).collect()))
             .collect()
     }
 
-    /// Replace one action's keys. An action needs at least one key, and a key may not
-    /// be listed twice. Conflicts with other actions are checked by [`Keymap::conflict`].
-    pub fn set_keys(&mut self, action: Action, keys: Vec<KeySpec>) -> Result<(), String> {
+    /// Replace one command's keys. A command needs at least one key, and a key may not
+    /// be listed twice. Conflicts with other commands are checked by
+    /// [`Keymap::conflict`].
+    pub fn set_keys(&mut self, command: Command, keys: Vec<KeySpec>) -> Result<(), String> {
         if keys.is_empty() {
-            return Err(format!("`{action}` needs at least one key"));
+            return Err(format!("`{command}` needs at least one key"));
         }
         for (i, k) in keys.iter().enumerate() {
             if keys[..i].contains(k) {
-                return Err(format!("key `{k}` is listed twice for `{action}`"));
+                return Err(format!("key `{k}` is listed twice for `{command}`"));
             }
         }
-        self.keys[index(action)] = keys;
+        self.keys.insert(command, keys);
         Ok(())
     }
 
-    /// The first key bound to two actions, if any, as (key, first action, second action)
-    /// in [`Action::ALL`] order.
-    pub fn conflict(&self) -> Option<(KeySpec, Action, Action)> {
-        for (i, a) in Action::ALL.into_iter().enumerate() {
-            for b in Action::ALL.into_iter().skip(i + 1) {
-                if let Some(k) = self.keys(a).iter().find(|k| self.keys(b).contains(k)) {
-                    return Some((*k, a, b));
+    /// The first key bound to two commands of one layer, if any, as (key, first
+    /// command, second command) in [`Command::all`] order.
+    pub fn conflict(&self) -> Option<(KeySpec, Command, Command)> {
+        let all: Vec<Command> = Command::all().collect();
+        for (i, a) in all.iter().enumerate() {
+            for b in all[i + 1..].iter().filter(|b| b.layer() == a.layer()) {
+                if let Some(k) = self.keys(*a).iter().find(|k| self.keys(*b).contains(k)) {
+                    return Some((*k, *a, *b));
                 }
             }
         }
         None
     }
-
-    /// Apply `(action, key specs)` overrides: each replaces that action's keys. After
-    /// all are applied, a key bound to two actions is an error. On error `self` is left
-    /// unchanged.
-    pub fn apply_overrides<I, S>(&mut self, overrides: I) -> Result<(), String>
-    where
-        I: IntoIterator<Item = (Action, Vec<S>)>,
-        S: AsRef<str>,
-    {
-        let mut next = self.clone();
-        for (action, specs) in overrides {
-            let keys = specs
-                .iter()
-                .map(|s| parse_key(s.as_ref()))
-                .collect::<Result<Vec<_>, _>>()?;
-            next.set_keys(action, keys)?;
-        }
-        if let Some((k, a, b)) = next.conflict() {
-            return Err(conflict_message(k, a, b));
-        }
-        *self = next;
-        Ok(())
-    }
 }
 
-/// The error text for a key bound to two actions.
-pub fn conflict_message(key: KeySpec, a: Action, b: Action) -> String {
+/// The error text for a key bound to two commands.
+pub fn conflict_message(key: KeySpec, a: Command, b: Command) -> String {
     format!("key `{key}` is bound to both `{a}` and `{b}`")
 }
 
@@ -410,6 +404,35 @@ mod tests {
 
     fn ev(code: KeyCode, modifiers: KeyModifiers) -> KeyEvent {
         KeyEvent::new(code, modifiers)
+    }
+
+    fn key(code: KeyCode) -> KeySpec {
+        KeySpec::new(code, KeyModifiers::NONE)
+    }
+
+    fn ctrl(c: char) -> KeySpec {
+        KeySpec::new(KeyCode::Char(c), KeyModifiers::CONTROL)
+    }
+
+    /// What the config loader does with `[console.keys]`: each command's keys replaced,
+    /// then a key bound twice in a layer refused, leaving the map as it was.
+    fn apply<S: AsRef<str>>(
+        km: &mut Keymap,
+        overrides: impl IntoIterator<Item = (Command, Vec<S>)>,
+    ) -> Result<(), String> {
+        let mut next = km.clone();
+        for (c, specs) in overrides {
+            let keys = specs
+                .iter()
+                .map(|s| parse_key(s.as_ref()))
+                .collect::<Result<Vec<_>, _>>()?;
+            next.set_keys(c, keys)?;
+        }
+        if let Some((k, a, b)) = next.conflict() {
+            return Err(conflict_message(k, a, b));
+        }
+        *km = next;
+        Ok(())
     }
 
     #[test]
@@ -483,13 +506,13 @@ mod tests {
         let km = Keymap::default();
         assert_eq!(km.conflict(), None);
         let b = km.bindings();
-        assert_eq!(b.len(), 25);
-        assert_eq!(b[0], (Action::SelectUp, vec!["up".into(), "k".into()]));
-        assert_eq!(b[4], (Action::Refresh, vec!["ctrl-r".into()]));
-        assert_eq!(b[6], (Action::Quit, vec!["q".into(), "ctrl-c".into()]));
-        let order: Vec<Action> = b.iter().map(|(a, _)| *a).collect();
-        assert_eq!(order, Action::ALL.to_vec());
-        for a in Action::ALL {
+        assert_eq!(b.len(), Command::all().count());
+        assert_eq!(b[0], (Command::SelectUp, vec!["up".into(), "k".into()]));
+        assert_eq!(b[4], (Command::Refresh, vec!["ctrl-r".into()]));
+        assert_eq!(b[6], (Command::Quit, vec!["q".into(), "ctrl-c".into()]));
+        let order: Vec<Command> = b.iter().map(|(a, _)| *a).collect();
+        assert_eq!(order, Command::all().collect::<Vec<_>>());
+        for a in Command::all() {
             assert!(!km.keys(a).is_empty(), "{a} has no default key");
         }
     }
@@ -498,48 +521,48 @@ mod tests {
     fn view_and_pane_defaults() {
         let km = Keymap::default();
         let labels =
-            |a: Action| -> Vec<String> { km.keys(a).iter().map(ToString::to_string).collect() };
+            |a: Command| -> Vec<String> { km.keys(a).iter().map(ToString::to_string).collect() };
         for (action, name, want) in [
-            (Action::ViewOverview, "view_overview", "1"),
-            (Action::ViewLatency, "view_latency", "2"),
-            (Action::ViewNomad, "view_nomad", "3"),
-            (Action::NextView, "next_view", "tab"),
-            (Action::Freeze, "freeze", "f"),
-            (Action::ZoomIn, "zoom_in", "+"),
-            (Action::ZoomOut, "zoom_out", "-"),
-            (Action::ToggleAllMetros, "toggle_all_metros", "a"),
-            (Action::NextMetro, "next_metro", "m"),
-            (Action::Filter, "filter", "/"),
-            (Action::Sort, "sort", "s"),
-            (Action::Open, "open", "enter"),
-            (Action::Logs, "logs", "l"),
-            (Action::LogStream, "log_stream", "o"),
-            (Action::Back, "back", "esc"),
+            (Command::ViewOverview, "view_overview", "1"),
+            (Command::ViewLatency, "view_latency", "2"),
+            (Command::ViewNomad, "view_nomad", "3"),
+            (Command::NextView, "next_view", "tab"),
+            (Command::Freeze, "freeze", "f"),
+            (Command::ZoomIn, "zoom_in", "+"),
+            (Command::ZoomOut, "zoom_out", "-"),
+            (Command::ToggleAllMetros, "toggle_all_metros", "a"),
+            (Command::NextMetro, "next_metro", "m"),
+            (Command::Filter, "filter", "/"),
+            (Command::Sort, "sort", "s"),
+            (Command::Open, "open", "enter"),
+            (Command::Logs, "logs", "l"),
+            (Command::LogStream, "log_stream", "o"),
+            (Command::Back, "back", "esc"),
         ] {
             assert_eq!(action.name(), name);
             assert_eq!(labels(action), [want], "{name}");
             let k = parse_key(want).unwrap();
-            assert_eq!(km.action_for(&ev(k.code, k.modifiers)), Some(action));
+            assert_eq!(km.command_for(&ev(k.code, k.modifiers)), Some(action));
         }
-        // The new actions come after the original seven, in the help overlay's order.
-        assert_eq!(Action::ALL[7], Action::ViewOverview);
-        assert_eq!(Action::ALL[21], Action::Back);
+        // The view keys come after the original seven, in the help overlay's order.
+        assert_eq!(Command::all().nth(7), Some(Command::ViewOverview));
+        assert_eq!(Command::all().nth(21), Some(Command::Back));
         for (action, name, want) in [
-            (Action::ScrollBack, "scroll_back", &["pageup"][..]),
-            (Action::ScrollForward, "scroll_forward", &["pagedown"]),
-            (Action::Follow, "follow", &["end", "G"]),
+            (Command::ScrollBack, "scroll_back", &["pageup"][..]),
+            (Command::ScrollForward, "scroll_forward", &["pagedown"]),
+            (Command::Follow, "follow", &["end", "G"]),
         ] {
             assert_eq!(action.name(), name);
             assert_eq!(labels(action), want, "{name}");
             for spec in want {
                 let k = parse_key(spec).unwrap();
-                assert_eq!(km.action_for(&ev(k.code, k.modifiers)), Some(action));
+                assert_eq!(km.command_for(&ev(k.code, k.modifiers)), Some(action));
             }
         }
         // `+` is typed with shift on most layouts; it still matches.
         assert_eq!(
-            km.action_for(&ev(KeyCode::Char('+'), KeyModifiers::SHIFT)),
-            Some(Action::ZoomIn)
+            km.command_for(&ev(KeyCode::Char('+'), KeyModifiers::SHIFT)),
+            Some(Command::ZoomIn)
         );
     }
 
@@ -547,32 +570,32 @@ mod tests {
     fn action_for_ignores_shift_on_characters() {
         let km = Keymap::default();
         let q = ev(KeyCode::Char('?'), KeyModifiers::SHIFT);
-        assert_eq!(km.action_for(&q), Some(Action::Help));
+        assert_eq!(km.command_for(&q), Some(Command::Help));
         let q = ev(KeyCode::Char('?'), KeyModifiers::NONE);
-        assert_eq!(km.action_for(&q), Some(Action::Help));
+        assert_eq!(km.command_for(&q), Some(Command::Help));
         assert_eq!(
-            km.action_for(&ev(KeyCode::Char('r'), KeyModifiers::CONTROL)),
-            Some(Action::Refresh)
+            km.command_for(&ev(KeyCode::Char('r'), KeyModifiers::CONTROL)),
+            Some(Command::Refresh)
         );
         assert_eq!(
-            km.action_for(&ev(KeyCode::Char('r'), KeyModifiers::NONE)),
-            Some(Action::Restore)
+            km.command_for(&ev(KeyCode::Char('r'), KeyModifiers::NONE)),
+            Some(Command::Restore)
         );
         // Upper-case R is a different key from r.
         assert_eq!(
-            km.action_for(&ev(KeyCode::Char('R'), KeyModifiers::SHIFT)),
+            km.command_for(&ev(KeyCode::Char('R'), KeyModifiers::SHIFT)),
             None
         );
         assert_eq!(
-            km.action_for(&ev(KeyCode::Char('c'), KeyModifiers::CONTROL)),
-            Some(Action::Quit)
+            km.command_for(&ev(KeyCode::Char('c'), KeyModifiers::CONTROL)),
+            Some(Command::Quit)
         );
         let mut release = ev(KeyCode::Char('j'), KeyModifiers::NONE);
         release.kind = KeyEventKind::Release;
-        assert_eq!(km.action_for(&release), Some(Action::SelectDown));
+        assert_eq!(km.command_for(&release), Some(Command::SelectDown));
         // ctrl-w is not w.
         assert_eq!(
-            km.action_for(&ev(KeyCode::Char('w'), KeyModifiers::CONTROL)),
+            km.command_for(&ev(KeyCode::Char('w'), KeyModifiers::CONTROL)),
             None
         );
     }
@@ -580,26 +603,30 @@ mod tests {
     #[test]
     fn override_replaces_keys() {
         let mut km = Keymap::default();
-        km.apply_overrides([(Action::Withdraw, vec!["W"]), (Action::Restore, vec!["R"])])
-            .unwrap();
+        apply(
+            &mut km,
+            [
+                (Command::Withdraw, vec!["W"]),
+                (Command::Restore, vec!["R"]),
+            ],
+        )
+        .unwrap();
         assert_eq!(
-            km.action_for(&ev(KeyCode::Char('W'), KeyModifiers::SHIFT)),
-            Some(Action::Withdraw)
+            km.command_for(&ev(KeyCode::Char('W'), KeyModifiers::SHIFT)),
+            Some(Command::Withdraw)
         );
         assert_eq!(
-            km.action_for(&ev(KeyCode::Char('w'), KeyModifiers::NONE)),
+            km.command_for(&ev(KeyCode::Char('w'), KeyModifiers::NONE)),
             None
         );
-        assert_eq!(km.keys(Action::Restore), &[key(KeyCode::Char('R'))]);
-        assert_eq!(km.keys(Action::Quit).len(), 2);
+        assert_eq!(km.keys(Command::Restore), &[key(KeyCode::Char('R'))]);
+        assert_eq!(km.keys(Command::Quit).len(), 2);
     }
 
     #[test]
     fn override_duplicate_is_rejected() {
         let mut km = Keymap::default();
-        let err = km
-            .apply_overrides([(Action::Withdraw, vec!["r"])])
-            .unwrap_err();
+        let err = apply(&mut km, [(Command::Withdraw, vec!["r"])]).unwrap_err();
         assert_eq!(err, "key `r` is bound to both `withdraw` and `restore`");
         assert_eq!(
             km,
@@ -607,11 +634,17 @@ mod tests {
             "failed overrides leave the map alone"
         );
         // Swapping two keys in one go is fine.
-        km.apply_overrides([(Action::Withdraw, vec!["r"]), (Action::Restore, vec!["w"])])
-            .unwrap();
+        apply(
+            &mut km,
+            [
+                (Command::Withdraw, vec!["r"]),
+                (Command::Restore, vec!["w"]),
+            ],
+        )
+        .unwrap();
         assert_eq!(
-            km.action_for(&ev(KeyCode::Char('r'), KeyModifiers::NONE)),
-            Some(Action::Withdraw)
+            km.command_for(&ev(KeyCode::Char('r'), KeyModifiers::NONE)),
+            Some(Command::Withdraw)
         );
     }
 
@@ -619,23 +652,47 @@ mod tests {
     fn override_rejects_empty_repeats_and_bad_specs() {
         let mut km = Keymap::default();
         let none: Vec<&str> = vec![];
-        assert!(km.apply_overrides([(Action::Quit, none)]).is_err());
-        assert!(km
-            .apply_overrides([(Action::Quit, vec!["q", "q"])])
+        assert!(apply(&mut km, [(Command::Quit, none)]).is_err());
+        assert!(apply(&mut km, [(Command::Quit, vec!["q", "q"])])
             .unwrap_err()
             .contains("listed twice"));
-        assert!(km
-            .apply_overrides([(Action::Quit, vec!["nope"])])
+        assert!(apply(&mut km, [(Command::Quit, vec!["nope"])])
             .unwrap_err()
             .contains("unknown key `nope`"));
     }
 
     #[test]
     fn action_names_round_trip() {
-        for a in Action::ALL {
-            assert_eq!(Action::from_name(a.name()), Some(a));
+        for a in Command::all() {
+            assert_eq!(Command::from_name(a.name()), Some(a));
             assert!(!a.description().is_empty());
         }
-        assert_eq!(Action::from_name("withdrow"), None);
+        assert_eq!(Command::from_name("withdrow"), None);
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod dialog_tests {
+    use super::*;
+
+    #[test]
+    fn the_dialog_layer_reuses_keys_of_the_main_layer_but_not_its_own() {
+        let km = Keymap::default();
+        assert_eq!(km.conflict(), None, "esc is back and cancel, in two layers");
+        let esc = KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE);
+        assert_eq!(km.command_for(&esc), Some(Command::Back));
+        assert_eq!(km.command_in(Layer::Dialog, &esc), Some(Command::Cancel));
+        let y = KeyEvent::new(KeyCode::Char('y'), KeyModifiers::NONE);
+        assert_eq!(km.command_in(Layer::Dialog, &y), Some(Command::Confirm));
+        assert_eq!(km.labels(Command::Confirm), "y/enter");
+        let mut km = km;
+        km.set_keys(Command::Force, vec![parse_key("n").unwrap()])
+            .unwrap();
+        let (k, a, b) = km.conflict().expect("n is cancel already");
+        assert_eq!(
+            conflict_message(k, a, b),
+            "key `n` is bound to both `cancel` and `force`"
+        );
     }
 }

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::keymap::{Action, Keymap};
+use super::keymap::{Command, Keymap};
 use super::position::{is_nomad_table, line_col, NOMAD_TOKEN_MESSAGE};
 use super::raw::RawFile;
 use super::theme::Theme;
@@ -132,13 +132,13 @@ fn template_sets_every_key() {
     );
     let raw: serde_json::Value =
         serde_json::to_value(toml::from_str::<RawFile>(t).unwrap()).unwrap();
-    for action in Action::ALL {
+    for action in Command::all() {
         assert!(
             raw["console"]["keys"].get(action.name()).is_some(),
             "no [console.keys] {action}"
         );
     }
-    for slot in Theme::NAMES {
+    for slot in crate::config::theme::Slot::all().map(|s| s.name()) {
         assert!(
             raw["console"]["theme"].get(slot).is_some(),
             "no [console.theme] {slot}"

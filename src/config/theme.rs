@@ -47,77 +47,79 @@ impl Default for Theme {
     }
 }
 
-impl Theme {
-    /// The slot names accepted in `[console.theme]`, in declaration order.
-    pub const NAMES: [&'static str; 9] = [
-        "ok",
-        "warn",
-        "error",
-        "accent",
-        "dim",
-        "selected_bg",
-        "header",
-        "lost",
-        "chart",
-    ];
+/// A colour slot, by its name in `[console.theme]`.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, strum::EnumIter, strum::EnumString, strum::IntoStaticStr,
+)]
+#[strum(serialize_all = "snake_case")]
+pub enum Slot {
+    Ok,
+    Warn,
+    Error,
+    Accent,
+    Dim,
+    SelectedBg,
+    Header,
+    Lost,
+    Chart,
+}
 
-    fn slot(&mut self, name: &str) -> Option<&mut Color> {
-        Some(match name {
-            "ok" => &mut self.ok,
-            "warn" => &mut self.warn,
-            "error" => &mut self.error,
-            "accent" => &mut self.accent,
-            "dim" => &mut self.dim,
-            "selected_bg" => &mut self.selected_bg,
-            "header" => &mut self.header,
-            "lost" => &mut self.lost,
-            "chart" => &mut self.chart,
-            _ => return None,
-        })
+impl Slot {
+    pub fn name(self) -> &'static str {
+        self.into()
     }
 
-    /// Every slot with its colour, in [`Theme::NAMES`] order.
-    pub fn entries(&self) -> [(&'static str, Color); 9] {
-        [
-            ("ok", self.ok),
-            ("warn", self.warn),
-            ("error", self.error),
-            ("accent", self.accent),
-            ("dim", self.dim),
-            ("selected_bg", self.selected_bg),
-            ("header", self.header),
-            ("lost", self.lost),
-            ("chart", self.chart),
-        ]
+    /// Every slot, in declaration order.
+    pub fn all() -> impl Iterator<Item = Slot> {
+        <Slot as strum::IntoEnumIterator>::iter()
+    }
+}
+
+impl Theme {
+    /// The colour a slot holds.
+    pub fn color(&self, slot: Slot) -> Color {
+        match slot {
+            Slot::Ok => self.ok,
+            Slot::Warn => self.warn,
+            Slot::Error => self.error,
+            Slot::Accent => self.accent,
+            Slot::Dim => self.dim,
+            Slot::SelectedBg => self.selected_bg,
+            Slot::Header => self.header,
+            Slot::Lost => self.lost,
+            Slot::Chart => self.chart,
+        }
+    }
+
+    fn slot_mut(&mut self, slot: Slot) -> &mut Color {
+        match slot {
+            Slot::Ok => &mut self.ok,
+            Slot::Warn => &mut self.warn,
+            Slot::Error => &mut self.error,
+            Slot::Accent => &mut self.accent,
+            Slot::Dim => &mut self.dim,
+            Slot::SelectedBg => &mut self.selected_bg,
+            Slot::Header => &mut self.header,
+            Slot::Lost => &mut self.lost,
+            Slot::Chart => &mut self.chart,
+        }
     }
 
     /// Set one slot by name.
     pub fn set(&mut self, name: &str, color: Color) -> Result<(), String> {
-        match self.slot(name) {
-            Some(slot) => {
-                *slot = color;
+        match name.parse::<Slot>() {
+            Ok(slot) => {
+                *self.slot_mut(slot) = color;
                 Ok(())
             }
-            None => Err(format!(
+            Err(_) => Err(format!(
                 "unknown theme colour `{name}`, expected one of {}",
-                list(&Theme::NAMES)
+                Slot::all()
+                    .map(|s| format!("`{}`", s.name()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )),
         }
-    }
-
-    /// Apply `(slot, colour)` overrides; on error `self` is left unchanged.
-    pub fn apply_overrides<I, N, C>(&mut self, overrides: I) -> Result<(), String>
-    where
-        I: IntoIterator<Item = (N, C)>,
-        N: AsRef<str>,
-        C: AsRef<str>,
-    {
-        let mut next = self.clone();
-        for (name, colour) in overrides {
-            next.set(name.as_ref(), parse_color(colour.as_ref())?)?;
-        }
-        *self = next;
-        Ok(())
     }
 }
 
@@ -130,14 +132,6 @@ pub fn parse_color(s: &str) -> Result<Color, String> {
              magenta, cyan, gray, darkgray, white, light<colour>, reset), #rrggbb or 0..255"
         )
     })
-}
-
-fn list(names: &[&str]) -> String {
-    names
-        .iter()
-        .map(|n| format!("`{n}`"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 #[cfg(test)]
@@ -156,7 +150,8 @@ mod tests {
         assert_eq!(t.header, Color::White);
         assert_eq!(t.lost, Color::Magenta);
         assert_eq!(t.chart, Color::Cyan);
-        assert_eq!(t.entries().map(|(n, _)| n), Theme::NAMES);
+        assert_eq!(t.color(Slot::SelectedBg), Color::Indexed(236));
+        assert_eq!(Slot::all().count(), 9);
     }
 
     #[test]
@@ -180,8 +175,9 @@ mod tests {
     #[test]
     fn overrides_by_name() {
         let mut t = Theme::default();
-        t.apply_overrides([("ok", "blue"), ("selected_bg", "#000080"), ("lost", "red")])
-            .unwrap();
+        for (name, colour) in [("ok", "blue"), ("selected_bg", "#000080"), ("lost", "red")] {
+            t.set(name, parse_color(colour).unwrap()).unwrap();
+        }
         assert_eq!(t.lost, Color::Red);
         assert_eq!(t.chart, Color::Cyan);
         assert_eq!(t.ok, Color::Blue);
@@ -192,13 +188,9 @@ mod tests {
     #[test]
     fn unknown_names_and_colours_are_errors() {
         let mut t = Theme::default();
-        let err = t.apply_overrides([("okay", "blue")]).unwrap_err();
-        assert!(err.starts_with("unknown theme colour `okay`, expected one of `ok`"));
-        assert!(t.apply_overrides([("ok", "blu")]).is_err());
-        assert_eq!(
-            t,
-            Theme::default(),
-            "failed overrides leave the theme alone"
-        );
+        let err = t.set("okay", Color::Blue).unwrap_err();
+        assert!(err.starts_with("unknown theme colour `okay`, expected one of `ok`, `warn`"));
+        assert!(parse_color("blu").is_err());
+        assert_eq!(t, Theme::default(), "a refused slot leaves the theme alone");
     }
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use toml::Spanned;
 
-use super::keymap::{self, Action, KeySpec, Keymap};
+use super::keymap::{self, Command, KeySpec, Keymap};
 use super::position::{line_col, place_toml_error, table_position};
 use super::raw::*;
 use super::theme::{self, Theme};
@@ -209,16 +209,16 @@ impl Cx<'_> {
         entries.sort_by_key(|(k, _)| k.span().start);
         let mut keymap = Keymap::default();
         // For each overridden action: its parsed keys with their positions, in file order.
-        let mut placed: Vec<(Action, Vec<(KeySpec, usize)>)> = Vec::new();
+        let mut placed: Vec<(Command, Vec<(KeySpec, usize)>)> = Vec::new();
         for (name, specs) in &entries {
-            let Some(action) = Action::from_name(name.get_ref()) else {
+            let Some(action) = Command::from_name(name.get_ref()) else {
                 return Err(self.err(
                     name,
                     "console.keys",
                     format!(
                         "unknown action `{}`, expected one of {}",
                         name.get_ref(),
-                        backticked(Action::ALL.iter().map(|a| a.name()))
+                        backticked(Command::all().map(|a| a.name()))
                     ),
                 ));
             };

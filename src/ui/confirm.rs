@@ -7,6 +7,7 @@ use ratatui::Frame;
 
 use super::{centered, style};
 use crate::app::{Pending, State};
+use crate::config::keymap::Command;
 use crate::domain::ActionKind;
 
 pub fn draw(state: &State, p: &Pending, frame: &mut Frame, area: Rect) {
@@ -33,22 +34,27 @@ pub fn draw(state: &State, p: &Pending, frame: &mut Frame, area: Rect) {
     } else {
         style::warn(t)
     };
+    // The keys as the keymap has them: a remapped key shows as remapped.
+    let km = &state.keymap;
     let keys = if p.needs_force {
         Line::from(vec![
-            Span::styled(" F", style::error(t)),
+            Span::styled(format!(" {}", km.labels(Command::Force)), style::error(t)),
             Span::raw(if p.forced_once {
                 " again: black-hole it   "
             } else {
                 " force (asks once more)   "
             }),
-            Span::styled("n/Esc", style::accent(t)),
+            Span::styled(km.labels(Command::Cancel), style::accent(t)),
             Span::raw(" cancel"),
         ])
     } else {
         Line::from(vec![
-            Span::styled(" y/Enter", style::accent(t)),
+            Span::styled(
+                format!(" {}", km.labels(Command::Confirm)),
+                style::accent(t),
+            ),
             Span::raw(" confirm   "),
-            Span::styled("n/Esc", style::accent(t)),
+            Span::styled(km.labels(Command::Cancel), style::accent(t)),
             Span::raw(" cancel"),
         ])
     };

@@ -7,7 +7,7 @@ use ratatui::Frame;
 
 use super::style;
 use crate::app::{State, View};
-use crate::config::keymap::Action;
+use crate::config::keymap::Command;
 
 /// How long a message replaces the key hints.
 const FLASH_SECS: u64 = 8;
@@ -36,44 +36,48 @@ pub fn draw(state: &State, frame: &mut Frame, area: Rect) {
 fn hints(state: &State) -> Line<'static> {
     let t = &state.theme;
     let bindings = state.keymap.bindings();
-    let first_key = |action: Action| {
+    let first_key = |action: Command| {
         bindings
             .iter()
             .find(|(a, _)| *a == action)
             .and_then(|(_, keys)| keys.first().cloned())
     };
     let mut spans = Vec::new();
-    let common: &[(&[Action], &str)] = &[
-        (&[Action::SelectUp, Action::SelectDown], "select"),
-        (&[Action::Withdraw], "withdraw"),
-        (&[Action::Restore], "restore"),
+    let common: &[(&[Command], &str)] = &[
+        (&[Command::SelectUp, Command::SelectDown], "select"),
+        (&[Command::Withdraw], "withdraw"),
+        (&[Command::Restore], "restore"),
     ];
-    let latency: &[(&[Action], &str)] = &[
-        (&[Action::Freeze], "freeze"),
-        (&[Action::ZoomIn, Action::ZoomOut], "zoom"),
-        (&[Action::ToggleAllMetros], "all"),
+    let latency: &[(&[Command], &str)] = &[
+        (&[Command::Freeze], "freeze"),
+        (&[Command::ZoomIn, Command::ZoomOut], "zoom"),
+        (&[Command::ToggleAllMetros], "all"),
     ];
-    let nomad: &[(&[Action], &str)] = &[
-        (&[Action::SelectUp, Action::SelectDown], "select"),
-        (&[Action::Filter], "filter"),
-        (&[Action::Sort], "sort"),
-        (&[Action::NextMetro], "metro"),
-        (&[Action::Open], "detail"),
-        (&[Action::Logs], "logs"),
+    let nomad: &[(&[Command], &str)] = &[
+        (&[Command::SelectUp, Command::SelectDown], "select"),
+        (&[Command::Filter], "filter"),
+        (&[Command::Sort], "sort"),
+        (&[Command::NextMetro], "metro"),
+        (&[Command::Open], "detail"),
+        (&[Command::Logs], "logs"),
     ];
-    let logs: &[(&[Action], &str)] = &[
-        (&[Action::ScrollBack, Action::ScrollForward], "scroll"),
-        (&[Action::Follow], "follow"),
-        (&[Action::LogStream], "stdout/stderr"),
-        (&[Action::Back], "back"),
+    let logs: &[(&[Command], &str)] = &[
+        (&[Command::ScrollBack, Command::ScrollForward], "scroll"),
+        (&[Command::Follow], "follow"),
+        (&[Command::LogStream], "stdout/stderr"),
+        (&[Command::Back], "back"),
     ];
-    let tail: &[(&[Action], &str)] = &[
+    let tail: &[(&[Command], &str)] = &[
         (
-            &[Action::ViewOverview, Action::ViewLatency, Action::ViewNomad],
+            &[
+                Command::ViewOverview,
+                Command::ViewLatency,
+                Command::ViewNomad,
+            ],
             "view",
         ),
-        (&[Action::Help], "help"),
-        (&[Action::Quit], "quit"),
+        (&[Command::Help], "help"),
+        (&[Command::Quit], "quit"),
     ];
     let middle = match state.view {
         View::Overview => common,
@@ -82,12 +86,12 @@ fn hints(state: &State) -> Line<'static> {
         View::Nomad => nomad,
     };
     for (actions, label) in middle.iter().chain(tail) {
-        let actions: &[Action] = actions;
+        let actions: &[Command] = actions;
         // A read-only console offers no action it would refuse.
         if state.read_only
             && actions
                 .iter()
-                .any(|a| matches!(a, Action::Withdraw | Action::Restore))
+                .any(|a| matches!(a, Command::Withdraw | Command::Restore))
         {
             continue;
         }

@@ -76,17 +76,15 @@ pub fn draw(state: &State, frame: &mut Frame, area: Rect) {
         (None, None) => "waiting for the first poll".to_string(),
     };
     let mut second = vec![Span::raw(" ")];
-    for (view, label) in [
-        (crate::app::View::Overview, "1 overview"),
-        (crate::app::View::Latency, "2 latency"),
-        (crate::app::View::Nomad, "3 nomad"),
-    ] {
+    // Tabs name the key that shows them, as the keymap has it.
+    for view in <crate::app::View as strum::IntoEnumIterator>::iter() {
         let st = if state.view == view {
             style::selected(t)
         } else {
             style::dim(t)
         };
-        second.push(Span::styled(format!("[{label}]"), st));
+        let label = format!("[{} {}]", state.keymap.label(view.command()), view.title());
+        second.push(Span::styled(label, st));
         second.push(Span::raw(" "));
     }
     second.extend([

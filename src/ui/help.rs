@@ -9,21 +9,25 @@ use ratatui::Frame;
 
 use super::{centered, style};
 use crate::app::State;
-use crate::config::keymap::Action;
+use crate::config::keymap::Command;
 
 /// Actions shown on one line, as the directions or choices of one thing, so that the
 /// whole table fits an 80x24 terminal.
-const GROUPS: [(&[Action], &str); 3] = [
+const GROUPS: [(&[Command], &str); 3] = [
     (
-        &[Action::ViewOverview, Action::ViewLatency, Action::ViewNomad],
+        &[
+            Command::ViewOverview,
+            Command::ViewLatency,
+            Command::ViewNomad,
+        ],
         "show the overview / latency / Nomad pane",
     ),
     (
-        &[Action::ZoomIn, Action::ZoomOut],
+        &[Command::ZoomIn, Command::ZoomOut],
         "shorten / lengthen the chart's time window",
     ),
     (
-        &[Action::ScrollBack, Action::ScrollForward],
+        &[Command::ScrollBack, Command::ScrollForward],
         "logs: scroll back / forward a page (list: a page)",
     ),
 ];
@@ -127,7 +131,7 @@ const COLUMNS: &[(&str, &[(&str, &str)])] = &[
 pub fn draw(state: &State, frame: &mut Frame, area: Rect) {
     let t = &state.theme;
     let bindings = state.keymap.bindings();
-    let keys_of = |a: &Action| {
+    let keys_of = |a: &Command| {
         bindings
             .iter()
             .find(|(b, _)| b == a)
@@ -160,10 +164,6 @@ pub fn draw(state: &State, frame: &mut Frame, area: Rect) {
     };
     let mut lines: Vec<Line> = vec![heading("keys")];
     lines.extend(rows.iter().map(|(k, text)| entry(k, text)));
-    lines.push(entry(
-        "y/Enter n/Esc",
-        "in a dialog: confirm, cancel; F force (twice)",
-    ));
     for (pane, entries) in COLUMNS {
         lines.push(Line::from(""));
         lines.push(heading(pane));

@@ -24,7 +24,7 @@ use ratatui::Frame;
 use super::style;
 use crate::app::nomad::{alloc_row, job_rows, Detail, Logs, ShownJob, SortKey};
 use crate::app::State;
-use crate::config::keymap::Action;
+use crate::config::keymap::Command;
 use crate::config::theme::Theme;
 use crate::domain::age;
 use crate::domain::nomad::{AllocCounts, AllocState};
@@ -82,7 +82,7 @@ pub fn draw(state: &State, frame: &mut Frame, area: Rect) {
 }
 
 /// The first key bound to an action, for the hints in titles.
-fn key(state: &State, action: Action) -> String {
+fn key(state: &State, action: Command) -> String {
     state
         .keymap
         .keys(action)
@@ -404,8 +404,8 @@ fn draw_allocs(state: &State, frame: &mut Frame, area: Rect) {
         });
     let title = format!(
         " allocations ({total}) · {} detail · {} logs ",
-        key(state, Action::Open),
-        key(state, Action::Logs)
+        key(state, Command::Open),
+        key(state, Command::Logs)
     );
     let table = Table::new(
         table_rows,
@@ -517,8 +517,8 @@ fn draw_detail(state: &State, d: &Detail, frame: &mut Frame, area: Rect) {
         " allocation {} on {} · {} logs · {} back ",
         crate::domain::nomad::short_id(&d.alloc_id),
         d.metro,
-        key(state, Action::Logs),
-        key(state, Action::Back),
+        key(state, Command::Logs),
+        key(state, Command::Back),
     );
     frame.render_widget(
         Paragraph::new(lines)
@@ -560,21 +560,21 @@ fn draw_logs(state: &State, l: &Logs, frame: &mut Frame, area: Rect) {
         " logs {} {} {stream} · {} {} · {} {back} ",
         l.metro,
         crate::domain::nomad::short_id(&l.alloc_id),
-        key(state, Action::LogStream),
+        key(state, Command::LogStream),
         if l.stderr { "stdout" } else { "stderr" },
-        key(state, Action::Back),
+        key(state, Command::Back),
     ))];
     if scroll > 0 {
         title.push(Span::styled(
             format!(
                 "↑ {scroll} lines back · {} follow ",
-                key(state, Action::Follow)
+                key(state, Command::Follow)
             ),
             style::warn(t),
         ));
     } else {
         title.push(Span::styled(
-            format!("{} scroll back ", key(state, Action::ScrollBack)),
+            format!("{} scroll back ", key(state, Command::ScrollBack)),
             style::dim(t),
         ));
     }

@@ -521,3 +521,42 @@ fn styles_say_how_bad_it_is() {
     }
     assert_eq!(cell_at(&s, "LOST", 100, 30).fg, Some(t.error));
 }
+
+/// A `[console.keys]` remap changes every place a key is shown: the footer, the tabs, the
+/// dialog, the Nomad pane's titles, the help — and the keys themselves.
+#[test]
+fn a_remapped_key_is_shown_remapped_everywhere() {
+    use crate::config::keymap::{parse_key, Command};
+    let mut s = state(false);
+    for (c, k) in [
+        (Command::Withdraw, "W"),
+        (Command::ViewLatency, "L"),
+        (Command::Confirm, "Y"),
+        (Command::Open, "O"),
+    ] {
+        s.keymap
+            .set_keys(c, vec![parse_key(k).expect("key")])
+            .expect("set");
+    }
+    update(
+        &mut s,
+        Msg::Snapshot(snapshot(1, &[("am", Ok(true)), ("da", Ok(true))])),
+    );
+    let screen = render(&s, 100, 30);
+    assert!(screen.contains(" W withdraw"), "footer: {screen}");
+    assert!(screen.contains("[L latency]"), "tabs: {screen}");
+    update(&mut s, Msg::Key(key('w')));
+    assert_eq!(s.mode, crate::app::Mode::Normal, "w no longer withdraws");
+    update(&mut s, Msg::Key(key('W')));
+    let screen = render(&s, 100, 30);
+    assert!(screen.contains("Y confirm"), "dialog: {screen}");
+    assert!(!screen.contains("y/enter"), "dialog: {screen}");
+    update(&mut s, Msg::Key(key('n')));
+    with_nomad(&mut s);
+    update(&mut s, Msg::Key(key('3')));
+    let screen = render(&s, 100, 30);
+    assert!(screen.contains("O detail"), "nomad titles: {screen}");
+    update(&mut s, Msg::Key(key('?')));
+    let screen = render(&s, 100, 30);
+    assert!(screen.contains(" W "), "help: {screen}");
+}
