@@ -9,9 +9,11 @@ use serde::Serialize;
 pub mod journal;
 pub mod nomad;
 pub mod text;
+pub mod time;
 pub mod url;
 
 pub use journal::{AuditRecord, Journal, Unfinished, Verdict, Via};
+pub use time::{age, clock};
 
 /// Longest metro name, in characters (the console's columns are sized for it).
 pub const MAX_METRO_NAME: usize = 16;
@@ -377,22 +379,6 @@ pub struct Event {
     pub text: String,
 }
 
-/// `HH:MM:SS` (UTC) of a wall-clock time, for the events pane.
-pub fn clock(t: SystemTime) -> String {
-    let s = humantime::format_rfc3339_seconds(t).to_string();
-    s.get(11..19).unwrap_or("--:--:--").to_string()
-}
-
-/// "3s", "4m", "2h", "5d": a compact age.
-pub fn age(secs: u64) -> String {
-    match secs {
-        0..=59 => format!("{secs}s"),
-        60..=3599 => format!("{}m", secs / 60),
-        3600..=86_399 => format!("{}h", secs / 3600),
-        _ => format!("{}d", secs / 86_400),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -515,19 +501,5 @@ mod tests {
                 "no protocol `metro_dq` at the observer's BIRD".to_string()
             ])
         );
-    }
-
-    #[test]
-    fn ages_are_compact() {
-        assert_eq!(age(5), "5s");
-        assert_eq!(age(125), "2m");
-        assert_eq!(age(7300), "2h");
-        assert_eq!(age(200_000), "2d");
-    }
-
-    #[test]
-    fn clock_is_utc_hms() {
-        let t = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(3661);
-        assert_eq!(clock(t), "01:01:01");
     }
 }

@@ -8,6 +8,7 @@ use ratatui::Frame;
 use super::style;
 use crate::app::latency::Health;
 use crate::app::State;
+use crate::domain::time::secs_between;
 use crate::domain::{age, best_path, failure_word, BestPath};
 
 pub fn draw(state: &State, frame: &mut Frame, area: Rect) {
@@ -106,11 +107,4 @@ fn health_span(h: &Health, state: &State) -> Span<'static> {
         _ => style::level(t, h.level()),
     };
     Span::styled(h.words(state.now), st)
-}
-
-pub(crate) fn secs_between(earlier: std::time::SystemTime, later: std::time::SystemTime) -> u64 {
-    later
-        .duration_since(earlier)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }

@@ -2,8 +2,6 @@
 //! served-by, sparkline) and a braille chart of recent minutes with vertical markers at
 //! withdrawals, restorations and changes of the serving metro.
 
-use std::time::SystemTime;
-
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::symbols::Marker as Symbol;
@@ -16,6 +14,7 @@ use super::style;
 use crate::app::latency::{LatencyRow, ANYCAST};
 use crate::app::State;
 use crate::domain::clock;
+use crate::domain::time::seconds_before;
 
 pub fn draw(state: &State, frame: &mut Frame, area: Rect) {
     if state.latency.is_empty() {
@@ -140,12 +139,6 @@ fn decimate(points: Vec<(f64, f64)>, columns: usize) -> Vec<(f64, f64)> {
 
 /// A charted target: its name, (x, ms) of answered probes, x of lost ones.
 type Series = (String, Vec<(f64, f64)>, Vec<f64>);
-
-fn seconds_before(end: SystemTime, t: SystemTime) -> f64 {
-    end.duration_since(t)
-        .map(|d| -d.as_secs_f64())
-        .unwrap_or(0.0)
-}
 
 fn chart(state: &State, frame: &mut Frame, area: Rect) {
     let t = &state.theme;

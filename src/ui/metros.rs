@@ -5,10 +5,10 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Cell, HighlightSpacing, Paragraph, Row, Table, TableState};
 use ratatui::Frame;
 
-use super::header::secs_between;
 use super::spark::sparkline;
 use super::style;
 use crate::app::State;
+use crate::domain::time::secs_between;
 use crate::domain::{age, failure_word};
 use crate::world::MetroState;
 

@@ -13,7 +13,7 @@
 //! └───────────────────────────────────────────────────┘
 //! ```
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::UNIX_EPOCH;
 
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
@@ -28,6 +28,7 @@ use crate::config::keymap::Command;
 use crate::config::theme::Theme;
 use crate::domain::age;
 use crate::domain::nomad::{AllocCounts, AllocState};
+use crate::domain::time::age_of_nanos;
 use crate::world::MetroState;
 
 pub fn draw(state: &State, frame: &mut Frame, area: Rect) {
@@ -322,17 +323,6 @@ fn draw_jobs(state: &State, jobs: Vec<ShownJob>, total: usize, frame: &mut Frame
     frame.render_widget(table, area);
 }
 
-fn nanos_age(now: SystemTime, nanos: i64) -> String {
-    let now_ns = now
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos() as i64)
-        .unwrap_or(0);
-    if nanos <= 0 {
-        return "-".into();
-    }
-    age(((now_ns - nanos).max(0) / 1_000_000_000) as u64)
-}
-
 fn state_style(t: &Theme, s: AllocState) -> Style {
     match s {
         AllocState::Failed | AllocState::Lost | AllocState::Unhealthy => style::error(t),
@@ -394,7 +384,7 @@ fn draw_allocs(state: &State, frame: &mut Frame, area: Rect) {
                 Cell::from(a.node.to_string()),
                 // List stubs carry no task states (task_states=false); say so rather than 0.
                 Cell::from(a.restarts.map_or_else(|| "-".into(), |r| r.to_string())),
-                Cell::from(nanos_age(state.now, a.create_time)),
+                Cell::from(age_of_nanos(a.create_time, state.now)),
             ]);
             if i == selected {
                 row.style(style::selected(t))
