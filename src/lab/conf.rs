@@ -1,6 +1,8 @@
 //! Text of the lab's BIRD configs and of the platform-tui config the lab writes.
 
 use std::fmt::Write as _;
+
+use serde::Serialize;
 use std::path::Path;
 
 use super::{LabMetro, LabState};
@@ -124,72 +126,117 @@ pub fn local_pref(rtt_ms: u32) -> u32 {
     10_000u32.saturating_sub(rtt_ms)
 }
 
-fn toml_str(s: &str) -> String {
-    // TOML basic strings: escape backslash and quote; lab paths have no control chars.
-    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
-}
-
 fn sh_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "'\\''"))
 }
 
+/// The config file the lab writes, as the types it is written from (`toml` does the
+/// quoting). Keys are the config's own; see `config.example.toml`.
+#[derive(Serialize)]
+struct LabConfig {
+    console: LabConsole,
+    anycast: LabAnycast,
+    metro: Vec<LabMetroConfig>,
+}
+
+#[derive(Serialize)]
+struct LabConsole {
+    state_dir: String,
+}
+
+#[derive(Serialize)]
+struct LabAnycast {
+    prefix: String,
+    url: String,
+    observer: LabObserver,
+}
+
+#[derive(Serialize)]
+struct LabObserver {
+    bird_socket: String,
+}
+
+#[derive(Serialize)]
+struct LabMetroConfig {
+    name: String,
+    display_name: String,
+    bird_socket: String,
+    origin_protocols: Vec<String>,
+    export_protocol: String,
+    observer_protocol: String,
+    address: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    withdraw: Option<LabWithdraw>,
+    nomad: LabNomad,
+}
+
+#[derive(Serialize)]
+struct LabWithdraw {
+    method: String,
+    withdraw: String,
+    restore: String,
+}
+
+#[derive(Serialize)]
+struct LabNomad {
+    address: String,
+}
+
 /// The ordinary platform-tui config the lab writes next to its daemons.
 pub fn console_toml(state: &LabState, bird_bin: &Path) -> String {
-    let state_dir = state
-        .state_dir
-        .as_ref()
-        .map(|d| toml_str(&d.display().to_string()))
-        .unwrap_or_else(|| "\"state\"".to_string());
-    let mut s = format!(
+    let d = state.dir.display().to_string();
+    let config = LabConfig {
+        console: LabConsole {
+            state_dir: state
+                .state_dir
+                .as_ref()
+                .map_or_else(|| "state".to_string(), |p| p.display().to_string()),
+        },
+        anycast: LabAnycast {
+            prefix: state.prefix.clone(),
+            url: state.anycast_url(),
+            observer: LabObserver {
+                bird_socket: "run/upstream.ctl".into(),
+            },
+        },
+        metro: state
+            .metros
+            .iter()
+            .map(|m| LabMetroConfig {
+                name: m.code.clone(),
+                display_name: m.display_name.clone(),
+                bird_socket: format!("run/{}.ctl", m.code),
+                origin_protocols: vec!["anycast".into()],
+                export_protocol: "upstream".into(),
+                observer_protocol: observer_protocol(&m.code),
+                address: state.app_addr(m).to_string(),
+                // The `command` method stops and starts the metro's bird, as
+                // `systemctl stop bird` would.
+                withdraw: (state.method == super::LabMethod::Command).then(|| LabWithdraw {
+                    method: "command".into(),
+                    withdraw: format!(
+                        "kill -TERM \"$(cat {})\"",
+                        sh_quote(&format!("{d}/run/{}.pid", m.code))
+                    ),
+                    restore: format!(
+                        "{} -c {} -s {} -P {}",
+                        sh_quote(&bird_bin.display().to_string()),
+                        sh_quote(&format!("{d}/{}.conf", m.code)),
+                        sh_quote(&format!("{d}/run/{}.ctl", m.code)),
+                        sh_quote(&format!("{d}/run/{}.pid", m.code)),
+                    ),
+                }),
+                nomad: LabNomad {
+                    address: format!("http://{}", state.nomad_addr(m)),
+                },
+            })
+            .collect(),
+    };
+    let body = toml::to_string(&config).unwrap_or_default();
+    format!(
         "# Written by `platform-tui lab up`: an ordinary platform-tui config for this lab.\n\
-         # Paths are relative to this file.\n\n[console]\nstate_dir = {state_dir}\n\n",
-    );
-    let _ = write!(
-        s,
-        "[anycast]\nprefix = {}\nurl = {}\n\n[anycast.observer]\nbird_socket = \"run/upstream.ctl\"\n",
-        toml_str(&state.prefix),
-        toml_str(&state.anycast_url())
-    );
-    // The lab's installer (`installer/`). Written as a comment until the config layer
-    // takes a `[provision]` table: the config rejects unknown tables.
-    s.push_str(
-        "\n# Provisioning: the lab's installer (a terraform module; `lab metro add|remove`).\n\
-         # [provision]\n# dir = \"installer\"\n",
-    );
-    for m in &state.metros {
-        let _ = write!(
-            s,
-            "\n[[metro]]\nname = {code}\ndisplay_name = {name}\nbird_socket = \"run/{c}.ctl\"\n\
-             origin_protocols = [\"anycast\"]\nexport_protocol = \"upstream\"\n\
-             observer_protocol = {observer}\naddress = \"{addr}\"\n\n\
-             [metro.nomad]\naddress = \"http://{nomad}\"\n",
-            code = toml_str(m.code.as_str()),
-            name = toml_str(&m.display_name),
-            c = m.code,
-            observer = toml_str(&observer_protocol(&m.code)),
-            addr = state.app_addr(m),
-            nomad = state.nomad_addr(m),
-        );
-        if state.method == super::LabMethod::Command {
-            let d = state.dir.display().to_string();
-            let withdraw = format!(
-                "kill -TERM \"$(cat {})\"",
-                sh_quote(&format!("{d}/run/{}.pid", m.code))
-            );
-            let restore = format!(
-                "{} -c {} -s {} -P {}",
-                sh_quote(&bird_bin.display().to_string()),
-                sh_quote(&format!("{d}/{}.conf", m.code)),
-                sh_quote(&format!("{d}/run/{}.ctl", m.code)),
-                sh_quote(&format!("{d}/run/{}.pid", m.code)),
-            );
-            let _ = write!(
-                s,
-                "\n[metro.withdraw]\nmethod = \"command\"\nwithdraw = {}\nrestore = {}\n",
-                toml_str(&withdraw),
-                toml_str(&restore)
-            );
-        }
-    }
-    s
+         # Paths are relative to this file.\n\
+         # Provisioning: the lab's installer (a terraform module; `lab metro add|remove`).\n\
+         # [provision]\n# dir = \"installer\"\n\n{body}"
+    )
 }

@@ -248,16 +248,16 @@ pub fn seeded_state(
 }
 
 /// 128 random bits as a UUID-shaped string.
-fn uuid() -> String {
-    let h = super::random_token();
-    format!(
+fn uuid() -> Result<String, LabError> {
+    let h = super::random_token()?;
+    Ok(format!(
         "{}-{}-{}-{}-{}",
         &h[0..8],
         &h[8..12],
         &h[12..16],
         &h[16..20],
         &h[20..32]
-    )
+    ))
 }
 
 /// Writes `installer/` into the lab's directory (replacing an earlier lab's, its state
@@ -280,7 +280,7 @@ pub fn write(state: &LabState, exe: &Path) -> Result<PathBuf, LabError> {
     write("main.tf", &main_tf(state, exe))?;
     write("variables.tf", &variables_tf(state))?;
     write("outputs.tf", &outputs_tf(state))?;
-    let password = super::random_token();
+    let password = super::random_token()?;
     super::write_private(
         &dir.join("secret.tf"),
         &format!(
@@ -288,8 +288,12 @@ pub fn write(state: &LabState, exe: &Path) -> Result<PathBuf, LabError> {
             hcl_str(&password)
         ),
     )?;
-    let ids: Vec<String> = state.metros.iter().map(|_| uuid()).collect();
-    let seeded = seeded_state(state, exe, &password, &ids, &uuid());
+    let ids: Vec<String> = state
+        .metros
+        .iter()
+        .map(|_| uuid())
+        .collect::<Result<_, _>>()?;
+    let seeded = seeded_state(state, exe, &password, &ids, &uuid()?);
     let text = serde_json::to_string_pretty(&seeded).or_else(|e| err(e.to_string()))?;
     super::write_private(&dir.join("terraform.tfstate"), &text)?;
     Ok(dir)

@@ -10,8 +10,6 @@ pub mod metros;
 pub mod nomad_api;
 pub mod supervise;
 
-use std::collections::hash_map::RandomState;
-use std::hash::{BuildHasher, Hasher};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -262,7 +260,7 @@ impl Lab {
                 })
                 .collect(),
             supervisor: None,
-            control_token: random_token(),
+            control_token: random_token()?,
             slots,
         };
         let mut lab = Lab {
@@ -704,11 +702,8 @@ fn pick_address_block(metros: usize) -> Result<([u8; 2], u16), LabError> {
     if metros > 200 {
         return err("a lab holds at most 200 metros");
     }
-    for attempt in 0..64u64 {
-        let mut h = RandomState::new().build_hasher();
-        h.write_u64(attempt);
-        h.write_u32(std::process::id());
-        let r = h.finish();
+    for _attempt in 0..64 {
+        let r = random_u64()?;
         let net = [100 + (r % 100) as u8, ((r >> 8) % 256) as u8];
         let port = 20_000 + ((r >> 16) % 40_000) as u16;
         // BGP on `port`, HTTP on `port + 1`, the Nomad API on `port + 2`, control on `port + 3`.
@@ -785,21 +780,20 @@ fn stop_supervisor(pid: i32, dir: &Path) {
     }
 }
 
-/// 128 random bits as hex, from the standard library's randomly keyed hasher.
-fn random_token() -> String {
-    (0..2)
-        .map(|i: u64| {
-            let mut h = RandomState::new().build_hasher();
-            h.write_u64(i);
-            h.write_u128(
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map(|d| d.as_nanos())
-                    .unwrap_or(0),
-            );
-            format!("{:016x}", h.finish())
-        })
-        .collect()
+/// 128 bits from the operating system's generator, as hex: the secret that guards the
+/// lab's control port.
+fn random_token() -> Result<String, LabError> {
+    let mut bytes = [0u8; 16];
+    getrandom::getrandom(&mut bytes)
+        .map_err(|e| LabError(format!("no randomness for the lab's control token: {e}")))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+fn random_u64() -> Result<u64, LabError> {
+    let mut bytes = [0u8; 8];
+    getrandom::getrandom(&mut bytes)
+        .map_err(|e| LabError(format!("no randomness for the lab's addresses: {e}")))?;
+    Ok(u64::from_le_bytes(bytes))
 }
 
 /// Writes a file only its owner can read (the lab's state holds the control token).
