@@ -25,18 +25,19 @@ use std::error::Error as StdError;
 use std::fmt;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant, SystemTime};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
 
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Bytes;
 use hyper::client::conn::http1;
 use hyper::header::{HeaderMap, CONNECTION, HOST, USER_AGENT};
-use hyper::{Request, Uri};
+use hyper::Request;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
-use tokio::sync::mpsc::UnboundedSender;
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::task::JoinHandle;
+
+use super::{ErrorKind, Method, ProbeOptions, ProbeSample, Target};
 
 /// The `User-Agent` every probe sends.
 const USER_AGENT_VALUE: &str = "platform-tui";
@@ -44,222 +45,6 @@ const USER_AGENT_VALUE: &str = "platform-tui";
 const MAX_ADDRS: usize = 8;
 /// Extra time a finished cold connection may take to close.
 const COLD_LINGER: Duration = Duration::from_secs(1);
-/// Shortest interval [`spawn_schedule`] accepts (a zero interval would spin).
-const MIN_INTERVAL: Duration = Duration::from_millis(1);
-
-/// What to probe: a URL, optionally pinned to an address like `curl --resolve`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Target {
-    /// "anycast", a metro name, or the URL.
-    pub name: String,
-    /// `http://host[:port]/path`; the path is `/` when the URL had none.
-    pub uri: hyper::Uri,
-    /// Connect here instead of resolving the URL's host; `Host` still comes from `uri`.
-    pub connect_to: Option<SocketAddr>,
-    /// Response header that names the site that answered (lower case).
-    pub served_by_header: String,
-}
-
-impl Target {
-    /// Parses an `http://` URL, with the rule the config's anycast URL is checked by
-    /// ([`crate::domain::url::http_url`]). An empty `name` names the target after the URL.
-    pub fn from_url(name: &str, url: &str) -> Result<Target, String> {
-        use crate::domain::url::{http_url, shown, UrlError};
-        let url = url.trim();
-        let bad = |why: String| format!("invalid URL `{}`: {why}", shown(url));
-        let parsed = http_url(url, false).map_err(|e| {
-            bad(match e {
-                UrlError::MissingScheme => format!("{e} (expected http://host[:port]/path)"),
-                UrlError::UnsupportedScheme(_) => format!("{e} (only http:// is supported)"),
-                e => e.to_string(),
-            })
-        })?;
-        // The parser's normal form: lower-case scheme and host, `/` for an empty path,
-        // no `:80`.
-        let uri: Uri = parsed.as_str().parse().map_err(|e| bad(format!("{e}")))?;
-        Ok(Target {
-            name: if name.is_empty() { url } else { name }.to_string(),
-            uri,
-            connect_to: None,
-            served_by_header: "x-served-by".to_string(),
-        })
-    }
-
-    /// Connects to `addr` instead of resolving the host (like `curl --resolve`); the
-    /// `Host` header still comes from the URL.
-    pub fn connect_to(mut self, addr: SocketAddr) -> Target {
-        self.connect_to = Some(addr);
-        self
-    }
-
-    /// Reads the site from response header `h` instead of `x-served-by`.
-    pub fn with_served_by_header(mut self, h: &str) -> Target {
-        self.served_by_header = h.trim().to_ascii_lowercase();
-        self
-    }
-
-    /// The URL's host, without the brackets of an IPv6 literal.
-    fn host(&self) -> &str {
-        let h = self.uri.host().unwrap_or("");
-        h.strip_prefix('[')
-            .and_then(|h| h.strip_suffix(']'))
-            .unwrap_or(h)
-    }
-
-    fn port(&self) -> u16 {
-        self.uri.port_u16().unwrap_or(80)
-    }
-
-    /// `Host` header value: the URL's host, with the port when it is not 80.
-    fn host_header(&self) -> String {
-        let host = self.uri.host().unwrap_or("");
-        match self.uri.port_u16() {
-            Some(p) if p != 80 => format!("{host}:{p}"),
-            _ => host.to_string(),
-        }
-    }
-}
-
-/// Request method of a probe.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Method {
-    /// Time to headers of a `HEAD` (httping's default).
-    #[default]
-    Head,
-    /// `GET`, body read to its end (`total`).
-    Get,
-}
-
-/// How to probe.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProbeOptions {
-    pub method: Method,
-    /// Limit for the whole probe, resolution to end of body. Default 5 s.
-    pub timeout: Duration,
-    /// Reuse one connection between probes. Default `false`: a new connection per probe.
-    pub keep_alive: bool,
-}
-
-impl Default for ProbeOptions {
-    fn default() -> Self {
-        ProbeOptions {
-            method: Method::Head,
-            timeout: Duration::from_secs(5),
-            keep_alive: false,
-        }
-    }
-}
-
-/// Why a probe failed.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ErrorKind {
-    /// No complete answer within [`ProbeOptions::timeout`].
-    Timeout,
-    /// Connection refused.
-    Refused,
-    /// Connection reset (or aborted) by the peer.
-    Reset,
-    /// The peer closed the connection before the response was complete.
-    Closed,
-    /// The host name did not resolve.
-    Dns,
-    /// Not an HTTP response (protocol error).
-    Http,
-    /// Any other I/O error.
-    Io,
-}
-
-impl ErrorKind {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            ErrorKind::Timeout => "timeout",
-            ErrorKind::Refused => "refused",
-            ErrorKind::Reset => "reset",
-            ErrorKind::Closed => "closed",
-            ErrorKind::Dns => "dns",
-            ErrorKind::Http => "http",
-            ErrorKind::Io => "io",
-        }
-    }
-}
-
-impl fmt::Display for ErrorKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// The result of one probe. Durations are measured from the probe's start.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct ProbeSample {
-    pub seq: u64,
-    /// Wall clock at the start, for display only (timings use the monotonic clock).
-    pub at: SystemTime,
-    /// Start (including name resolution) to TCP connected; `None` when a kept-alive
-    /// connection was reused or the probe failed before connecting.
-    pub connect: Option<Duration>,
-    /// Start to response headers parsed. `None` when the probe failed.
-    pub ttfb: Option<Duration>,
-    /// Start to body fully read. `None` when the probe failed, or when the body was not
-    /// read to its end (longer than the probe's timeout or than [`MAX_BODY`]): time to
-    /// first byte is what a probe measures, so such a probe still counts.
-    pub total: Option<Duration>,
-    pub status: Option<u16>,
-    pub peer: Option<SocketAddr>,
-    /// Value of the target's served-by header.
-    pub served_by: Option<String>,
-    /// `Some` means a loss, never a value.
-    pub error: Option<ErrorKind>,
-    /// Keep-alive mode: had to open a new connection (not counting the first one).
-    pub reconnected: bool,
-}
-
-impl ProbeSample {
-    fn start(seq: u64) -> ProbeSample {
-        ProbeSample {
-            seq,
-            at: SystemTime::now(),
-            connect: None,
-            ttfb: None,
-            total: None,
-            status: None,
-            peer: None,
-            served_by: None,
-            error: None,
-            reconnected: false,
-        }
-    }
-
-    fn fail(&mut self, kind: ErrorKind) {
-        self.error = Some(kind);
-        self.ttfb = None;
-        self.total = None;
-    }
-
-    /// The response's head arrived (whatever its status).
-    pub fn ok(&self) -> bool {
-        self.error.is_none() && self.ttfb.is_some()
-    }
-
-    /// Time to headers in milliseconds; `None` for a loss.
-    pub fn ttfb_ms(&self) -> Option<f64> {
-        if self.error.is_some() {
-            return None;
-        }
-        self.ttfb.map(ms)
-    }
-
-    /// Connect time in milliseconds; `None` when reused or never connected.
-    pub fn connect_ms(&self) -> Option<f64> {
-        self.connect.map(ms)
-    }
-}
-
-/// Milliseconds, exact for whole microseconds.
-fn ms(d: Duration) -> f64 {
-    d.as_nanos() as f64 / 1_000_000.0
-}
 
 /// Aborts the task driving a connection when dropped, unless detached.
 struct ConnTask(Option<JoinHandle<()>>);
@@ -280,7 +65,7 @@ impl Drop for ConnTask {
 }
 
 /// An open HTTP/1 connection.
-struct Conn {
+pub(super) struct Conn {
     sender: http1::SendRequest<Empty<Bytes>>,
     task: ConnTask,
     peer: SocketAddr,
@@ -300,21 +85,21 @@ pub async fn probe_once(target: &Target, opts: &ProbeOptions, seq: u64) -> Probe
 
 /// The connection a kept-alive prober holds between probes.
 #[derive(Default)]
-struct Slot {
+pub(super) struct Slot {
     conn: Option<Conn>,
     opened: bool,
 }
 
 impl Slot {
     /// Takes the idle connection, if any, and whether this is the first probe.
-    fn take(&mut self) -> (Option<Conn>, bool) {
+    pub(super) fn take(&mut self) -> (Option<Conn>, bool) {
         let first = !self.opened;
         self.opened = true;
         (self.conn.take(), first)
     }
 
     /// Keeps `conn` for the next probe unless another one is already kept.
-    fn put(&mut self, conn: Option<Conn>) {
+    pub(super) fn put(&mut self, conn: Option<Conn>) {
         if self.conn.is_none() {
             self.conn = conn;
         }
@@ -360,91 +145,12 @@ impl Prober {
     }
 }
 
-/// Probes `target` every `interval` on its own clock (seq 0, 1, 2, ...). Each probe is
-/// spawned with its own timeout, so a slow probe neither delays nor drops the next; in
-/// keep-alive mode a probe that finds the connection busy opens another, marked
-/// `reconnected`. Each sample is sent as it completes (so possibly out of `seq` order).
-///
-/// Stops after `count` probes have completed (`None`: runs until the receiver is dropped
-/// or the handle aborted; aborting also cancels probes in flight). If the runtime stalls
-/// for more than an interval, the clock resumes from now rather than bursting the
-/// missed probes. An interval under 1 ms is taken as 1 ms. Must be called from within a
-/// Tokio runtime (a multi-thread one keeps probes off the UI thread).
-/// Each sample goes to `tx` as `tag(sample)` — the receiver's own message type, so no
-/// task stands between the prober and whoever reads (a console passes `Msg::Probe`).
-pub fn spawn_schedule<M: Send + 'static>(
-    target: Target,
-    opts: ProbeOptions,
-    interval: Duration,
-    count: Option<u64>,
-    tx: UnboundedSender<M>,
-    tag: impl Fn(ProbeSample) -> M + Send + Sync + 'static,
-) -> JoinHandle<()> {
-    tokio::spawn(schedule(target, opts, interval, count, tx, Arc::new(tag)))
-}
-
-async fn schedule<M: Send + 'static>(
-    target: Target,
-    opts: ProbeOptions,
-    interval: Duration,
-    count: Option<u64>,
-    tx: UnboundedSender<M>,
-    tag: Arc<dyn Fn(ProbeSample) -> M + Send + Sync>,
-) {
-    let interval = interval.max(MIN_INTERVAL);
-    let target = Arc::new(target);
-    let opts = Arc::new(opts);
-    let slot = Arc::new(Mutex::new(Slot::default()));
-    let mut inflight = JoinSet::new();
-    let mut next = tokio::time::Instant::now();
-    let mut seq: u64 = 0;
-    while count.is_none_or(|c| seq < c) {
-        tokio::select! {
-            () = tokio::time::sleep_until(next) => {}
-            () = tx.closed() => return,
-        }
-        let (target, opts, slot, tx, tag) = (
-            target.clone(),
-            opts.clone(),
-            slot.clone(),
-            tx.clone(),
-            tag.clone(),
-        );
-        inflight.spawn(async move {
-            let sample = if opts.keep_alive {
-                let (reuse, first) = lock(&slot).take();
-                let (sample, conn) = probe_with(&target, &opts, seq, true, reuse, first).await;
-                lock(&slot).put(conn);
-                sample
-            } else {
-                probe_once(&target, &opts, seq).await
-            };
-            // A dropped receiver is noticed by the schedule loop.
-            let _ = tx.send(tag(sample));
-        });
-        while inflight.try_join_next().is_some() {}
-        seq += 1;
-        next += interval;
-        let now = tokio::time::Instant::now();
-        if now > next + interval {
-            next = now;
-        }
-    }
-    // Probes in flight are each bounded by their timeout.
-    loop {
-        tokio::select! {
-            r = inflight.join_next() => if r.is_none() { return },
-            () = tx.closed() => return,
-        }
-    }
-}
-
-fn lock(slot: &Mutex<Slot>) -> MutexGuard<'_, Slot> {
+pub(super) fn lock(slot: &Mutex<Slot>) -> MutexGuard<'_, Slot> {
     slot.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// One timed probe; returns the connection to keep (keep-alive mode only).
-async fn probe_with(
+pub(super) async fn probe_with(
     target: &Target,
     opts: &ProbeOptions,
     seq: u64,

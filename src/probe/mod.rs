@@ -3,11 +3,14 @@
 //! Owns everything between "probe this URL" and the numbers the console and the
 //! `probe` command show, following `shared/reference/latency.md`:
 //!
+//! - [`target`]: what is probed (a URL, optionally pinned to an address).
+//! - [`sample`]: the options of a probe and what it found (a loss is never a number).
 //! - [`engine`]: one probe is a new TCP connection (or a kept-alive one), one `HEAD`
 //!   or `GET` over hyper's low-level HTTP/1 client, timed on the monotonic clock from
 //!   before name resolution to the response headers (TTFB) and to the end of the body;
-//!   the served-by header names the site. [`spawn_schedule`] runs probes on a fixed
-//!   clock, each spawned with its own timeout so a slow probe never delays the next.
+//!   the served-by header names the site.
+//! - [`schedule`]: [`spawn_schedule`] runs probes on a fixed clock, each spawned with
+//!   its own timeout so a slow probe never delays the next.
 //! - [`stats`]: loss, min/avg/max, sample standard deviation, nearest-rank
 //!   percentiles and mtr-style jitter over a sliding window and over the session.
 //! - [`output`]: the exact text lines the CLI prints and scripts parse.
@@ -16,10 +19,13 @@
 
 pub mod engine;
 pub mod output;
+pub mod sample;
+pub mod schedule;
 pub mod stats;
+pub mod target;
 
-pub use engine::{
-    probe_once, spawn_schedule, ErrorKind, Method, ProbeOptions, ProbeSample, Prober, Target,
-    MAX_BODY,
-};
+pub use engine::{probe_once, Prober, MAX_BODY};
+pub use sample::{ErrorKind, Method, ProbeOptions, ProbeSample};
+pub use schedule::spawn_schedule;
 pub use stats::{Stats, Summary};
+pub use target::Target;

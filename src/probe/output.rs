@@ -15,7 +15,7 @@
 //! new connection. Whitespace inside a served-by value is printed as `_` so that every
 //! field stays one word. When nothing was received the summary is only its first line.
 
-use super::engine::ProbeSample;
+use super::sample::ProbeSample;
 use super::stats::Summary;
 
 fn ms2(v: Option<f64>) -> String {
@@ -87,7 +87,7 @@ mod tests {
     use std::time::{Duration, SystemTime};
 
     use super::*;
-    use crate::probe::engine::ErrorKind;
+    use crate::probe::ErrorKind;
 
     fn ok_sample() -> ProbeSample {
         ProbeSample {

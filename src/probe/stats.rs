@@ -27,7 +27,7 @@ use std::collections::VecDeque;
 
 use hdrhistogram::Histogram;
 
-use super::engine::ProbeSample;
+use super::sample::ProbeSample;
 
 /// Histogram bounds in microseconds: 1 µs to 60 s.
 const HIST_LOW_US: u64 = 1;
@@ -266,7 +266,7 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::probe::engine::ErrorKind;
+    use crate::probe::ErrorKind;
 
     fn sample(seq: u64, ms: Option<f64>) -> ProbeSample {
         ProbeSample {
