@@ -133,6 +133,8 @@ pub enum Effect {
     Execute(Request),
     /// Stop the running action: it records `interrupted` with what it then sees.
     Interrupt,
+    /// Probe the anycast address now, not at its next tick: the route just moved.
+    ProbeNow,
     Refresh,
     Quit,
     FetchAllocation {
@@ -308,8 +310,14 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
     match msg {
         Msg::Key(key) => keys::on_key(state, key),
         Msg::Snapshot(snap) => {
+            let (polled, best) = (state.last_poll.is_some(), state.best().map(str::to_string));
             routing::on_snapshot(state, snap);
-            Vec::new()
+            // Another process's action, or the network, moved the best path.
+            if polled && state.best() != best.as_deref() {
+                vec![Effect::ProbeNow]
+            } else {
+                Vec::new()
+            }
         }
         Msg::Probe { target, sample } => {
             latency::on_probe(state, &target, sample);
@@ -348,9 +356,13 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
             Vec::new()
         }
         Msg::Done(outcome) => {
+            let moved = outcome.ok();
             routing::on_done(state, outcome);
             if state.quitting {
                 vec![Effect::Quit]
+            } else if moved {
+                // The route moved: the new latency is one round trip away, not a tick.
+                vec![Effect::ProbeNow, Effect::Refresh]
             } else {
                 vec![Effect::Refresh]
             }

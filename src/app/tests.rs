@@ -203,7 +203,11 @@ fn no_second_action_while_one_runs() {
         converged_ms: Some(0.5),
         best_after: Some("da".into()),
     };
-    assert_eq!(update(&mut s, Msg::Done(outcome)), vec![Effect::Refresh]);
+    // The route moved: the anycast address is probed at once, not at its next tick.
+    assert_eq!(
+        update(&mut s, Msg::Done(outcome)),
+        vec![Effect::ProbeNow, Effect::Refresh]
+    );
     assert!(s.busy.is_none());
     assert_eq!(s.desired.get("am"), Some(&Desired::Withdrawn));
     assert_eq!(s.events.back().map(|e| e.level), Some(Level::Good));
@@ -1265,4 +1269,23 @@ fn a_stopped_worker_is_shown_where_its_data_was() {
         .as_ref()
         .and_then(|n| n.error.as_deref())
         .is_some_and(|e| e.contains("watcher stopped: it ended unexpectedly")));
+}
+
+#[test]
+fn a_best_path_moved_elsewhere_probes_at_once() {
+    let mut s = state(false);
+    assert!(
+        update(&mut s, both_up()).is_empty(),
+        "the first poll is no move"
+    );
+    let moved = update(
+        &mut s,
+        Msg::Snapshot(snapshot(2, &[("am", Ok(false)), ("da", Ok(true))])),
+    );
+    assert_eq!(moved, vec![Effect::ProbeNow]);
+    let same = update(
+        &mut s,
+        Msg::Snapshot(snapshot(3, &[("am", Ok(false)), ("da", Ok(true))])),
+    );
+    assert!(same.is_empty());
 }

@@ -11,7 +11,9 @@ pub mod withdraw;
 
 pub use crate::domain::Request;
 pub use collect::Poller;
-pub use wiring::{nomad_settings, probe_all, probe_options, probe_targets, spawn_probes};
+pub use wiring::{
+    nomad_settings, probe_all, probe_options, probe_targets, spawn_probes, spawn_probes_kickable,
+};
 pub use withdraw::{execute, Caller};
 
 use tokio::sync::watch;

@@ -53,20 +53,44 @@ pub fn spawn_probes<M: Send + 'static>(
     tx: &tokio::sync::mpsc::UnboundedSender<M>,
     tag: impl Fn(String, crate::probe::ProbeSample) -> M + Clone + Send + Sync + 'static,
 ) -> Vec<(String, tokio::task::JoinHandle<()>)> {
+    spawn_probes_kickable(cfg, interval, count, tx, tag, None)
+}
+
+/// [`spawn_probes`] whose anycast schedule also probes at once when `kick` says so
+/// (after an action or a change of best path), never `count`-limited.
+pub fn spawn_probes_kickable<M: Send + 'static>(
+    cfg: &Config,
+    interval: Duration,
+    count: Option<u64>,
+    tx: &tokio::sync::mpsc::UnboundedSender<M>,
+    tag: impl Fn(String, crate::probe::ProbeSample) -> M + Clone + Send + Sync + 'static,
+    kick: Option<std::sync::Arc<crate::probe::Kick>>,
+) -> Vec<(String, tokio::task::JoinHandle<()>)> {
     let opts = probe_options(cfg);
     probe_targets(cfg)
         .into_iter()
         .map(|target| {
             let name = target.name.clone();
             let (tag, n) = (tag.clone(), name.clone());
-            let handle = crate::probe::spawn_schedule(
-                target,
-                opts.clone(),
-                interval,
-                count,
-                tx.clone(),
-                move |sample| tag(n.clone(), sample),
-            );
+            let tag = move |sample| tag(n.clone(), sample);
+            let handle = match (&kick, name == crate::domain::ANYCAST && count.is_none()) {
+                (Some(kick), true) => crate::probe::spawn_kickable_schedule(
+                    target,
+                    opts.clone(),
+                    interval,
+                    tx.clone(),
+                    tag,
+                    kick.clone(),
+                ),
+                _ => crate::probe::spawn_schedule(
+                    target,
+                    opts.clone(),
+                    interval,
+                    count,
+                    tx.clone(),
+                    tag,
+                ),
+            };
             (name, handle)
         })
         .collect()

@@ -26,6 +26,6 @@ pub mod target;
 
 pub use engine::{probe_once, Prober, MAX_BODY};
 pub use sample::{ErrorKind, Method, ProbeOptions, ProbeSample};
-pub use schedule::spawn_schedule;
+pub use schedule::{spawn_kickable_schedule, spawn_schedule, Kick};
 pub use stats::{Stats, Summary};
 pub use target::Target;

@@ -33,7 +33,48 @@ pub fn spawn_schedule<M: Send + 'static>(
     tx: UnboundedSender<M>,
     tag: impl Fn(ProbeSample) -> M + Send + Sync + 'static,
 ) -> JoinHandle<()> {
-    tokio::spawn(schedule(target, opts, interval, count, tx, Arc::new(tag)))
+    let kick = Arc::new(Kick::default());
+    tokio::spawn(schedule(
+        target,
+        opts,
+        interval,
+        count,
+        tx,
+        Arc::new(tag),
+        kick,
+    ))
+}
+
+/// Asks a schedule for one probe now, on top of its clock: after an action or a change
+/// of best path the new figure should not wait for the next tick.
+#[derive(Debug, Default)]
+pub struct Kick(tokio::sync::Notify);
+
+impl Kick {
+    /// One extra probe as soon as the schedule sees it (kicks before then merge).
+    pub fn now(&self) {
+        self.0.notify_one();
+    }
+}
+
+/// [`spawn_schedule`] that also probes whenever `kick` says so.
+pub fn spawn_kickable_schedule<M: Send + 'static>(
+    target: Target,
+    opts: ProbeOptions,
+    interval: Duration,
+    tx: UnboundedSender<M>,
+    tag: impl Fn(ProbeSample) -> M + Send + Sync + 'static,
+    kick: Arc<Kick>,
+) -> JoinHandle<()> {
+    tokio::spawn(schedule(
+        target,
+        opts,
+        interval,
+        None,
+        tx,
+        Arc::new(tag),
+        kick,
+    ))
 }
 
 async fn schedule<M: Send + 'static>(
@@ -43,6 +84,7 @@ async fn schedule<M: Send + 'static>(
     count: Option<u64>,
     tx: UnboundedSender<M>,
     tag: Arc<dyn Fn(ProbeSample) -> M + Send + Sync>,
+    kick: Arc<Kick>,
 ) {
     let interval = interval.max(MIN_INTERVAL);
     let target = Arc::new(target);
@@ -52,10 +94,12 @@ async fn schedule<M: Send + 'static>(
     let mut next = tokio::time::Instant::now();
     let mut seq: u64 = 0;
     while count.is_none_or(|c| seq < c) {
-        tokio::select! {
-            () = tokio::time::sleep_until(next) => {}
+        // A kick probes now without moving the clock; the tick probes and moves it.
+        let kicked = tokio::select! {
+            () = tokio::time::sleep_until(next) => false,
+            () = kick.0.notified() => true,
             () = tx.closed() => return,
-        }
+        };
         let (target, opts, slot, tx, tag) = (
             target.clone(),
             opts.clone(),
@@ -77,6 +121,9 @@ async fn schedule<M: Send + 'static>(
         });
         while inflight.try_join_next().is_some() {}
         seq += 1;
+        if kicked {
+            continue;
+        }
         next += interval;
         let now = tokio::time::Instant::now();
         if now > next + interval {

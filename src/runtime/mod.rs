@@ -38,14 +38,20 @@ pub async fn run_console(cfg: Config, source: String) -> color_eyre::Result<()> 
     let mut state = State::new(&cfg, desired, source, SystemTime::now());
     let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
     let mut routing = routing::Routing::start(cfg.clone(), &tx);
-    // Every target on its own clock; samples reach the state machine as messages.
-    let _probes: Vec<workers::Supervised> =
-        ops::spawn_probes(&cfg, cfg.probe.interval, None, &tx, |target, sample| {
-            Msg::Probe { target, sample }
-        })
-        .into_iter()
-        .map(|(target, h)| workers::supervise(Worker::Probe(target), h, true, &tx))
-        .collect();
+    // Every target on its own clock; samples reach the state machine as messages. The
+    // anycast target also probes at once when asked (`Effect::ProbeNow`).
+    let kick = Arc::new(crate::probe::Kick::default());
+    let _probes: Vec<workers::Supervised> = ops::spawn_probes_kickable(
+        &cfg,
+        cfg.probe.interval,
+        None,
+        &tx,
+        |target, sample| Msg::Probe { target, sample },
+        Some(kick.clone()),
+    )
+    .into_iter()
+    .map(|(target, h)| workers::supervise(Worker::Probe(target), h, true, &tx))
+    .collect();
     let mut nomad = nomad::Nomad::start(&cfg, &tx);
 
     let mut stop = crate::signals::Stop::new(true)?;
@@ -85,6 +91,7 @@ pub async fn run_console(cfg: Config, source: String) -> color_eyre::Result<()> 
             for effect in effects {
                 match effect {
                     Effect::Quit => return Ok(None),
+                    Effect::ProbeNow => kick.now(),
                     e @ (Effect::Execute(_) | Effect::Interrupt | Effect::Refresh) => {
                         routing.handle(e)
                     }
