@@ -90,6 +90,8 @@ pub struct Config {
     pub probe: Probe,
     /// In file order; at least one, names unique.
     pub metros: Vec<Metro>,
+    /// `[provision]`: the installer; `None` when the table is absent.
+    pub provision: Option<Provision>,
     /// The file this was parsed from.
     pub source: Option<PathBuf>,
 }
@@ -273,6 +275,40 @@ pub struct MetroNomad {
     /// The largest answer read from one endpoint, in bytes (`max_body_mb`).
     pub max_body: Option<u64>,
 }
+
+/// `[provision]`: where the installer is and how `terraform`/`tofu` runs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Provision {
+    /// `binary`: a name looked up on PATH or a path (resolved against the config file's
+    /// directory); `None`: the first of `tofu`, `terraform` on PATH.
+    pub binary: Option<PathBuf>,
+    /// `dir`: the installer directory, resolved against the config file's directory.
+    pub dir: PathBuf,
+    /// `[provision.vars]`: `-var NAME=VALUE` in file order; strings as written, numbers
+    /// and booleans as TOML writes them, lists and tables as JSON (which terraform reads
+    /// as HCL).
+    pub vars: Vec<(String, String)>,
+    /// `var_files`: `-var-file=PATH`, resolved against the config file's directory.
+    pub var_files: Vec<PathBuf>,
+    /// `lock_timeout_ms`: how long terraform waits for a state lock another run holds;
+    /// `None`: fail at once.
+    pub lock_timeout: Option<Duration>,
+    /// `pass_env`: variables passed on although they look like credentials (a
+    /// provider's token).
+    pub pass_env: Vec<String>,
+    /// `[provision.outputs] regional`: metro code -> address (default
+    /// `regional_ip_addresses`).
+    pub regional_output: String,
+    /// `[provision.outputs] anycast`: the anycast address (default `public_ip_address`).
+    pub anycast_output: String,
+}
+
+/// Default `[provision.outputs] regional`: the platform installer's output name.
+pub const DEFAULT_REGIONAL_OUTPUT: &str = "regional_ip_addresses";
+/// Default `[provision.outputs] anycast`.
+pub const DEFAULT_ANYCAST_OUTPUT: &str = "public_ip_address";
+/// Allowed `provision.lock_timeout_ms`.
+pub const PROVISION_LOCK_TIMEOUT_MS_RANGE: std::ops::RangeInclusive<i64> = 0..=3_600_000;
 
 /// How a metro's advertisement is withdrawn and restored.
 #[derive(Debug, Clone, PartialEq, Eq)]

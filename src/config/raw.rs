@@ -19,6 +19,7 @@ pub(super) struct RawFile {
     pub(super) anycast: Option<RawAnycast>,
     pub(super) probe: Option<RawProbe>,
     pub(super) metro: Option<Vec<RawMetro>>,
+    pub(super) provision: Option<RawProvision>,
 }
 
 #[derive(Deserialize)]
@@ -109,4 +110,30 @@ pub(super) struct RawNomad {
     pub(super) skip_verify: Option<Spanned<bool>>,
     pub(super) timeout_ms: Option<Spanned<i64>>,
     pub(super) max_body_mb: Option<Spanned<i64>>,
+}
+
+/// `[provision]`: the installer and how terraform/tofu runs it.
+#[derive(Deserialize)]
+#[cfg_attr(test, derive(serde::Serialize))]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawProvision {
+    pub(super) binary: Option<Spanned<String>>,
+    pub(super) dir: Option<Spanned<String>>,
+    pub(super) var_files: Option<Spanned<Vec<Spanned<String>>>>,
+    pub(super) lock_timeout_ms: Option<Spanned<i64>>,
+    pub(super) pass_env: Option<Spanned<Vec<Spanned<String>>>>,
+    pub(super) vars: Option<RawVars>,
+    pub(super) outputs: Option<RawOutputs>,
+}
+
+/// `[provision.vars]`: variable name -> any TOML value.
+pub(super) type RawVars = BTreeMap<Spanned<String>, Spanned<toml::Value>>;
+
+/// `[provision.outputs]`: which installer outputs the console reads.
+#[derive(Deserialize)]
+#[cfg_attr(test, derive(serde::Serialize))]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawOutputs {
+    pub(super) regional: Option<Spanned<String>>,
+    pub(super) anycast: Option<Spanned<String>>,
 }

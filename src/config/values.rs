@@ -149,3 +149,54 @@ pub(super) fn normalise_prefix(text: &str) -> Result<String, String> {
     }
     Ok(format!("{ip}/{len}"))
 }
+
+/// A terraform identifier (a variable or an output): a letter or '_', then letters,
+/// digits, '_' and '-'.
+pub(super) fn check_variable_name(name: &str) -> Result<(), String> {
+    let mut chars = name.chars();
+    let first_ok = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
+    if first_ok && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{}` is not a terraform name (a letter or '_', then letters, digits, '_' and '-')",
+            crate::domain::text::visible(name)
+        ))
+    }
+}
+
+/// A `[provision.vars]` value as `-var NAME=VALUE` gives it: a string as written, a
+/// number or boolean as TOML writes it, a list or table as JSON (valid HCL). Dates have
+/// no terraform type.
+pub(super) fn variable_value(v: &toml::Value) -> Result<String, String> {
+    fn has_date(v: &toml::Value) -> bool {
+        match v {
+            toml::Value::Datetime(_) => true,
+            toml::Value::Array(a) => a.iter().any(has_date),
+            toml::Value::Table(t) => t.values().any(has_date),
+            _ => false,
+        }
+    }
+    if has_date(v) {
+        return Err("a date has no terraform type: write it as a string".into());
+    }
+    let text = match v {
+        toml::Value::String(s) => s.clone(),
+        toml::Value::Integer(i) => i.to_string(),
+        toml::Value::Float(f) => f.to_string(),
+        toml::Value::Boolean(b) => b.to_string(),
+        other => serde_json::to_string(other).map_err(|e| e.to_string())?,
+    };
+    if let Some(c) = text
+        .chars()
+        .find(|c| c.is_control() && *c != '\n' && *c != '\t')
+    {
+        return Err(format!(
+            "must not contain control characters (found {})",
+            crate::domain::text::visible(&c.to_string())
+        ));
+    }
+    Ok(text)
+}

@@ -136,7 +136,15 @@ fn sh_quote(s: &str) -> String {
 struct LabConfig {
     console: LabConsole,
     anycast: LabAnycast,
+    provision: LabProvision,
     metro: Vec<LabMetroConfig>,
+}
+
+/// The lab's installer (`installer/`): a real terraform module that adds and removes the
+/// lab's metros (`lab metro add|remove`).
+#[derive(Serialize)]
+struct LabProvision {
+    dir: String,
 }
 
 #[derive(Serialize)]
@@ -199,6 +207,9 @@ pub fn console_toml(state: &LabState, bird_bin: &Path) -> String {
                 bird_socket: "run/upstream.ctl".into(),
             },
         },
+        provision: LabProvision {
+            dir: super::installer::DIR.into(),
+        },
         metro: state
             .metros
             .iter()
@@ -236,7 +247,7 @@ pub fn console_toml(state: &LabState, bird_bin: &Path) -> String {
     format!(
         "# Written by `platform-tui lab up`: an ordinary platform-tui config for this lab.\n\
          # Paths are relative to this file.\n\
-         # Provisioning: the lab's installer (a terraform module; `lab metro add|remove`).\n\
-         # [provision]\n# dir = \"installer\"\n\n{body}"
+         # [provision] is the lab's installer: a terraform module whose `metros` variable\n\
+         # adds and removes the lab's metros (`platform-tui provision apply --var ...`).\n\n{body}"
     )
 }
