@@ -1,7 +1,13 @@
 //! BirdClient against real bird2 daemons (unprivileged, loopback, private
 //! temp dir; bird.md §6) and against fake sockets for the failure paths.
 
+mod common;
+
+use common::{birdc, poll_until, poll_until_async, temp_dir};
 use platform_tui::bird::{BirdClient, BirdError, ProtoState, Toggle};
+use platform_tui::config::Metro;
+use platform_tui::domain::RouterStatus;
+use platform_tui::ops::collect::router_status;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -22,20 +28,6 @@ fn bird_binary() -> PathBuf {
         .expect("`bird` not found on PATH: apt-get install bird2")
 }
 
-fn unique_dir(tag: &str) -> PathBuf {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    let dir = std::env::temp_dir().join(format!(
-        "bird-client-{tag}-{}-{}-{nanos}",
-        std::process::id(),
-        SEQ.fetch_add(1, Ordering::Relaxed)
-    ));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
-}
-
 /// A random high BGP port per lab so parallel tests and other users of the
 /// machine do not collide.
 fn random_port() -> u16 {
@@ -53,10 +45,10 @@ struct Daemon {
     child: Option<Child>,
 }
 
-/// Bird daemons in a private directory; killed and removed on drop, also
-/// when an assertion panics.
+/// Bird daemons in a private directory; killed on drop, also when an assertion
+/// panics, and then the directory is removed.
 struct Lab {
-    dir: PathBuf,
+    dir: tempfile::TempDir,
     bird: PathBuf,
     daemons: Vec<Daemon>,
 }
@@ -64,18 +56,18 @@ struct Lab {
 impl Lab {
     fn new(tag: &str) -> Self {
         Lab {
-            dir: unique_dir(tag),
+            dir: temp_dir(tag),
             bird: bird_binary(),
             daemons: Vec::new(),
         }
     }
 
     fn sock(&self, name: &str) -> PathBuf {
-        self.dir.join(format!("{name}.ctl"))
+        self.dir.path().join(format!("{name}.ctl"))
     }
 
     fn write_conf(&self, name: &str, conf: &str) {
-        std::fs::write(self.dir.join(format!("{name}.conf")), conf).expect("write conf");
+        std::fs::write(self.dir.path().join(format!("{name}.conf")), conf).expect("write conf");
     }
 
     /// Start `name` from `name.conf` in the foreground (-f) so we own the pid.
@@ -84,12 +76,12 @@ impl Lab {
         let child = Command::new(&self.bird)
             .arg("-f")
             .arg("-c")
-            .arg(self.dir.join(format!("{name}.conf")))
+            .arg(self.dir.path().join(format!("{name}.conf")))
             .arg("-s")
             .arg(&sock)
             .arg("-P")
-            .arg(self.dir.join(format!("{name}.pid")))
-            .current_dir(&self.dir)
+            .arg(self.dir.path().join(format!("{name}.pid")))
+            .current_dir(self.dir.path())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -120,19 +112,15 @@ impl Drop for Lab {
                 let _ = c.wait();
             }
         }
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
 fn wait_for_socket(sock: &Path) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::os::unix::net::UnixStream::connect(sock).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "bird socket {sock:?} never came up"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    poll_until(
+        &format!("bird socket {sock:?} never came up"),
+        Duration::from_secs(10),
+        || std::os::unix::net::UnixStream::connect(sock).is_ok(),
+    )
 }
 
 fn region_conf(addr: &str, peer: &str, port: u16) -> String {
@@ -170,17 +158,6 @@ protocol bgp region1 {{
     )
 }
 
-/// Poll `$cond` (an expression that may `.await`) every 50 ms until true.
-macro_rules! wait_until {
-    ($what:expr, $secs:expr, $cond:expr) => {{
-        let deadline = Instant::now() + Duration::from_secs($secs);
-        while !$cond {
-            assert!(Instant::now() < deadline, "timed out waiting for {}", $what);
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }};
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn region_and_upstream_end_to_end() {
     let port = random_port();
@@ -212,17 +189,22 @@ async fn region_and_upstream_end_to_end() {
         "epoch since"
     );
 
-    wait_until!(
-        "BGP Established",
-        30,
-        region
-            .show_protocols()
-            .await
-            .map(|ps| ps
-                .iter()
-                .any(|p| p.name == "upstream" && p.bgp_state.as_deref() == Some("Established")))
-            .unwrap_or(false)
-    );
+    poll_until_async(
+        "timed out waiting for BGP Established",
+        Duration::from_secs(30),
+        async || {
+            region
+                .show_protocols()
+                .await
+                .map(|ps| {
+                    ps.iter().any(|p| {
+                        p.name == "upstream" && p.bgp_state.as_deref() == Some("Established")
+                    })
+                })
+                .unwrap_or(false)
+        },
+    )
+    .await;
 
     let detail = region.show_protocol_all("upstream").await.expect("detail");
     assert_eq!(detail.description.as_deref(), Some("upstream router"));
@@ -238,15 +220,18 @@ async fn region_and_upstream_end_to_end() {
     assert_eq!(exported[0].protocol, "anycast");
     assert_eq!(exported[0].kind, "blackhole");
 
-    wait_until!(
-        "route at upstream",
-        10,
-        upstream
-            .show_route_for(PREFIX, true)
-            .await
-            .map(|r| r.len() == 1 && r[0].as_path == [65001])
-            .unwrap_or(false)
-    );
+    poll_until_async(
+        "timed out waiting for route at upstream",
+        Duration::from_secs(10),
+        async || {
+            upstream
+                .show_route_for(PREFIX, true)
+                .await
+                .map(|r| r.len() == 1 && r[0].as_path == [65001])
+                .unwrap_or(false)
+        },
+    )
+    .await;
 
     assert_eq!(region.disable("anycast").await, Ok(Toggle::Done));
     assert_eq!(region.disable("anycast").await, Ok(Toggle::Already));
@@ -254,11 +239,12 @@ async fn region_and_upstream_end_to_end() {
         region.show_route_export(PREFIX, "upstream").await,
         Ok(vec![])
     );
-    wait_until!(
-        "withdraw at upstream",
-        10,
-        upstream.show_route_for(PREFIX, false).await == Ok(vec![])
-    );
+    poll_until_async(
+        "timed out waiting for withdraw at upstream",
+        Duration::from_secs(10),
+        async || upstream.show_route_for(PREFIX, false).await == Ok(vec![]),
+    )
+    .await;
     assert_eq!(region.enable("anycast").await, Ok(Toggle::Done));
     assert_eq!(region.enable("anycast").await, Ok(Toggle::Already));
     assert_eq!(
@@ -335,11 +321,10 @@ async fn reconnects_after_daemon_restart() {
 
 #[tokio::test]
 async fn connect_error_for_missing_socket() {
-    let dir = unique_dir("missing");
-    let sock = dir.join("am.ctl");
+    let dir = temp_dir("missing");
+    let sock = dir.path().join("am.ctl");
     let mut c = BirdClient::new(&sock, Duration::from_millis(300));
     let err = c.show_protocols().await.expect_err("no socket");
-    let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(
         err,
         BirdError::Connect {
@@ -357,13 +342,13 @@ async fn connect_error_for_missing_socket() {
 }
 
 /// A fake BIRD: runs `serve` on every accepted connection.
-async fn fake_bird<F, Fut>(tag: &str, serve: F) -> (PathBuf, PathBuf)
+async fn fake_bird<F, Fut>(tag: &str, serve: F) -> (tempfile::TempDir, PathBuf)
 where
     F: Fn(tokio::net::UnixStream) -> Fut + Send + 'static,
     Fut: std::future::Future<Output = ()> + Send + 'static,
 {
-    let dir = unique_dir(tag);
-    let sock = dir.join("fake.ctl");
+    let dir = temp_dir(tag);
+    let sock = dir.path().join("fake.ctl");
     let listener = UnixListener::bind(&sock).expect("bind");
     tokio::spawn(async move {
         while let Ok((s, _)) = listener.accept().await {
@@ -376,7 +361,7 @@ where
 #[tokio::test]
 async fn timeout_against_silent_listener() {
     // Accepts and never says a word: the banner read must time out.
-    let (dir, sock) = fake_bird("silent", |s| async move {
+    let (_dir, sock) = fake_bird("silent", |s| async move {
         tokio::time::sleep(Duration::from_secs(30)).await;
         drop(s);
     })
@@ -391,7 +376,7 @@ async fn timeout_against_silent_listener() {
     assert!(took < Duration::from_secs(2), "took {took:?}");
 
     // Banner, then silence: the request itself must time out.
-    let (dir2, sock2) = fake_bird("mute", |mut s| async move {
+    let (_dir2, sock2) = fake_bird("mute", |mut s| async move {
         let _ = s.write_all(b"0001 BIRD 2.0.12 ready.\n").await;
         let mut buf = [0u8; 256];
         let _ = s.read(&mut buf).await;
@@ -402,13 +387,11 @@ async fn timeout_against_silent_listener() {
     let start = Instant::now();
     assert_eq!(c.show_protocols().await, Err(BirdError::Timeout(t)));
     assert!(start.elapsed() < Duration::from_secs(2));
-    let _ = std::fs::remove_dir_all(&dir);
-    let _ = std::fs::remove_dir_all(&dir2);
 }
 
 #[tokio::test]
 async fn eof_mid_reply_and_garbage() {
-    let (dir, sock) = fake_bird("eof", |mut s| async move {
+    let (_dir, sock) = fake_bird("eof", |mut s| async move {
         let _ = s.write_all(b"0001 BIRD 2.0.12 ready.\n").await;
         let mut buf = [0u8; 256];
         if let Ok(n) = s.read(&mut buf).await {
@@ -424,7 +407,26 @@ async fn eof_mid_reply_and_garbage() {
     let mut c = BirdClient::new(&sock, Duration::from_millis(500));
     assert_eq!(c.show_protocols().await, Err(BirdError::Closed));
     assert!(matches!(c.show_status().await, Err(BirdError::Protocol(_))));
-    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Polls `metro`'s router status through `c` until `pred` holds for it.
+async fn wait_for_router(
+    what: &str,
+    limit: Duration,
+    metro: &Metro,
+    c: &mut BirdClient,
+    pred: impl Fn(&RouterStatus) -> bool,
+) {
+    poll_until_async(
+        &format!("timed out waiting for {what}"),
+        limit,
+        async || {
+            router_status(metro, c, PREFIX)
+                .await
+                .is_ok_and(|r| pred(&r))
+        },
+    )
+    .await
 }
 
 /// A metro named `m` whose BIRD is `sock`, as the console's config has it.
@@ -436,21 +438,10 @@ fn metro_cfg(sock: &Path, extra: &str) -> platform_tui::config::Config {
     platform_tui::config::parse(&text, Path::new("/t/platform-tui.toml")).expect("config")
 }
 
-fn birdc(sock: &Path, args: &[&str]) {
-    let out = Command::new("birdc")
-        .arg("-s")
-        .arg(sock)
-        .args(args)
-        .output()
-        .expect("birdc runs");
-    assert!(out.status.success(), "birdc {args:?}: {out:?}");
-}
-
 /// BIRD 2 answers the export query with `9001 No valid tables` while the session is down
 /// or disabled: the router is still read, not advertising, its session not Established.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn disabled_session_is_a_reachable_router_that_does_not_advertise() {
-    use platform_tui::ops::collect::router_status;
     let port = random_port();
     let mut lab = Lab::new("9001");
     lab.write_conf("region", &region_conf("127.77.0.16", "127.77.0.17", port));
@@ -462,13 +453,14 @@ async fn disabled_session_is_a_reachable_router_that_does_not_advertise() {
     lab.start("upstream");
     let cfg = metro_cfg(&lab.sock("region"), "export_protocol = \"upstream\"\n");
     let mut c = BirdClient::new(lab.sock("region"), Duration::from_secs(2));
-    wait_until!(
+    wait_for_router(
         "advertised to the upstream",
-        30,
-        router_status(&cfg.metros[0], &mut c, PREFIX)
-            .await
-            .is_ok_and(|r| r.advertised == Some(true))
-    );
+        Duration::from_secs(30),
+        &cfg.metros[0],
+        &mut c,
+        |r| r.advertised == Some(true),
+    )
+    .await;
     let up = router_status(&cfg.metros[0], &mut c, PREFIX)
         .await
         .expect("status");
@@ -476,13 +468,14 @@ async fn disabled_session_is_a_reachable_router_that_does_not_advertise() {
 
     birdc(&lab.sock("region"), &["disable", "upstream"]);
     // The protocol may pass through `stop` on its way down.
-    wait_until!(
+    wait_for_router(
         "upstream down",
-        10,
-        router_status(&cfg.metros[0], &mut c, PREFIX)
-            .await
-            .is_ok_and(|r| r.bgp.is_some_and(|b| b.state == "down"))
-    );
+        Duration::from_secs(10),
+        &cfg.metros[0],
+        &mut c,
+        |r| r.bgp.as_ref().is_some_and(|b| b.state == "down"),
+    )
+    .await;
     // The real daemon's own answer to the export query.
     assert!(matches!(
         c.show_route_export(PREFIX, "upstream").await,
@@ -515,7 +508,6 @@ async fn disabled_session_is_a_reachable_router_that_does_not_advertise() {
 /// Since column has a space inside, and still an age.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dashed_protocol_names_work_against_real_bird() {
-    use platform_tui::ops::collect::router_status;
     let port = random_port();
     let mut lab = Lab::new("dash");
     let (addr, peer) = ("127.77.0.18", "127.77.0.19");
@@ -545,13 +537,14 @@ protocol bgp 'upstream-metro1' {{
         "export_protocol = \"upstream-metro1\"\norigin_protocols = [\"anycast-v4\"]\n",
     );
     let mut c = BirdClient::new(lab.sock("region"), Duration::from_secs(2));
-    wait_until!(
+    wait_for_router(
         "advertised over upstream-metro1",
-        30,
-        router_status(&cfg.metros[0], &mut c, PREFIX)
-            .await
-            .is_ok_and(|r| r.advertised == Some(true))
-    );
+        Duration::from_secs(30),
+        &cfg.metros[0],
+        &mut c,
+        |r| r.advertised == Some(true),
+    )
+    .await;
     let r = router_status(&cfg.metros[0], &mut c, PREFIX)
         .await
         .expect("status");
@@ -570,13 +563,14 @@ protocol bgp 'upstream-metro1' {{
     // The withdraw path (`disable "anycast-v4"`) reaches it too.
     assert_eq!(c.disable("anycast-v4").await, Ok(Toggle::Done));
     // The static protocol passes through `flush` on its way down.
-    wait_until!(
+    wait_for_router(
         "anycast-v4 down",
-        10,
-        router_status(&cfg.metros[0], &mut c, PREFIX)
-            .await
-            .is_ok_and(|r| r.origin_state() == "down")
-    );
+        Duration::from_secs(10),
+        &cfg.metros[0],
+        &mut c,
+        |r| r.origin_state() == "down",
+    )
+    .await;
     let r = router_status(&cfg.metros[0], &mut c, PREFIX)
         .await
         .expect("status");

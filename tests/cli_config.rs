@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{run, text, TempDir};
+use common::{run, temp_dir, text};
 
 /// A smoke test of the binary: every fixture's exact text is checked in-process by
 /// `tests/config_fixtures.rs`; here a few, one per kind of error (invalid TOML, a wrong
@@ -48,7 +48,7 @@ fn valid_fixtures_pass_check() {
 fn template_is_a_valid_config() {
     let out = run(&["config", "template"]);
     assert!(out.status.success());
-    let dir = TempDir::new("tmpl");
+    let dir = temp_dir("tmpl");
     let path = dir.path().join("config.toml");
     std::fs::write(&path, &out.stdout).unwrap();
     let out = run(&["config", "check", path.to_str().unwrap()]);
@@ -88,7 +88,7 @@ fn missing_config_file_is_a_clear_error() {
 
 #[test]
 fn no_config_and_no_lab_tells_what_to_do() {
-    let home = TempDir::new("nocfg");
+    let home = temp_dir("nocfg");
     let h = home.path().to_str().unwrap();
     let out = std::process::Command::new(common::bin())
         .arg("status")
@@ -118,7 +118,7 @@ fn a_config_must_be_a_small_regular_file() {
         "{}",
         text(&out)
     );
-    let dir = TempDir::new("cfgfile");
+    let dir = temp_dir("cfgfile");
     let fifo = dir.path().join("fifo.toml");
     assert!(std::process::Command::new("mkfifo")
         .arg(&fifo)

@@ -6,19 +6,14 @@
 mod common;
 
 use std::process::Command;
+use std::time::Duration;
 
-use common::{bin, metro, procs_mentioning, Lab, TempDir, Tmux};
+use common::{bin, metro, poll_until, procs_mentioning, temp_dir, Console, Lab, Tmux};
 
 #[test]
 fn keys_withdraw_and_restore_through_the_console() {
-    let lab = Lab::up("tui", &[]);
-    let t = Tmux::start(
-        "keys",
-        100,
-        30,
-        &format!("{} --config {}", bin(), lab.config.display()),
-    );
-    let screen = t.wait_for("Established");
+    let Console { lab, tmux: t } = Console::on_lab("keys", 100, 30);
+    let screen = t.screen();
     assert!(screen.contains("best path am"), "{screen}");
     t.keys(&["w"]);
     let screen = t.wait_for("Withdraw am (Amsterdam)?");
@@ -58,12 +53,7 @@ fn keys_withdraw_and_restore_through_the_console() {
 #[test]
 fn read_only_console_refuses() {
     let lab = Lab::up("tuiro", &[]);
-    let t = Tmux::start(
-        "ro",
-        100,
-        30,
-        &format!("{} --read-only --config {}", bin(), lab.config.display()),
-    );
+    let t = Tmux::start_console("ro", 100, 30, &lab.config, &["--read-only"]);
     t.wait_for("[READ-ONLY]");
     t.wait_for("Established");
     t.keys(&["w"]);
@@ -76,12 +66,7 @@ fn read_only_console_refuses() {
 #[test]
 fn tiny_terminal_shows_a_message_and_recovers() {
     let lab = Lab::up("tuitiny", &[]);
-    let t = Tmux::start(
-        "tiny",
-        40,
-        10,
-        &format!("{} --config {}", bin(), lab.config.display()),
-    );
+    let t = Tmux::start_console("tiny", 40, 10, &lab.config, &[]);
     t.wait_for("terminal too small");
     t.cmd(&["resize-window", "-t", "main", "-x", "100", "-y", "30"]);
     t.wait_for("Established");
@@ -91,14 +76,7 @@ fn tiny_terminal_shows_a_message_and_recovers() {
 
 #[test]
 fn dead_router_cell_says_so_while_the_rest_updates() {
-    let lab = Lab::up("tuidead", &[]);
-    let t = Tmux::start(
-        "dead",
-        100,
-        30,
-        &format!("{} --config {}", bin(), lab.config.display()),
-    );
-    t.wait_for("Established");
+    let Console { lab, tmux: t } = Console::on_lab("dead", 100, 30);
     std::process::Command::new("kill")
         .args(["-9", &lab.pid("am").to_string()])
         .status()
@@ -117,12 +95,9 @@ fn dead_router_cell_says_so_while_the_rest_updates() {
 
 #[test]
 fn embedded_lab_starts_and_stops_with_the_console() {
-    let home = TempDir::new("home");
+    let home = temp_dir("home");
     let h = home.path().display().to_string();
-    let cmd = format!(
-        "env HOME={h} XDG_CONFIG_HOME={h}/.config XDG_STATE_HOME={h}/.state XDG_RUNTIME_DIR={h}/run {}",
-        bin()
-    );
+    let cmd = console_at_home(&h);
     let t = Tmux::start("embedded", 100, 30, &cmd);
     let screen = t.wait_for("Established");
     assert!(screen.contains("embedded lab"), "{screen}");
@@ -154,55 +129,30 @@ fn embedded_lab_starts_and_stops_with_the_console() {
 
 #[test]
 fn hangup_tears_down_the_embedded_lab() {
-    let home = TempDir::new("hup");
+    let home = temp_dir("hup");
     let h = home.path().display().to_string();
-    let cmd = format!(
-        "env HOME={h} XDG_STATE_HOME={h}/.state XDG_RUNTIME_DIR={h}/run {}",
-        bin()
-    );
+    let cmd = console_at_home(&h);
     let t = Tmux::start("hup", 100, 30, &cmd);
     t.wait_for("Established");
     // Killing the tmux server hangs up the console's terminal, like an SSH link drop.
     t.cmd(&["kill-server"]);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while !procs_mentioning(&h).is_empty() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "left behind: {:?}",
-            procs_mentioning(&h)
-        );
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    nothing_left_mentioning(&h);
 }
 
 #[test]
 fn a_sigkilled_console_takes_its_embedded_lab_with_it_and_keeps_the_audit_log() {
-    let home = TempDir::new("kill9");
+    let home = temp_dir("kill9");
     let h = home.path().display().to_string();
-    let cmd = format!(
-        "env HOME={h} XDG_CONFIG_HOME={h}/.config XDG_STATE_HOME={h}/.state XDG_RUNTIME_DIR={h}/run {}",
-        bin()
-    );
+    let cmd = console_at_home(&h);
     let t = Tmux::start("kill9", 100, 30, &cmd);
     t.wait_for("Established");
     t.keys(&["w", "y"]);
     t.wait_for("anycast now via da");
-    let pid = String::from_utf8_lossy(
-        &t.cmd(&["display-message", "-p", "-t", "main", "#{pane_pid}"])
-            .stdout,
-    )
-    .trim()
-    .to_string();
-    Command::new("kill").args(["-9", &pid]).status().unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while !procs_mentioning(&format!("{h}/run")).is_empty() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "left behind: {:?}",
-            procs_mentioning(&format!("{h}/run"))
-        );
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    Command::new("kill")
+        .args(["-9", &t.pane_pid()])
+        .status()
+        .unwrap();
+    nothing_left_mentioning(&format!("{h}/run"));
     // The audit log stays in the user's state directory.
     let audit =
         std::fs::read_to_string(format!("{h}/.state/platform-tui/embedded-lab/audit.jsonl"))
@@ -229,27 +179,33 @@ fn a_sigkilled_console_takes_its_embedded_lab_with_it_and_keeps_the_audit_log() 
     assert!(procs_mentioning(&format!("{h}/run")).is_empty());
 }
 
+/// The console with no config, in a home of its own at `h`: it starts the embedded lab.
+fn console_at_home(h: &str) -> String {
+    format!(
+        "env HOME={h} XDG_CONFIG_HOME={h}/.config XDG_STATE_HOME={h}/.state XDG_RUNTIME_DIR={h}/run {}",
+        bin()
+    )
+}
+
 fn wait_gone(t: &Tmux) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while t.alive() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "console still running after q:\n{}",
-            t.screen()
-        );
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    t.wait_gone("console still running after q", Duration::from_secs(10));
+}
+
+/// Waits (at most 10 s) until no process mentions `needle`.
+fn nothing_left_mentioning(needle: &str) {
+    poll_until("left behind", Duration::from_secs(10), || {
+        let left = procs_mentioning(needle);
+        if left.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("{left:?}"))
+        }
+    })
 }
 
 #[test]
 fn latency_view_shows_the_jump_after_a_withdraw() {
-    let lab = Lab::up("tuilat", &[]);
-    let t = Tmux::start(
-        "lat",
-        110,
-        34,
-        &format!("{} --config {}", bin(), lab.config.display()),
-    );
+    let Console { lab: _lab, tmux: t } = Console::on_lab("lat", 110, 34);
     t.wait_for("anycast 7");
     t.keys(&["2"]);
     t.wait_for("latency (ms, TTFB");
@@ -269,14 +225,7 @@ fn latency_view_shows_the_jump_after_a_withdraw() {
 
 #[test]
 fn nomad_view_follows_a_stopped_app() {
-    let lab = Lab::up("tuinomad", &[]);
-    let t = Tmux::start(
-        "nomad",
-        110,
-        34,
-        &format!("{} --config {}", bin(), lab.config.display()),
-    );
-    t.wait_for("Established");
+    let Console { lab, tmux: t } = Console::on_lab("nomad", 110, 34);
     t.wait_until("nomad column", |s| s.contains("1/1"));
     t.keys(&["3"]);
     t.wait_for("allocations (2)");
@@ -310,13 +259,7 @@ fn nomad_view_follows_a_stopped_app() {
 
 #[test]
 fn a_dead_anycast_app_is_lost_in_the_header_not_a_healthy_figure() {
-    let lab = Lab::up("tuilost", &[]);
-    let t = Tmux::start(
-        "tuilost",
-        100,
-        30,
-        &format!("{} --config {}", bin(), lab.config.display()),
-    );
+    let Console { lab, tmux: t } = Console::on_lab("tuilost", 100, 30);
     t.wait_until("a healthy figure first", |s| {
         s.lines().next().is_some_and(|l| l.contains("ms via am"))
     });

@@ -5,8 +5,9 @@
 mod common;
 
 use std::process::Command;
+use std::time::Duration;
 
-use common::{metro, procs_mentioning, sockets_in, text, Lab};
+use common::{has_problem, metro, poll_until, procs_mentioning, sockets_in, temp_dir, text, Lab};
 
 #[test]
 fn withdraw_and_restore_move_the_best_path() {
@@ -154,14 +155,7 @@ fn a_dead_router_is_shown_while_the_rest_works() {
     let s = lab.wait_status("best da", |s| s["anycast"]["best"] == "da");
     assert_eq!(s["anycast"]["advertising"], serde_json::json!(["da"]));
     assert_eq!(s["ok"], false);
-    assert!(
-        s["problems"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|p| p.as_str().unwrap().starts_with("am: router unreachable")),
-        "{s:#}"
-    );
+    assert!(has_problem(&s, "am: router unreachable"), "{s:#}");
     let human = lab.pt(&["status"]);
     assert_eq!(
         human.status.code(),
@@ -310,7 +304,7 @@ fn lab_up_rejects_unknown_metros() {
 fn foreground_lab_runs_until_terminated_and_cleans_up() {
     use std::io::BufRead;
     common::require_bird();
-    let dir = common::TempDir::new("fg");
+    let dir = temp_dir("fg");
     let d = dir.path().to_str().unwrap().to_string();
     let mut child = Command::new(common::bin())
         .args(["lab", "up", "--dir", &d, "--metros", "da"])
@@ -334,17 +328,11 @@ fn foreground_lab_runs_until_terminated_and_cleans_up() {
         .args(["-TERM", &child.id().to_string()])
         .status()
         .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    let status = loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            break st;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "lab up did not stop on SIGTERM"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    };
+    let status = poll_until(
+        "lab up did not stop on SIGTERM",
+        Duration::from_secs(10),
+        || child.try_wait().unwrap(),
+    );
     assert!(status.success(), "{status}");
     assert!(
         procs_mentioning(&d).is_empty(),
@@ -400,7 +388,7 @@ fn every_socket_in_a_lab_is_a_bird_and_control_needs_the_token() {
 
 #[test]
 fn a_lab_directory_with_spaces_works_and_one_with_a_quote_is_refused() {
-    let base = common::TempDir::new("lab dir");
+    let base = temp_dir("lab dir");
     let spaced = base.path().join("my lab");
     let out = common::run(&["lab", "up", "--detach", "--dir", spaced.to_str().unwrap()]);
     assert!(out.status.success(), "{}", text(&out));

@@ -5,20 +5,9 @@
 
 mod common;
 
-use std::path::Path;
 use std::process::Command;
 
-use common::{bin, metro, text, Lab, Tmux};
-
-fn birdc(sock: &Path, args: &[&str]) {
-    let out = Command::new("birdc")
-        .arg("-s")
-        .arg(sock)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "birdc {args:?}: {}", text(&out));
-}
+use common::{birdc, metro, Console};
 
 /// Lines of the screen that name `metro` as a word.
 fn lines_naming<'a>(screen: &'a str, metro: &str) -> Vec<&'a str> {
@@ -60,13 +49,7 @@ impl Drop for Stopped {
 
 #[test]
 fn a_disabled_session_is_a_reachable_metro_that_does_not_advertise() {
-    let lab = Lab::up("truth9001", &[]);
-    let t = Tmux::start(
-        "truth9001",
-        120,
-        32,
-        &format!("{} --config {}", bin(), lab.config.display()),
-    );
+    let Console { lab, tmux: t } = Console::on_lab("truth9001", 120, 32);
     t.wait_for("best path am");
     birdc(&lab.socket("am"), &["disable", "upstream"]);
     let s = lab.wait_status("best da with am's session disabled", |s| {
@@ -108,13 +91,7 @@ fn a_disabled_session_is_a_reachable_metro_that_does_not_advertise() {
 
 #[test]
 fn a_silent_observer_is_never_a_black_hole() {
-    let lab = Lab::up("truthstop", &[]);
-    let t = Tmux::start(
-        "truthstop",
-        120,
-        32,
-        &format!("{} --config {}", bin(), lab.config.display()),
-    );
+    let Console { lab, tmux: t } = Console::on_lab("truthstop", 120, 32);
     t.wait_for("best path am");
     {
         let _stopped = Stopped::stop(lab.pid("upstream"));

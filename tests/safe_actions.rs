@@ -10,9 +10,9 @@ mod common;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{bin, metro, text, Lab, Tmux};
+use common::{bin, metro, poll_for, poll_until, text, Lab, Tmux};
 
 /// The lab's config with `status` taking no probes (fast), written next to it.
 fn quick_config(lab: &Lab, extra: &str) -> std::path::PathBuf {
@@ -180,11 +180,11 @@ fn slow_command_config(lab: &Lab) -> std::path::PathBuf {
 }
 
 fn wait_for_file(p: &Path) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !p.exists() {
-        assert!(Instant::now() < deadline, "{} never appeared", p.display());
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    poll_until(
+        &format!("{} never appeared", p.display()),
+        Duration::from_secs(10),
+        || p.exists(),
+    )
 }
 
 fn am(s: &serde_json::Value) -> &serde_json::Value {
@@ -300,18 +300,12 @@ fn lab_status_until(
     what: &str,
     pred: impl Fn(&serde_json::Value) -> bool,
 ) -> serde_json::Value {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let s = status(cfg);
-        if pred(&s) {
-            return s;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting for {what}: {s:#}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    poll_for(
+        &format!("timed out waiting for {what}"),
+        Duration::from_secs(15),
+        || status(cfg),
+        pred,
+    )
 }
 
 #[test]
@@ -392,13 +386,7 @@ fn the_console_refuses_without_an_audit_log_and_shows_why() {
     let lab = Lab::up("conaudit", &[]);
     let cfg = quick_config(&lab, "");
     std::fs::create_dir_all(lab.dir.path().join("state/audit.jsonl")).unwrap();
-    let t = Tmux::start(
-        "conaudit",
-        100,
-        30,
-        &format!("{} --config {}", bin(), cfg.display()),
-    );
-    t.wait_for("Established");
+    let t = Tmux::console("conaudit", 100, 30, &cfg);
     t.keys(&["w"]);
     t.wait_for("anycast will be served from da");
     t.keys(&["y"]);
@@ -411,11 +399,8 @@ fn the_console_refuses_without_an_audit_log_and_shows_why() {
 fn two_consoles_confirming_at_once_never_black_hole() {
     let lab = Lab::up("twocon", &[]);
     let cfg = quick_config(&lab, "");
-    let cmd = format!("{} --config {}", bin(), cfg.display());
-    let a = Tmux::start("twocon-a", 100, 30, &cmd);
-    let b = Tmux::start("twocon-b", 100, 30, &cmd);
-    a.wait_for("Established");
-    b.wait_for("Established");
+    let a = Tmux::console("twocon-a", 100, 30, &cfg);
+    let b = Tmux::console("twocon-b", 100, 30, &cfg);
     for round in 0..3 {
         // a asks to withdraw am, b to withdraw da; both dialogs are open at once.
         a.keys(&["w"]);
@@ -426,30 +411,28 @@ fn two_consoles_confirming_at_once_never_black_hole() {
         a.keys(&["y"]);
         b.keys(&["y"]);
         // Both outcomes are in the audit log: one withdrew, the other was refused.
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let records = audit(&lab);
-            let withdraws = |result: &str| {
-                records
-                    .iter()
-                    .filter(|r| {
-                        r["phase"] == "outcome"
-                            && r["action"] == "withdraw"
-                            && r["result"] == result
-                    })
-                    .count()
-            };
-            if withdraws("ok") == round + 1 && withdraws("refused") == round + 1 {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "round {round}: not one withdraw and one refusal:\n{}\n{}\n{records:#?}",
-                a.screen(),
-                b.screen()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        poll_until(
+            &format!("round {round}: not one withdraw and one refusal"),
+            Duration::from_secs(20),
+            || {
+                let records = audit(&lab);
+                let withdraws = |result: &str| {
+                    records
+                        .iter()
+                        .filter(|r| {
+                            r["phase"] == "outcome"
+                                && r["action"] == "withdraw"
+                                && r["result"] == result
+                        })
+                        .count()
+                };
+                if withdraws("ok") == round + 1 && withdraws("refused") == round + 1 {
+                    Ok(())
+                } else {
+                    Err(format!("{}\n{}\n{records:#?}", a.screen(), b.screen()))
+                }
+            },
+        );
         assert_eq!(advertising(&cfg).len(), 1, "round {round}");
         for m in ["am", "da"] {
             assert!(pt(&cfg, &["restore", m, "--yes"]).status.success());
@@ -477,26 +460,16 @@ fn a_console_quit_mid_action_finishes_it_and_a_hangup_interrupts_it() {
     let lab = Lab::up("conquit", &[]);
     let cfg = slow_command_config(&lab);
     let env = lab.dir.path().join("env.txt");
-    let cmd = format!("{} --config {}", bin(), cfg.display());
 
     // q while the slow withdraw runs: the console says so, waits, records ok, then quits.
-    let t = Tmux::start("conquit-q", 100, 30, &cmd);
-    t.wait_for("Established");
+    let t = Tmux::console("conquit-q", 100, 30, &cfg);
     t.keys(&["w"]);
     t.wait_for("y/enter confirm");
     t.keys(&["y"]);
     wait_for_file(&env);
     t.keys(&["q"]);
     t.wait_for("before quitting; quit again to interrupt it");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while t.alive() {
-        assert!(
-            Instant::now() < deadline,
-            "the console never quit:\n{}",
-            t.screen()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    t.wait_gone("the console never quit", Duration::from_secs(20));
     let last = audit(&lab).pop().unwrap();
     assert_eq!(
         (last["result"].as_str(), last["metro"].as_str()),
@@ -507,36 +480,28 @@ fn a_console_quit_mid_action_finishes_it_and_a_hangup_interrupts_it() {
 
     // A hang-up while it runs: the command's group is stopped and `interrupted` recorded.
     let _ = std::fs::remove_file(&env);
-    let t = Tmux::start("conquit-hup", 100, 30, &cmd);
-    t.wait_for("Established");
+    let t = Tmux::console("conquit-hup", 100, 30, &cfg);
     t.keys(&["w"]);
     t.wait_for("y/enter confirm");
     t.keys(&["y"]);
     wait_for_file(&env);
-    let pid = String::from_utf8_lossy(
-        &t.cmd(&["display-message", "-p", "-t", "main", "#{pane_pid}"])
-            .stdout,
-    )
-    .trim()
-    .to_string();
-    Command::new("kill").args(["-HUP", &pid]).status().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let last = audit(&lab).pop().unwrap();
-        if last["phase"] == "outcome" && last["action"] == "withdraw" {
-            assert_eq!(last["result"], "interrupted", "{last}");
-            assert!(
-                last["detail"].as_str().unwrap().contains("SIGHUP"),
-                "{last}"
-            );
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no outcome recorded after the hang-up"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    Command::new("kill")
+        .args(["-HUP", &t.pane_pid()])
+        .status()
+        .unwrap();
+    let last = poll_until(
+        "no outcome recorded after the hang-up",
+        Duration::from_secs(20),
+        || {
+            let last = audit(&lab).pop().unwrap();
+            (last["phase"] == "outcome" && last["action"] == "withdraw").then_some(last)
+        },
+    );
+    assert_eq!(last["result"], "interrupted", "{last}");
+    assert!(
+        last["detail"].as_str().unwrap().contains("SIGHUP"),
+        "{last}"
+    );
     std::thread::sleep(Duration::from_millis(2500));
     let s = status(&cfg);
     assert_eq!(

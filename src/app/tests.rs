@@ -598,10 +598,16 @@ mod latency_and_nomad {
         Msg::Key(KeyEvent::new(c, KeyModifiers::NONE))
     }
 
+    /// A console that has had `n` seconds of probes, anycast served by am.
+    fn served_by_am_for(n: u64) -> State {
+        let mut s = state(false);
+        probe_history(&mut s, 0, n, "am");
+        s
+    }
+
     #[test]
     fn a_change_of_serving_metro_is_an_event_with_both_latencies_and_a_marker() {
-        let mut s = state(false);
-        probe_history(&mut s, 0, 5, "am");
+        let mut s = served_by_am_for(5);
         assert_eq!(
             s.latency_row("anycast")
                 .and_then(|r| r.served_by.clone())
@@ -609,13 +615,7 @@ mod latency_and_nomad {
             Some("am")
         );
         assert!(s.events.is_empty());
-        update(
-            &mut s,
-            Msg::Probe {
-                target: "anycast".into(),
-                sample: sample(5, 5, Some(301.0), Some("da")),
-            },
-        );
+        anycast(&mut s, 5, Some(301.0), Some("da"));
         let e = s.events.back().expect("event");
         assert_eq!(e.text, "anycast now served by da (was am): 73 ms → 301 ms");
         assert_eq!(
@@ -703,17 +703,10 @@ mod latency_and_nomad {
 
     #[test]
     fn the_headline_moves_with_the_first_answer_from_a_new_metro() {
-        let mut s = state(false);
-        probe_history(&mut s, 0, 20, "am");
+        let mut s = served_by_am_for(20);
         let row = s.latency_row("anycast").expect("row");
         assert!((70.0..73.0).contains(&row.headline().expect("headline")));
-        update(
-            &mut s,
-            Msg::Probe {
-                target: "anycast".into(),
-                sample: sample(20, 20, Some(304.0), Some("da")),
-            },
-        );
+        anycast(&mut s, 20, Some(304.0), Some("da"));
         let row = s.latency_row("anycast").expect("row");
         assert_eq!(row.headline(), Some(304.0), "one answer from da is enough");
         assert!(
@@ -724,15 +717,8 @@ mod latency_and_nomad {
 
     #[test]
     fn lost_probes_do_not_change_the_serving_metro() {
-        let mut s = state(false);
-        probe_history(&mut s, 0, 3, "am");
-        update(
-            &mut s,
-            Msg::Probe {
-                target: "anycast".into(),
-                sample: sample(3, 3, None, None),
-            },
-        );
+        let mut s = served_by_am_for(3);
+        anycast(&mut s, 3, None, None);
         let row = s.latency_row("anycast").expect("row");
         assert_eq!(row.served_by.as_deref(), Some("am"));
         assert_eq!(row.stats.window().loss_pct, 25.0);
@@ -741,15 +727,8 @@ mod latency_and_nomad {
 
     #[test]
     fn served_by_is_inferred_from_latency_without_the_header() {
-        let mut s = state(false);
-        probe_history(&mut s, 0, 5, "am");
-        update(
-            &mut s,
-            Msg::Probe {
-                target: "anycast".into(),
-                sample: sample(5, 5, Some(299.0), None),
-            },
-        );
+        let mut s = served_by_am_for(5);
+        anycast(&mut s, 5, Some(299.0), None);
         let row = s.latency_row("anycast").expect("row");
         assert_eq!(row.served_by.as_deref(), Some("da"));
         assert!(row.inferred);

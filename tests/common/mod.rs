@@ -1,8 +1,10 @@
 //! Helpers for tests that drive the real binary against a real lab. Every process a test
 //! starts is stopped by the test: labs by guards whose Drop runs `lab down`, tmux by its
-//! own server socket, killed on drop.
+//! own server socket, killed on drop. A test waits for something to happen with
+//! `poll_until` or `poll_for`, not with a fixed sleep.
 #![allow(dead_code, clippy::unwrap_used)]
 
+use std::fmt::Display;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
@@ -11,31 +13,102 @@ pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_platform-tui")
 }
 
-/// A fresh directory under the system temp dir, removed on drop. Paths stay short
-/// because BIRD's control sockets live in it (108-byte limit).
-pub struct TempDir(pub PathBuf);
+/// A fresh directory `/tmp/pt-{tag}-XXXXXX`, removed on drop. Not under `$TMPDIR`, and
+/// short, because BIRD's control sockets live in it (108-byte limit).
+pub fn temp_dir(tag: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("pt-{tag}-"))
+        .tempdir_in("/tmp")
+        .unwrap()
+}
 
-impl TempDir {
-    pub fn new(tag: &str) -> TempDir {
-        use std::sync::atomic::{AtomicU32, Ordering};
-        static N: AtomicU32 = AtomicU32::new(0);
-        let p = std::env::temp_dir().join(format!(
-            "pt-{tag}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::SeqCst)
-        ));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-    pub fn path(&self) -> &Path {
-        &self.0
+/// The pause between two checks of a poll.
+const POLL_STEP: Duration = Duration::from_millis(50);
+
+/// What a poll's check says: done (with a value), or not yet (with what it saw, for the
+/// failure message).
+pub trait Check {
+    type Done;
+    fn done(self) -> Result<Self::Done, String>;
+}
+
+impl Check for bool {
+    type Done = ();
+    fn done(self) -> Result<(), String> {
+        if self {
+            Ok(())
+        } else {
+            Err(String::new())
+        }
     }
 }
 
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+impl<T> Check for Option<T> {
+    type Done = T;
+    fn done(self) -> Result<T, String> {
+        self.ok_or_else(String::new)
+    }
+}
+
+/// `Err` carries what was seen: a screen, a status (shown pretty), a list of processes.
+impl<T, O: Display> Check for Result<T, O> {
+    type Done = T;
+    fn done(self) -> Result<T, String> {
+        self.map_err(|seen| format!("{seen:#}"))
+    }
+}
+
+fn gave_up(what: &str, limit: Duration, seen: &str) -> ! {
+    if seen.is_empty() {
+        panic!("{what} (after {limit:?})")
+    }
+    panic!("{what} (after {limit:?}):\n{seen}")
+}
+
+/// Runs `check` until it says done and returns its value; after `limit`, panics with
+/// `what` and what the last check saw.
+pub fn poll_until<C: Check>(what: &str, limit: Duration, mut check: impl FnMut() -> C) -> C::Done {
+    let deadline = Instant::now() + limit;
+    loop {
+        match check().done() {
+            Ok(done) => return done,
+            Err(seen) if Instant::now() >= deadline => gave_up(what, limit, &seen),
+            Err(_) => std::thread::sleep(POLL_STEP),
+        }
+    }
+}
+
+/// Observes until `pred` holds for what `observe` saw, and returns that; after `limit`,
+/// panics with `what` and the last thing seen.
+pub fn poll_for<T: Display>(
+    what: &str,
+    limit: Duration,
+    mut observe: impl FnMut() -> T,
+    pred: impl Fn(&T) -> bool,
+) -> T {
+    poll_until(what, limit, || {
+        let seen = observe();
+        if pred(&seen) {
+            Ok(seen)
+        } else {
+            Err(seen)
+        }
+    })
+}
+
+/// `poll_until` for async checks, pausing on the tokio timer.
+pub async fn poll_until_async<C: Check>(
+    what: &str,
+    limit: Duration,
+    mut check: impl AsyncFnMut() -> C,
+) -> C::Done {
+    let deadline = Instant::now() + limit;
+    loop {
+        match check().await.done() {
+            Ok(done) => return done,
+            Err(seen) if Instant::now() >= deadline => gave_up(what, limit, &seen),
+            Err(_) => tokio::time::sleep(POLL_STEP).await,
+        }
     }
 }
 
@@ -64,14 +137,14 @@ pub fn text(o: &Output) -> String {
 
 /// A detached lab, stopped on drop.
 pub struct Lab {
-    pub dir: TempDir,
+    pub dir: tempfile::TempDir,
     pub config: PathBuf,
 }
 
 impl Lab {
     pub fn up(tag: &str, extra: &[&str]) -> Lab {
         require_bird();
-        let dir = TempDir::new(tag);
+        let dir = temp_dir(tag);
         let d = dir.path().to_str().unwrap().to_string();
         let mut args = vec!["lab", "up", "--detach", "--dir", d.as_str()];
         args.extend_from_slice(extra);
@@ -112,18 +185,12 @@ impl Lab {
         what: &str,
         pred: impl Fn(&serde_json::Value) -> bool,
     ) -> serde_json::Value {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let s = self.status();
-            if pred(&s) {
-                return s;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for {what}: {s:#}"
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
+        poll_for(
+            &format!("timed out waiting for {what}"),
+            Duration::from_secs(20),
+            || self.status(),
+            pred,
+        )
     }
 
     pub fn socket(&self, daemon: &str) -> PathBuf {
@@ -155,6 +222,15 @@ pub fn metro<'a>(s: &'a serde_json::Value, name: &str) -> &'a serde_json::Value 
         .iter()
         .find(|m| m["name"] == name)
         .unwrap()
+}
+
+/// Whether `status --json` names a problem that starts with `prefix`.
+pub fn has_problem(s: &serde_json::Value, prefix: &str) -> bool {
+    s["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|p| p.as_str().unwrap().starts_with(prefix))
 }
 
 /// Processes whose command line mentions `needle`.
@@ -227,6 +303,25 @@ impl Tmux {
         t.cmd(&["set-option", "-s", "escape-time", "0"]);
         t
     }
+    /// The console (`platform-tui [flags] --config config`) at `width`×`height`.
+    pub fn start_console(
+        tag: &str,
+        width: u16,
+        height: u16,
+        config: &Path,
+        flags: &[&str],
+    ) -> Tmux {
+        let flags: String = flags.iter().map(|f| format!("{f} ")).collect();
+        let command = format!("{} {flags}--config {}", bin(), config.display());
+        Tmux::start(tag, width, height, &command)
+    }
+    /// The console on `config` at `width`×`height`, once it shows a BGP session
+    /// Established.
+    pub fn console(tag: &str, width: u16, height: u16, config: &Path) -> Tmux {
+        let t = Tmux::start_console(tag, width, height, config, &[]);
+        t.wait_for("Established");
+        t
+    }
     pub fn cmd(&self, args: &[&str]) -> Output {
         Command::new("tmux")
             .arg("-L")
@@ -253,18 +348,32 @@ impl Tmux {
     }
     /// Waits (at most 15 s) until `pred` holds for the screen; returns the screen.
     pub fn wait_until(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            let s = self.screen();
-            if pred(&s) {
-                return s;
+        poll_for(
+            &format!("screen never showed {what:?}"),
+            Duration::from_secs(15),
+            || self.screen(),
+            |s| pred(s),
+        )
+    }
+    /// Waits (at most `limit`) until the console in it has ended.
+    pub fn wait_gone(&self, what: &str, limit: Duration) {
+        poll_until(what, limit, || {
+            if self.alive() {
+                Err(self.screen())
+            } else {
+                Ok(())
             }
-            assert!(
-                Instant::now() < deadline,
-                "screen never showed {what:?}:\n{s}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        })
+    }
+    /// The pid of the process in the pane: the console.
+    pub fn pane_pid(&self) -> String {
+        String::from_utf8_lossy(
+            &self
+                .cmd(&["display-message", "-p", "-t", "main", "#{pane_pid}"])
+                .stdout,
+        )
+        .trim()
+        .to_string()
     }
 }
 
@@ -272,4 +381,32 @@ impl Drop for Tmux {
     fn drop(&mut self) {
         let _ = self.cmd(&["kill-server"]);
     }
+}
+
+/// The console, the real binary in tmux, on a lab of its own. Drop stops the console
+/// first, then the lab.
+pub struct Console {
+    pub tmux: Tmux,
+    pub lab: Lab,
+}
+
+impl Console {
+    /// A lab tagged `tag` and the console on it at `width`×`height`, once it shows a BGP
+    /// session Established.
+    pub fn on_lab(tag: &str, width: u16, height: u16) -> Console {
+        let lab = Lab::up(tag, &[]);
+        let tmux = Tmux::console(tag, width, height, &lab.config);
+        Console { tmux, lab }
+    }
+}
+
+/// `birdc -s sock args…`, which must succeed.
+pub fn birdc(sock: &Path, args: &[&str]) {
+    let out = Command::new("birdc")
+        .arg("-s")
+        .arg(sock)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "birdc {args:?}: {}", text(&out));
 }
