@@ -52,7 +52,7 @@ pub const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
 /// Origin protocol used when a metro does not list its own.
 pub const DEFAULT_ORIGIN_PROTOCOL: &str = "anycast";
 /// Longest metro name: it is a column in an 80x24 terminal.
-pub const MAX_METRO_NAME: usize = 16;
+pub const MAX_METRO_NAME: usize = crate::domain::MAX_METRO_NAME;
 /// Allowed `probe.interval_ms`.
 pub const PROBE_INTERVAL_MS_RANGE: std::ops::RangeInclusive<i64> = 100..=60_000;
 /// Time between two probes of one target when `probe.interval_ms` is not set.

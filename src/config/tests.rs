@@ -622,3 +622,60 @@ mod props {
         }
     }
 }
+
+#[test]
+fn provision_table() {
+    assert_eq!(parse_ok(MINIMAL).provision, None);
+    let c = parse_ok(&format!(
+        "{MINIMAL}\n[provision]\ndir = \"installer\"\nbinary = \"bin/tofu\"\n\
+         var_files = [\"a.tfvars\"]\nlock_timeout_ms = 5000\n\
+         [provision.vars]\nregion = \"ams3\"\nmetros = [\"am\", \"da\"]\ncount = 3\n\
+         tags = {{ team = \"edge\" }}\n"
+    ));
+    let p = c.provision.expect("provision");
+    assert_eq!(p.dir, PathBuf::from("/etc/ptui/installer"));
+    assert_eq!(p.binary, Some(PathBuf::from("/etc/ptui/bin/tofu")));
+    assert_eq!(p.var_files, vec![PathBuf::from("/etc/ptui/a.tfvars")]);
+    assert_eq!(p.lock_timeout, Some(Duration::from_secs(5)));
+    assert_eq!(
+        p.vars,
+        vec![
+            ("region".to_string(), "ams3".to_string()),
+            ("metros".to_string(), r#"["am","da"]"#.to_string()),
+            ("count".to_string(), "3".to_string()),
+            ("tags".to_string(), r#"{"team":"edge"}"#.to_string()),
+        ],
+        "file order, strings as written, the rest as JSON"
+    );
+    assert_eq!(p.regional_output, DEFAULT_REGIONAL_OUTPUT);
+    assert_eq!(p.anycast_output, DEFAULT_ANYCAST_OUTPUT);
+    // A bare binary name stays a name: it is looked up on PATH.
+    let c = parse_ok(&format!(
+        "{MINIMAL}\n[provision]\ndir = \"i\"\nbinary = \"terraform\"\n"
+    ));
+    assert_eq!(
+        c.provision.unwrap().binary,
+        Some(PathBuf::from("terraform"))
+    );
+
+    let e = parse_err(&format!("{MINIMAL}\n[provision]\nbinary = \"x\"\n"));
+    assert!(e.contains("provision: missing required key `dir`"), "{e}");
+    let e = parse_err(&format!(
+        "{MINIMAL}\n[provision]\ndir = \"i\"\n[provision.vars]\n\"bad name\" = 1\n"
+    ));
+    assert!(e.contains(":12:1: provision.vars: `bad name` is not a terraform name"), "{e}");
+    let e = parse_err(&format!(
+        "{MINIMAL}\n[provision]\ndir = \"i\"\n[provision.vars]\nwhen = 1979-05-27\n"
+    ));
+    assert!(e.contains(":12:8: provision.vars.when: a date has no terraform type"), "{e}");
+    let e = parse_err(&format!(
+        "{MINIMAL}\n[provision]\ndir = \"i\"\nlock_timeout_ms = -1\n"
+    ));
+    assert!(e.contains("provision.lock_timeout_ms: must be between 0 and"), "{e}");
+    let e = parse_err(&format!(
+        "{MINIMAL}\n[provision]\ndir = \"i\"\n[provision.outputs]\nregional = \"a b\"\n"
+    ));
+    assert!(e.contains("provision.outputs.regional"), "{e}");
+    let e = parse_err(&format!("{MINIMAL}\n[provision]\ndir = \"i\"\nvars = 3\n"));
+    assert!(e.contains("provision.vars"), "{e}");
+}

@@ -6,23 +6,11 @@ use std::net::{IpAddr, SocketAddr};
 
 use ipnet::IpNet;
 
-use super::MAX_METRO_NAME;
 use crate::domain::url::{http_url, shown, UrlError};
 
+/// The one metro-name rule, shared with the installer's outputs.
 pub(super) fn check_metro_name(name: &str) -> Result<(), String> {
-    let mut chars = name.chars();
-    let first_ok = chars
-        .next()
-        .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
-    let rest_ok = chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-    if first_ok && rest_ok && name.len() <= MAX_METRO_NAME {
-        Ok(())
-    } else {
-        Err(format!(
-            "invalid metro name `{name}`: use 1 to {MAX_METRO_NAME} characters from a-z, 0-9 \
-             and '-', starting with a letter or digit"
-        ))
-    }
+    crate::domain::check_metro_name(name)
 }
 
 /// A protocol name must be one every BIRD query can send (`disable "<name>"`, `show
