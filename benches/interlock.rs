@@ -24,7 +24,7 @@ fn record(id: &str, phase: Phase) -> AuditRecord {
         pid: std::process::id(),
         via: Some(Via::Cli),
         metro: "am".into(),
-        action: ActionKind::Withdraw,
+        action: ActionKind::Withdraw.into(),
         method: "disable".into(),
         force: false,
         result: (phase == Phase::Outcome).then(|| "ok".into()),

@@ -3,7 +3,7 @@
 //! drift for another process's action, never a black hole for a silent observer.
 
 use super::{nomad, Effect, Explained, Level, State, Worker, EXPLAINED_FOR};
-use crate::domain::journal::{AuditRecord, Journal, Phase, Verdict};
+use crate::domain::journal::{AuditAction, AuditRecord, Journal, Phase, Verdict};
 use crate::domain::{ActionKind, BestPath, Outcome, Snapshot};
 
 /// A worker is gone: what it fed says so, with an event; nothing is left looking fresh.
@@ -136,10 +136,23 @@ pub(super) fn foreign_record(state: &mut State, r: &AuditRecord) {
                 r.pid
             ),
         ),
+        (Phase::Outcome, Some(Verdict::Ok)) if r.action.routing().is_none() => {
+            // The installer ran elsewhere: the config it wrote arrives by reload.
+            state.marker(format!("{} {}", r.action.verb(), r.metro));
+            let what = r
+                .detail
+                .as_deref()
+                .map(|d| format!(": {}", crate::domain::text::visible(d)))
+                .unwrap_or_default();
+            state.event(
+                Level::Good,
+                format!("{} of {} by {} {via}{what}", r.action.verb(), r.metro, r.user),
+            );
+        }
         (Phase::Outcome, Some(Verdict::Ok)) => {
             let past = match r.action {
-                ActionKind::Withdraw => "withdrawn",
-                ActionKind::Restore => "restored",
+                AuditAction::Restore => "restored",
+                _ => "withdrawn",
             };
             let took = r
                 .convergence_ms
@@ -148,7 +161,7 @@ pub(super) fn foreign_record(state: &mut State, r: &AuditRecord) {
             state.marker(format!("{} {}", r.action.verb(), r.metro));
             state.explained.push(Explained {
                 metro: r.metro.clone(),
-                advertised: r.action == ActionKind::Restore,
+                advertised: r.action == AuditAction::Restore,
                 best: Some(r.best_after.clone()),
                 at: state.now,
             });

@@ -442,7 +442,7 @@ fn record(pid: u32, phase: Phase, metro: &str, result: Option<&str>) -> AuditRec
         pid,
         via: Some(Via::Cli),
         metro: metro.into(),
-        action: ActionKind::Withdraw,
+        action: ActionKind::Withdraw.into(),
         method: "disable".into(),
         force: false,
         result: result.map(str::to_string),

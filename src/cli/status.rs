@@ -113,7 +113,7 @@ pub struct UnfinishedReport {
     pub running: bool,
     pub id: String,
     pub metro: String,
-    pub action: crate::domain::ActionKind,
+    pub action: crate::domain::journal::AuditAction,
     pub user: String,
     pub pid: u32,
     pub via: Option<crate::domain::Via>,

@@ -73,6 +73,47 @@ impl Via {
     }
 }
 
+/// What an audit record is about: a metro's advertisement, or the installer's run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuditAction {
+    Withdraw,
+    Restore,
+    /// `provision apply`: a confirmed plan applied to the installer.
+    Apply,
+    /// `provision destroy`.
+    Destroy,
+}
+
+impl AuditAction {
+    pub fn verb(self) -> &'static str {
+        match self {
+            AuditAction::Withdraw => "withdraw",
+            AuditAction::Restore => "restore",
+            AuditAction::Apply => "apply",
+            AuditAction::Destroy => "destroy",
+        }
+    }
+
+    /// The action on a metro's advertisement, when the record is about one.
+    pub fn routing(self) -> Option<ActionKind> {
+        match self {
+            AuditAction::Withdraw => Some(ActionKind::Withdraw),
+            AuditAction::Restore => Some(ActionKind::Restore),
+            AuditAction::Apply | AuditAction::Destroy => None,
+        }
+    }
+}
+
+impl From<ActionKind> for AuditAction {
+    fn from(a: ActionKind) -> AuditAction {
+        match a {
+            ActionKind::Withdraw => AuditAction::Withdraw,
+            ActionKind::Restore => AuditAction::Restore,
+        }
+    }
+}
+
 /// One line of `audit.jsonl`. Lines of older versions (no `phase`, `result` holding the
 /// message) still parse: they read as outcomes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -89,8 +130,11 @@ pub struct AuditRecord {
     pub pid: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub via: Option<Via>,
+    /// The metro acted on; for provisioning, the installer directory's name.
     pub metro: String,
-    pub action: ActionKind,
+    pub action: AuditAction,
+    /// `disable` or `command` for a metro; the binary (`terraform`, `tofu`) for the
+    /// installer.
     pub method: String,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub force: bool,
@@ -184,6 +228,12 @@ impl Unfinished {
         if self.running {
             return format!("{} in progress", self.intent.describe());
         }
+        if self.intent.action.routing().is_none() {
+            return format!(
+                "{} has no recorded outcome; `provision plan` shows what is left",
+                self.intent.describe()
+            );
+        }
         let now = match advertised {
             Some(true) => "advertising",
             Some(false) => "withdrawn",
@@ -244,7 +294,7 @@ mod tests {
             pid: 4711,
             via: Some(Via::Cli),
             metro: metro.into(),
-            action: ActionKind::Withdraw,
+            action: ActionKind::Withdraw.into(),
             method: "disable".into(),
             force: false,
             result: (phase == Phase::Outcome).then(|| "ok".into()),

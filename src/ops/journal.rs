@@ -461,7 +461,7 @@ mod tests {
             pid: std::process::id(),
             via: Some(Via::Cli),
             metro: "am".into(),
-            action: ActionKind::Withdraw,
+            action: ActionKind::Withdraw.into(),
             method: "disable".into(),
             force: false,
             result: (phase == Phase::Outcome).then(|| Verdict::Ok.word().into()),

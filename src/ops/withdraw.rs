@@ -137,7 +137,7 @@ pub async fn execute(cfg: &Config, req: &Request, caller: &mut Caller<'_>) -> Ou
         pid: me.pid,
         via: Some(caller.via),
         metro: req.metro.clone(),
-        action: req.action,
+        action: req.action.into(),
         method: method.to_string(),
         force: req.force,
         result: None,
@@ -255,21 +255,49 @@ fn close_abandoned(
     now: &Snapshot,
     caller: &mut Caller<'_>,
 ) {
+    close_abandoned_seen(
+        state,
+        tail,
+        desired,
+        &|metro| Some(observed(now, metro)),
+        caller.progress,
+    )
+}
+
+/// [`close_abandoned`] for any caller that holds the lock. `seen(metro)`: whether the
+/// metro advertises now (`Some(None)`: unknown), or `None` when it was not looked at.
+/// An abandoned provisioning run is closed the same way; what it did is for
+/// `provision plan` to say.
+pub(crate) fn close_abandoned_seen(
+    state: &StateDir,
+    tail: &[AuditRecord],
+    desired: &mut std::collections::BTreeMap<String, crate::domain::Desired>,
+    seen: &dyn Fn(&str) -> Option<Option<bool>>,
+    progress: &mut dyn FnMut(&str),
+) {
     let Some(intent) = unanswered(tail).cloned() else {
         return;
     };
-    let seen = observed(now, &intent.metro);
-    let detail = format!(
-        "no outcome was recorded: process {} ended mid-action; found by the next action (pid {}): {} {}",
+    let found = format!(
+        "no outcome was recorded: process {} ended mid-action; found by the next action (pid {})",
         intent.pid,
         std::process::id(),
-        intent.metro,
-        state_word(seen)
     );
-    (caller.progress)(&format!("{}: {detail}", intent.describe()));
-    if seen == Some(intent.action == ActionKind::Restore) {
-        desired.insert(intent.metro.clone(), intent.action.desired());
-    }
+    let detail = match intent.action.routing() {
+        Some(action) => match seen(&intent.metro) {
+            Some(now) => {
+                if now == Some(action == ActionKind::Restore) {
+                    desired.insert(intent.metro.clone(), action.desired());
+                }
+                format!("{found}: {} {}", intent.metro, state_word(now))
+            }
+            None => format!("{found}: {} not checked", intent.metro),
+        },
+        None => format!(
+            "{found}: the installer may be part-way; `provision plan` shows what is left"
+        ),
+    };
+    progress(&format!("{}: {detail}", intent.describe()));
     let closing = AuditRecord {
         time: journal::timestamp(SystemTime::now()),
         phase: Phase::Outcome,
