@@ -12,8 +12,11 @@ async fn main() {
         // stderr may be a terminal that hung up: never panic on reporting.
         // Messages may quote outside text (a config value, a daemon's reply): nothing
         // in them may drive the terminal.
-        let message = platform_tui::domain::text::visible_lines(&f.message);
-        let _ = writeln!(std::io::stderr(), "error: {message}");
+        // An empty message: the command already said it (e.g. a `--json` result).
+        if !f.message.is_empty() {
+            let message = platform_tui::domain::text::visible_lines(&f.message);
+            let _ = writeln!(std::io::stderr(), "error: {message}");
+        }
         std::process::exit(f.code);
     }
 }

@@ -146,7 +146,12 @@ pub(super) fn foreign_record(state: &mut State, r: &AuditRecord) {
                 .unwrap_or_default();
             state.event(
                 Level::Good,
-                format!("{} of {} by {} {via}{what}", r.action.verb(), r.metro, r.user),
+                format!(
+                    "{} of {} by {} {via}{what}",
+                    r.action.verb(),
+                    r.metro,
+                    r.user
+                ),
             );
         }
         (Phase::Outcome, Some(Verdict::Ok)) => {

@@ -4,6 +4,7 @@
 mod act;
 mod lab_cmd;
 mod probe;
+mod provision;
 pub mod status;
 
 pub use probe::ProbeArgs;
@@ -122,6 +123,11 @@ pub enum Command {
         #[command(flatten)]
         config: ConfigArg,
     },
+    /// Plan, apply or destroy the installer with terraform/tofu, or show its outputs.
+    Provision {
+        #[command(subcommand)]
+        command: ProvisionCommand,
+    },
     /// Check a config file, or print a documented template.
     Config {
         #[command(subcommand)]
@@ -220,6 +226,55 @@ pub enum AppCommand {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum ProvisionCommand {
+    /// Show what an apply would change (read-only).
+    Plan {
+        /// A variable for this run, after the config's [provision.vars] (repeatable).
+        #[arg(long = "var", value_name = "NAME=VALUE")]
+        vars: Vec<String>,
+        /// One JSON object per event, ending with a result object (see the README).
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Plan, confirm (type `yes`), apply exactly that plan, and write the metros it
+    /// added or removed into the config.
+    Apply {
+        /// A variable for this run, after the config's [provision.vars] (repeatable).
+        #[arg(long = "var", value_name = "NAME=VALUE")]
+        vars: Vec<String>,
+        /// Do not ask: apply the plan and write the config.
+        #[arg(long, short)]
+        yes: bool,
+        /// One JSON object per event, ending with a result object (see the README).
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Plan the destruction of everything, confirm (type `destroy`), destroy.
+    Destroy {
+        /// Do not ask.
+        #[arg(long, short)]
+        yes: bool,
+        /// One JSON object per event, ending with a result object (see the README).
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// The installer's outputs (sensitive values masked).
+    Output {
+        /// One JSON object per event, ending with a result object (see the README).
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum ConfigCommand {
     /// Validate a config file.
     Check {
@@ -238,6 +293,12 @@ impl Command {
             | Command::Probe { config, .. }
             | Command::Withdraw { config, .. }
             | Command::Restore { config, .. } => config.path.as_deref(),
+            Command::Provision { command } => match command {
+                ProvisionCommand::Plan { config, .. }
+                | ProvisionCommand::Apply { config, .. }
+                | ProvisionCommand::Destroy { config, .. }
+                | ProvisionCommand::Output { config, .. } => config.path.as_deref(),
+            },
             Command::Lab { .. } | Command::Config { .. } => None,
         }
     }
@@ -353,6 +414,38 @@ pub async fn run(mut cli: Cli) -> Result<(), Failure> {
                 force: false,
             };
             act::run(&need_config(&cli)?, req, *yes).await
+        }
+        Some(Command::Provision { command }) => {
+            use crate::domain::provision::ProvisionOp;
+            let args = match command {
+                ProvisionCommand::Plan { vars, json, .. } => provision::Args {
+                    op: ProvisionOp::Plan,
+                    vars: vars.clone(),
+                    yes: false,
+                    json: *json,
+                },
+                ProvisionCommand::Apply {
+                    vars, yes, json, ..
+                } => provision::Args {
+                    op: ProvisionOp::Apply,
+                    vars: vars.clone(),
+                    yes: *yes,
+                    json: *json,
+                },
+                ProvisionCommand::Destroy { yes, json, .. } => provision::Args {
+                    op: ProvisionOp::Destroy,
+                    vars: Vec::new(),
+                    yes: *yes,
+                    json: *json,
+                },
+                ProvisionCommand::Output { json, .. } => provision::Args {
+                    op: ProvisionOp::Output,
+                    vars: Vec::new(),
+                    yes: false,
+                    json: *json,
+                },
+            };
+            provision::run(&need_config(&cli)?, args).await
         }
         Some(Command::Config {
             command: ConfigCommand::Template,

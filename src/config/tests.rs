@@ -663,15 +663,24 @@ fn provision_table() {
     let e = parse_err(&format!(
         "{MINIMAL}\n[provision]\ndir = \"i\"\n[provision.vars]\n\"bad name\" = 1\n"
     ));
-    assert!(e.contains(":12:1: provision.vars: `bad name` is not a terraform name"), "{e}");
+    assert!(
+        e.contains(":12:1: provision.vars: `bad name` is not a terraform name"),
+        "{e}"
+    );
     let e = parse_err(&format!(
         "{MINIMAL}\n[provision]\ndir = \"i\"\n[provision.vars]\nwhen = 1979-05-27\n"
     ));
-    assert!(e.contains(":12:8: provision.vars.when: a date has no terraform type"), "{e}");
+    assert!(
+        e.contains(":12:8: provision.vars.when: a date has no terraform type"),
+        "{e}"
+    );
     let e = parse_err(&format!(
         "{MINIMAL}\n[provision]\ndir = \"i\"\nlock_timeout_ms = -1\n"
     ));
-    assert!(e.contains("provision.lock_timeout_ms: must be between 0 and"), "{e}");
+    assert!(
+        e.contains("provision.lock_timeout_ms: must be between 0 and"),
+        "{e}"
+    );
     let e = parse_err(&format!(
         "{MINIMAL}\n[provision]\ndir = \"i\"\n[provision.outputs]\nregional = \"a b\"\n"
     ));

@@ -8,6 +8,7 @@ use serde::Serialize;
 
 pub mod journal;
 pub mod nomad;
+pub mod provision;
 pub mod text;
 pub mod time;
 pub mod url;

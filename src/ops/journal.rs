@@ -24,6 +24,7 @@ use nix::libc;
 
 use crate::config::Config;
 use crate::domain::journal::{latest_desired, unanswered, AuditRecord, Journal, Unfinished};
+use crate::domain::provision::HistoryEntry;
 use crate::domain::Desired;
 
 /// Audit tail read to find an unfinished action: far more than the few lines written
@@ -226,27 +227,36 @@ impl StateDir {
         serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
     }
 
+    /// Provisioning runs, one JSON line each (`domain::provision::HistoryEntry`).
+    pub fn history_path(&self) -> PathBuf {
+        self.dir.join("provision.jsonl")
+    }
+
+    /// Appends one line to the provisioning history (fsynced, like the audit log).
+    pub fn append_history(&self, entry: &HistoryEntry) -> Result<(), String> {
+        append_line(&self.dir, &self.history_path(), entry)
+            .map_err(|e| format!("history {}: {e}", self.history_path().display()))
+    }
+
+    /// The provisioning history's last runs (up to 64 KiB of it), oldest first.
+    pub fn history(&self) -> Result<Vec<HistoryEntry>, String> {
+        let path = self.history_path();
+        let mut f = match open_private(&path, OpenOptions::new().read(true)) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(format!("history {}: {e}", path.display())),
+        };
+        let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+        let from = len.saturating_sub(TAIL_BYTES);
+        read_records(&mut f, from, len, from > 0)
+            .map_err(|e| format!("history {}: {e}", path.display()))
+    }
+
     /// Appends one audit line and fsyncs it. An error means the line is not durable and
     /// the action it announces must not run.
     pub fn append(&self, record: &AuditRecord) -> Result<(), String> {
-        let path = self.audit_path();
-        let mut line = serde_json::to_vec(record).map_err(|e| e.to_string())?;
-        line.push(b'\n');
-        let write = || -> std::io::Result<()> {
-            let mut f = open_private(
-                &path,
-                OpenOptions::new().append(true).create(true).mode(0o600),
-            )?;
-            let fresh = f.metadata()?.len() == 0;
-            f.write_all(&line)?;
-            f.sync_data()?;
-            if fresh {
-                // The file's name must be as durable as its first line.
-                File::open(&self.dir)?.sync_all()?;
-            }
-            Ok(())
-        };
-        write().map_err(|e| format!("audit log {}: {e}", path.display()))
+        append_line(&self.dir, &self.audit_path(), record)
+            .map_err(|e| format!("audit log {}: {e}", self.audit_path().display()))
     }
 
     /// The audit log's last records (up to 64 KiB of it), oldest first; unparsable lines
@@ -321,12 +331,30 @@ pub(crate) fn open_private(path: &Path, opts: &mut OpenOptions) -> std::io::Resu
 }
 
 /// Records in `from..to`; `mid_line`: `from` may be inside a line, whose rest is dropped.
-fn read_records(
+/// Appends one JSON line to a file in the state directory and fsyncs it (and the
+/// directory, when the file is new: its name must be as durable as its first line).
+fn append_line(dir: &Path, path: &Path, value: &impl serde::Serialize) -> std::io::Result<()> {
+    let mut line = serde_json::to_vec(value).map_err(std::io::Error::other)?;
+    line.push(b'\n');
+    let mut f = open_private(
+        path,
+        OpenOptions::new().append(true).create(true).mode(0o600),
+    )?;
+    let fresh = f.metadata()?.len() == 0;
+    f.write_all(&line)?;
+    f.sync_data()?;
+    if fresh {
+        File::open(dir)?.sync_all()?;
+    }
+    Ok(())
+}
+
+fn read_records<T: serde::de::DeserializeOwned>(
     f: &mut File,
     from: u64,
     to: u64,
     mid_line: bool,
-) -> std::io::Result<Vec<AuditRecord>> {
+) -> std::io::Result<Vec<T>> {
     f.seek(SeekFrom::Start(from))?;
     let mut buf = Vec::new();
     f.take(to - from).read_to_end(&mut buf)?;

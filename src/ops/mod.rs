@@ -6,6 +6,7 @@ pub mod collect;
 pub mod command;
 pub mod interlock;
 pub mod journal;
+pub mod provision;
 pub mod wiring;
 pub mod withdraw;
 

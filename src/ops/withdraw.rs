@@ -212,7 +212,7 @@ fn round3(v: f64) -> f64 {
     (v * 1000.0).round() / 1000.0
 }
 
-fn new_id() -> String {
+pub(crate) fn new_id() -> String {
     static N: AtomicU32 = AtomicU32::new(0);
     let ms = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
@@ -293,9 +293,9 @@ pub(crate) fn close_abandoned_seen(
             }
             None => format!("{found}: {} not checked", intent.metro),
         },
-        None => format!(
-            "{found}: the installer may be part-way; `provision plan` shows what is left"
-        ),
+        None => {
+            format!("{found}: the installer may be part-way; `provision plan` shows what is left")
+        }
     };
     progress(&format!("{}: {detail}", intent.describe()));
     let closing = AuditRecord {

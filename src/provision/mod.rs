@@ -19,6 +19,7 @@ pub mod metros;
 pub mod outputs;
 pub mod run;
 pub mod stream;
+pub mod tracker;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -28,6 +29,7 @@ pub use metros::{apply_to_config, diff, ConfigMetro, MetroDiff};
 pub use outputs::{anycast_address, metro_map, OutputNames, OutputValue, Outputs, Sensitive};
 pub use run::{Cancel, RunEnd};
 pub use stream::{parse_line, Body, Change, ChangeSummary, Diagnostic, Event, Message};
+pub use tracker::Tracker;
 
 /// A provisioning failure of this program's own (no binary, cannot start, unreadable
 /// output). What terraform reports is in the outcomes, as [`Diagnostic`]s.

@@ -123,6 +123,13 @@ impl Cancel {
         *self.tx.borrow()
     }
 
+    /// Resolves once cancelling was asked for (at once if it already was).
+    pub async fn requested_wait(&self) {
+        let mut rx = self.subscribe();
+        // The sender lives in `self`: `wait_for` cannot see it closed.
+        let _ = rx.wait_for(|n| *n > 0).await;
+    }
+
     fn subscribe(&self) -> watch::Receiver<u8> {
         self.tx.subscribe()
     }

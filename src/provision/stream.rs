@@ -42,7 +42,7 @@ impl Event {
 }
 
 /// `@level`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
 pub enum Level {
     Trace,
     Debug,
