@@ -147,6 +147,10 @@ pub enum LabCommand {
         /// desired state.
         #[arg(long, value_name = "DIR")]
         state_dir: Option<PathBuf>,
+        /// Synthetic allocations on every metro's Nomad endpoint (jobs of 100, changing
+        /// 20 times a second), to show the Nomad pane at scale.
+        #[arg(long, value_name = "N", default_value_t = 0)]
+        allocs: usize,
         /// Internal: run as the supervisor of a detached lab.
         #[arg(long, hide = true)]
         supervise: bool,
@@ -424,9 +428,11 @@ async fn lab_command(cmd: &LabCommand) -> Result<(), Failure> {
             detach,
             withdraw_method,
             state_dir,
+            allocs,
             supervise,
             follow_owner,
         } => {
+            lab::nomad_api::set_lab_allocs(*allocs);
             let specs = lab::metros::parse_list(metros).map_err(usage)?;
             let dir = dir.dir.clone().unwrap_or_else(lab::default_dir);
             if *detach {
