@@ -157,14 +157,9 @@ impl EventLineDecoder {
     }
 
     /// Bytes of an incomplete line held back.
-    pub fn pending(&self) -> usize {
+    #[cfg(test)]
+    fn pending(&self) -> usize {
         self.buf.len()
-    }
-
-    pub fn clear(&mut self) {
-        self.buf.clear();
-        self.scanned = 0;
-        self.skipping = false;
     }
 }
 
@@ -282,11 +277,6 @@ pub struct EventStream {
 impl EventStream {
     pub async fn recv(&mut self) -> Option<StreamItem> {
         self.items.recv().await
-    }
-
-    /// The highest index delivered (or set): where a reconnect resumes.
-    pub fn last_index(&self) -> u64 {
-        self.resume.load(Ordering::SeqCst)
     }
 
     /// Resume from `index` on the next connection (after a re-list whose answers
@@ -422,6 +412,11 @@ impl Client {
                     first = false;
                     let continuous =
                         from > 0 && matches!(&line, Ok(Line::Frame(f)) if f.index == from);
+                    if matches!(&line, Ok(Line::Frame(f)) if f.index < from) {
+                        // The cluster was rebuilt and counts from low again: every event
+                        // is new (the caller re-lists and resumes from its lists).
+                        last.store(0, Ordering::SeqCst);
+                    }
                     let connected = StreamItem::Connected {
                         from_index: from,
                         continuous,

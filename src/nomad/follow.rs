@@ -432,8 +432,15 @@ impl Follower<'_> {
             // A line was lost: the rows may miss its events.
             Some(StreamItem::Error(NomadError::Decode(_))) => self.start_relist(),
             Some(StreamItem::Error(e)) => {
-                // The stream reconnects by itself; until then the rows are stale.
-                let text = visible(&format!("event stream: {e}")).into_owned();
+                // The stream reconnects by itself; until then the rows are stale. An
+                // unreachable agent reads as it does for the lists (one message for the
+                // metro); what only the stream said is marked as the stream's.
+                let text = match e {
+                    NomadError::Http { .. } | NomadError::Decode(_) => {
+                        visible(&format!("event stream: {e}")).into_owned()
+                    }
+                    _ => e.to_string(),
+                };
                 self.errors = [Some(text.clone()), Some(text.clone()), Some(text)];
                 self.dirty = true;
             }
