@@ -42,7 +42,7 @@ async fn main() -> Result<(), String> {
     // Until whoever started us is gone (its end of our stdin closes).
     let mut stdin = tokio::io::stdin();
     let mut buf = [0u8; 64];
-    while stdin.read(&mut buf).await.map_or(false, |n| n > 0) {
+    while stdin.read(&mut buf).await.is_ok_and(|n| n > 0) {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     for s in servers {
