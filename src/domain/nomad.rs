@@ -369,8 +369,12 @@ pub struct AllocList {
 }
 
 impl AllocList {
-    /// Counts the rows; the list is then complete.
-    pub fn from_rows(rows: Vec<AllocRow>) -> AllocList {
+    /// Counts the rows; the list is then complete. The rows are put in the order the
+    /// Nomad pane shows by default (job, then name), so that sorting them there after
+    /// every change costs a pass, not a sort (330 000 rows: 169 ms a snapshot when they
+    /// came in Nomad's order, by ID).
+    pub fn from_rows(mut rows: Vec<AllocRow>) -> AllocList {
+        rows.sort_unstable_by(|a, b| (&a.job, &a.name).cmp(&(&b.job, &b.name)));
         let mut list = AllocList::default();
         for a in &rows {
             list.count(a);

@@ -1,8 +1,8 @@
 //! Following one metro's event stream (reference §7) after one round of lists: each
 //! event is applied to the compact rows (upsert or delete by ID, counts kept right as
 //! rows change), so a change costs work in proportion to the change, not to the
-//! cluster. Snapshots go out at most every [`WatchOptions::publish_every`], sharing
-//! every unchanged chunk of rows with the one before.
+//! cluster. Snapshots go out at most every [`WatchOptions::publish_after`] (250 ms,
+//! longer for large lists), sharing every unchanged chunk of rows with the one before.
 //!
 //! Resuming: the stream reconnects from the last index it delivered and drops replays;
 //! a connection whose first line is not the replay of that index may have skipped
@@ -530,9 +530,10 @@ pub(super) async fn events(
                 }
             };
         }
+        let rows = f.live.as_ref().map_or(0, |l| l.allocs.rows.len());
         let publish_at = f.dirty.then(|| {
             f.last_publish
-                .map_or(Instant::now(), |t| t + opts.publish_every)
+                .map_or(Instant::now(), |t| t + opts.publish_after(rows))
         });
         tokio::select! {
             _ = tx.closed() => next = Some(Next::Stop),
