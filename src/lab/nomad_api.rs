@@ -257,12 +257,14 @@ struct SynthAlloc {
     json: Bytes,
 }
 
-/// A stable UUID-shaped ID for the `i`th object of a kind in a metro.
+/// A stable UUID-shaped ID for the `i`th object of a kind in a metro; the first 8
+/// digits (what the pane shows) differ from one object to the next.
 fn synth_id(kind: u8, code: &str, i: usize) -> String {
     let tag = code
         .bytes()
-        .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)));
-    format!("{tag:08x}-{kind:02x}00-4000-8000-{i:012x}")
+        .fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
+    let mixed = (i as u64 ^ tag).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32;
+    format!("{mixed:08x}-{kind:02x}00-4000-8000-{i:012x}")
 }
 
 impl SynthAlloc {

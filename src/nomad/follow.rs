@@ -314,6 +314,8 @@ struct Follower<'a> {
     backoff: Backoff,
     /// Per list (allocations, jobs, nodes): why it is not current.
     errors: [Option<String>; 3],
+    /// The errors are the stream's (cleared when it connects again), not a list's.
+    stream_failed: bool,
     dirty: bool,
     last_publish: Option<Instant>,
     indexes: Indexes,
@@ -349,11 +351,13 @@ impl Follower<'_> {
         let (Ok(allocs), Ok(jobs), Ok(nodes)) = (lists.allocs, lists.jobs, lists.nodes) else {
             // Keep the rows; say why they are not current; try again.
             self.errors = errs.map(|e| e.map(|e| e.to_string()));
+            self.stream_failed = false;
             self.relist_at = Some(Instant::now() + self.backoff.next_wait());
             return None;
         };
         self.backoff.reset();
         self.errors = Default::default();
+        self.stream_failed = false;
         self.indexes = Indexes {
             allocs: allocs.index,
             jobs: jobs.index,
@@ -399,7 +403,7 @@ impl Follower<'_> {
             // The reader only ends with an empty topic list: nothing to follow.
             None => return Some(Next::Blocking(self.indexes)),
             Some(StreamItem::Connected { continuous, .. }) => {
-                if self.errors.iter().any(Option::is_some) && self.relist.is_none() {
+                if std::mem::take(&mut self.stream_failed) {
                     self.errors = Default::default();
                     self.dirty = true;
                 }
@@ -442,6 +446,7 @@ impl Follower<'_> {
                     _ => e.to_string(),
                 };
                 self.errors = [Some(text.clone()), Some(text.clone()), Some(text)];
+                self.stream_failed = true;
                 self.dirty = true;
             }
         }
@@ -504,6 +509,7 @@ pub(super) async fn events(
         relist_at: None,
         backoff: Backoff::new(opts.backoff_start, opts.backoff_cap),
         errors: Default::default(),
+        stream_failed: false,
         dirty: false,
         last_publish: Some(Instant::now()),
         indexes: Indexes::default(),
