@@ -1,14 +1,16 @@
-//! Decode cost of the two big Nomad list payloads the watch re-reads on every
-//! change: 10 000 allocation stubs (`task_states=false` shape, as listed) and
-//! 10 000 job stubs with summaries, both into the compact rows the console keeps
-//! (streaming, split into 64 KB pieces as they arrive) and, for comparison, into
-//! the full serde models. JSON is generated in setup, in the field shapes of the
-//! reference (`shared/reference/nomad-api.md` §4–5).
+//! Decode cost of the two big Nomad list payloads the watch reads: 10 000
+//! allocation stubs (`task_states=false` shape, as listed) and 10 000 job stubs with
+//! summaries, into the compact rows the console keeps (streaming, split into 64 KB
+//! pieces as they arrive); and of one 16 MiB event line and log frame arriving in
+//! 8 KiB pieces (linear, not quadratic). JSON is generated in setup, in the field
+//! shapes of the reference (`shared/reference/nomad-api.md` §4–5).
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use platform_tui::domain::nomad::{AllocRow, JobRow};
 use platform_tui::nomad::decode::ListDecoder;
-use platform_tui::nomad::{AllocStub, JobStub, DEFAULT_MAX_BODY};
+use platform_tui::nomad::events::EventLineDecoder;
+use platform_tui::nomad::logs::LogDecoder;
+use platform_tui::nomad::DEFAULT_MAX_BODY;
 use serde_json::json;
 
 const N: usize = 10_000;
@@ -127,13 +129,6 @@ fn decode(c: &mut Criterion) {
             v
         })
     });
-    g.bench_function("alloc_stubs_10k", |b| {
-        b.iter(|| {
-            let v: Vec<AllocStub> = serde_json::from_slice(black_box(&allocs)).expect("decode");
-            assert_eq!(v.len(), N);
-            v
-        })
-    });
 
     g.throughput(Throughput::Bytes(jobs.len() as u64));
     g.bench_function("job_rows_10k_streamed", |b| {
@@ -147,11 +142,38 @@ fn decode(c: &mut Criterion) {
             v
         })
     });
-    g.bench_function("job_stubs_10k", |b| {
+    g.finish();
+
+    // One 16 MiB line (an event) and one 16 MiB log frame, arriving in 8 KiB pieces:
+    // each push must cost its own bytes (before: 10 s and 3 s, quadratic).
+    let mut g = c.benchmark_group("nomad_long_line_8k_pieces");
+    g.sample_size(10);
+    let mut line =
+        br#"{"Index":9,"Events":[{"Topic":"Job","Index":9,"Payload":{"Job":{"ID":""#.to_vec();
+    line.resize((16 << 20) - 64, b'j');
+    line.extend_from_slice(b"\"}}}]}\n");
+    g.throughput(Throughput::Bytes(line.len() as u64));
+    g.bench_function("event_line_16m", |b| {
         b.iter(|| {
-            let v: Vec<JobStub> = serde_json::from_slice(black_box(&jobs)).expect("decode");
-            assert_eq!(v.len(), N);
-            v
+            let mut d = EventLineDecoder::default();
+            let mut n = 0;
+            for piece in black_box(&line).chunks(8 << 10) {
+                n += d.push(piece).len();
+            }
+            assert_eq!(n, 1);
+        })
+    });
+    let mut frame = br#"{"Offset":1,"Data":""#.to_vec();
+    frame.resize((16 << 20) - 64, b'A');
+    frame.extend_from_slice(b"\"}");
+    g.bench_function("log_frame_16m", |b| {
+        b.iter(|| {
+            let mut d = LogDecoder::default();
+            let mut n = 0;
+            for piece in black_box(&frame).chunks(8 << 10) {
+                n += d.push(piece).len();
+            }
+            assert_eq!(n, 1);
         })
     });
     g.finish();

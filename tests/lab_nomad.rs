@@ -95,7 +95,20 @@ async fn client_reads_the_lab_endpoint_and_its_logs() {
             .await
         })
     };
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    // The lab holds it (its agent counts the queries it holds); nothing answered it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let agent = client.agent_self().await.unwrap();
+        if agent.stats["lab"]["blocking_queries"] != "0" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the query never reached the lab"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert!(!blocked.is_finished(), "answered before anything changed");
     let d = lab.dir.path().to_str().unwrap().to_string();
     assert!(run(&["lab", "app", "stop", "am", "--dir", &d])
         .status
@@ -107,9 +120,38 @@ async fn client_reads_the_lab_endpoint_and_its_logs() {
         .unwrap();
     assert!(after.index > index);
     assert_eq!(after.value.rows[0].client.as_str(), "failed");
+
+    // The event stream the watch follows: from the list's index, the frame at that
+    // index comes again (nothing was missed), then the change.
+    let mut events = client.event_stream(&["Allocation", "Job", "Node"], after.index);
+    let first = tokio::time::timeout(std::time::Duration::from_secs(5), events.recv())
+        .await
+        .unwrap();
+    assert_eq!(
+        first,
+        Some(platform_tui::nomad::StreamItem::Connected {
+            from_index: after.index,
+            continuous: true
+        })
+    );
     assert!(run(&["lab", "app", "start", "am", "--dir", &d])
         .status
         .success());
+    let change = tokio::time::timeout(std::time::Duration::from_secs(5), events.recv())
+        .await
+        .unwrap();
+    match change {
+        Some(platform_tui::nomad::StreamItem::Frame(f)) => {
+            assert!(f.index > after.index);
+            let alloc = f.events.iter().find(|e| e.topic == "Allocation").unwrap();
+            assert!(
+                alloc.payload().contains(r#""ClientStatus":"running""#),
+                "{alloc:?}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    drop(events);
 
     // Logs are the app server's real access lines.
     let out = lab.pt(&["probe", "--metro", "am", "-c", "2", "-i", "0.1"]);
@@ -132,4 +174,55 @@ async fn client_reads_the_lab_endpoint_and_its_logs() {
             >= 2,
         "{text_seen}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_synthetic_cluster_is_followed_by_events() {
+    use platform_tui::lab::nomad_api::{serve_synthetic, Load};
+    use platform_tui::nomad::watch::{spawn_watch_with, WatchOptions};
+    use platform_tui::nomad::{Client, Settings};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let load = Load {
+        allocs: 2000,
+        changes_per_sec: 200.0,
+    };
+    let server = tokio::spawn(async move { serve_synthetic(listener, "m1", load).await });
+    let client = Client::new(Settings {
+        address: format!("http://{addr}"),
+        ..Settings::default()
+    })
+    .unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let watch = spawn_watch_with(
+        client.clone(),
+        WatchOptions::new(std::time::Duration::from_secs(5)),
+        tx,
+    );
+    let first = tokio::time::timeout(std::time::Duration::from_secs(10), rx.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    let counts = first.summary().allocs.unwrap();
+    assert_eq!(counts.total, 2001, "with the mark allocation");
+    assert_eq!(first.summary().nodes_total, Some(50));
+    // The bench's mark: set the group of allocation `0mark`; the watch shows it.
+    let url = format!("http://{addr}/v1/lab/mark?group=k42");
+    let marked = reqwest::Client::new().put(url).send().await.unwrap();
+    assert!(marked.status().is_success());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let s = tokio::time::timeout_at(deadline.into(), rx.recv())
+            .await
+            .expect("the mark never showed")
+            .unwrap();
+        let rows = &s.allocs.value.as_ref().unwrap().rows;
+        if rows.iter().any(|a| &*a.group == "k42") {
+            assert_eq!(rows.len(), 2001, "changes are updates, not new rows");
+            assert_eq!(s.error, None);
+            break;
+        }
+    }
+    watch.abort();
+    server.abort();
 }

@@ -223,6 +223,10 @@ async fn cluster_server(state: watch::Receiver<Cluster>) -> TestServer {
             if req.path == "/v1/agent/self" {
                 return respond(200, fixture("agent_self.json"), None);
             }
+            // An agent without an event stream (the watch then blocks on the lists).
+            if !["/v1/jobs", "/v1/allocations", "/v1/nodes"].contains(&req.path.as_str()) {
+                return respond(404, "Not Found", None);
+            }
             let sent = req.index();
             if sent > 0 {
                 let wait = req.wait().unwrap_or(Duration::from_secs(300));
@@ -291,6 +295,15 @@ async fn snapshot_where(
     }
 }
 
+/// Poll `cond` until it holds (bounded by [`STEP`]).
+async fn wait_until(what: &str, cond: impl Fn() -> bool) {
+    let deadline = Instant::now() + STEP;
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 // ---------------------------------------------------------------------------
 // Blocking queries
 // ---------------------------------------------------------------------------
@@ -308,24 +321,27 @@ async fn blocking_query_holds_until_the_index_changes() {
     assert_eq!(first.value.rows[0].client.as_str(), "running");
 
     let c2 = client.clone();
-    let started = Instant::now();
     let pending = tokio::spawn(async move {
         c2.allocations(QueryOptions::blocking(10, Duration::from_secs(5)))
             .await
     });
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The server holds the request: it was seen, and it has not been answered.
+    wait_until("the blocking query reaches the server", || {
+        server.requests("/v1/allocations").len() == 2
+    })
+    .await;
+    assert!(!pending.is_finished(), "answered before the index moved");
     tx.send_modify(|c| {
         c.index = 11;
         c.allocs = json!([alloc_json("a1b2c3d4-0000-4000-8000-000000000001", "failed")]);
     });
-    let second = pending.await.unwrap().unwrap();
-    let took = started.elapsed();
+    let second = tokio::time::timeout(STEP, pending)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
     assert_eq!(second.index, 11);
     assert_eq!(second.value.rows[0].client.as_str(), "failed");
-    assert!(
-        took >= Duration::from_millis(250) && took < Duration::from_secs(3),
-        "{took:?}"
-    );
 
     let reqs = server.requests("/v1/allocations");
     assert_eq!(reqs[0].q("index"), None, "first list is not blocking");
@@ -405,7 +421,13 @@ async fn index_going_backwards_is_reported_and_the_watch_resets() {
     let handle = spawn_watch_with(client, opts, stx);
     let s = snapshot_where(&mut srx, STEP, |_| true).await;
     assert_eq!(job_ids(&s), ["old"]);
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // The watch blocks on index 50 before the agent "restarts".
+    wait_until("the watch's blocking query on /v1/jobs", || {
+        server.requests("/v1/jobs")[before..]
+            .iter()
+            .any(|r| r.index() == 50)
+    })
+    .await;
     tx.send_modify(|c| {
         c.index = 3;
         c.jobs = json!([{"ID": "fresh", "Name": "fresh", "Status": "pending"}]);
@@ -589,9 +611,6 @@ async fn leader_agent_allocation_and_job_allocations() {
             "/v1/allocation/2d9e4a61-7c3b-4f18-b0a5-6e1d8c2f9b47" => {
                 respond(200, fixture("allocation.json"), Some(91))
             }
-            "/v1/job/hippo/allocations" => {
-                respond(200, fixture("allocations_task_states.json"), Some(99))
-            }
             "/v1/nodes" => respond(200, fixture("nodes.json"), Some(101)),
             "/v1/jobs" => respond(200, fixture("jobs.json"), Some(91)),
             "/v1/allocations" => respond(200, fixture("allocations.json"), Some(91)),
@@ -605,25 +624,13 @@ async fn leader_agent_allocation_and_job_allocations() {
         Some("145.40.97.17:4647")
     );
     let agent = client.agent_self().await.unwrap();
-    assert!(agent.is_leader());
-    assert_eq!(agent.version().as_deref(), Some("1.4.1"));
+    assert_eq!(agent.stats["nomad"]["leader"], "true");
+    assert_eq!(agent.config.version, "1.4.1");
     let a = client
         .allocation("2d9e4a61-7c3b-4f18-b0a5-6e1d8c2f9b47")
         .await
         .unwrap();
     assert_eq!(a.restarts(), 2);
-    let ja = client
-        .job_allocations("hippo", QueryOptions::default())
-        .await
-        .unwrap();
-    assert_eq!(ja.index, 99);
-    assert!(ja.value.iter().all(|a| a.restarts.is_some()));
-    // `*` is not sent to per-object endpoints.
-    assert_eq!(
-        server.requests("/v1/job/hippo/allocations")[0].q("namespace"),
-        None
-    );
-
     let snap = snapshot(&client).await;
     assert_eq!(snap.error, None);
     assert!(snap.agent.value.is_some());
@@ -673,20 +680,19 @@ async fn event_stream_reconnects_resumes_and_drops_duplicates() {
             tokio::spawn(async move {
                 let send = |s: String| tx.send(Ok(Bytes::from(s)));
                 if n == 0 {
-                    // A frame split across two chunks, a heartbeat, a frame,
-                    // a malformed line, then the connection drops.
+                    // The frame at the index asked for (Nomad replays it), a frame
+                    // split across two chunks, a heartbeat, a frame, a malformed
+                    // line; then the body ends (after all of it was sent).
+                    let _ = send(event_line(4, &[4])).await;
                     let line = event_line(5, &[5]);
                     let (a, b) = line.split_at(line.len() / 2);
                     let _ = send(a.to_string()).await;
-                    tokio::time::sleep(Duration::from_millis(50)).await;
                     let _ = send(b.to_string()).await;
                     let _ = send("{}\n".into()).await;
                     let _ = send(event_line(7, &[6, 7])).await;
                     let _ = send("this is not json\n".into()).await;
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    let _ = tx.send(Err("connection dropped".into())).await;
                 } else {
-                    // Replays of 6 and 7 (already applied), then 8.
+                    // Resumed at 7: the replay of 7 (already applied), then 8.
                     let _ = send(event_line(7, &[6, 7])).await;
                     let _ = send(event_line(8, &[7, 8])).await;
                     // Heartbeats until the client goes away (bounded).
@@ -709,26 +715,41 @@ async fn event_stream_reconnects_resumes_and_drops_duplicates() {
         backoff_start: Duration::from_millis(50),
         ..StreamOptions::default()
     };
-    let mut rx = client.event_stream_with(&["Allocation", "Job"], 4, opts);
+    let mut s = client.event_stream_with(&["Allocation", "Job"], 4, opts);
+    let rx = &mut s.items;
 
-    assert_eq!(frame_indexes(&next(&mut rx).await), vec![5]);
-    assert_eq!(next(&mut rx).await, StreamItem::Heartbeat);
-    assert_eq!(frame_indexes(&next(&mut rx).await), vec![6, 7]);
+    assert_eq!(
+        next(rx).await,
+        StreamItem::Connected {
+            from_index: 4,
+            continuous: true
+        }
+    );
+    assert_eq!(
+        frame_indexes(&next(rx).await),
+        vec![5],
+        "the replay of 4 is dropped"
+    );
+    assert_eq!(next(rx).await, StreamItem::Heartbeat);
+    assert_eq!(frame_indexes(&next(rx).await), vec![6, 7]);
     assert!(matches!(
-        next(&mut rx).await,
+        next(rx).await,
         StreamItem::Error(NomadError::Decode(_))
     ));
     assert_eq!(
-        next(&mut rx).await,
-        StreamItem::Reconnected { from_index: 7 }
+        next(rx).await,
+        StreamItem::Connected {
+            from_index: 7,
+            continuous: true
+        }
     );
-    let item = next(&mut rx).await;
+    let item = next(rx).await;
     assert_eq!(frame_indexes(&item), vec![8], "duplicates must be dropped");
     if let StreamItem::Frame(f) = &item {
-        assert_eq!(f.events[0].allocation().unwrap().id, "a8");
+        assert!(f.events[0].payload().contains(r#""ID":"a8""#));
         assert_eq!(f.events[0].r#type, "AllocationUpdated");
     }
-    assert_eq!(next(&mut rx).await, StreamItem::Heartbeat);
+    assert_eq!(next(rx).await, StreamItem::Heartbeat);
 
     let reqs = server.requests("/v1/event/stream");
     assert_eq!(reqs.len(), 2);
@@ -738,14 +759,55 @@ async fn event_stream_reconnects_resumes_and_drops_duplicates() {
     assert_eq!(reqs[1].q("index"), Some("7"), "resume from the last index");
     assert!(reqs.iter().all(|r| !r.qs("topic").contains(&"*")));
 
-    // Dropping the receiver ends the task and closes the connection.
-    drop(rx);
-    let deadline = Instant::now() + STEP;
-    while !second_body_gone.load(Ordering::SeqCst) {
-        assert!(Instant::now() < deadline, "stream not closed after drop");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    // Dropping the stream ends the task and closes the connection.
+    drop(s);
+    wait_until("the stream to close after drop", || {
+        second_body_gone.load(Ordering::SeqCst)
+    })
+    .await;
     assert_eq!(conns.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn event_stream_says_when_it_starts_past_its_index() {
+    let conns = Arc::new(AtomicUsize::new(0));
+    let c2 = conns.clone();
+    let server = TestServer::start(move |_| {
+        let n = c2.fetch_add(1, Ordering::SeqCst);
+        async move {
+            match n {
+                // Nomad no longer holds 4: it starts at the oldest frame it has.
+                0 => respond(200, event_line(9, &[9]), None),
+                // The cluster was rebuilt: its newest frame is below the index.
+                _ => respond(200, event_line(2, &[2]), None),
+            }
+        }
+    })
+    .await;
+    let opts = StreamOptions {
+        read_timeout: Duration::from_secs(2),
+        backoff_start: Duration::from_millis(20),
+        ..StreamOptions::default()
+    };
+    let mut s = server.client().event_stream_with(&["Allocation"], 4, opts);
+    assert_eq!(
+        next(&mut s.items).await,
+        StreamItem::Connected {
+            from_index: 4,
+            continuous: false
+        }
+    );
+    assert_eq!(frame_indexes(&next(&mut s.items).await), vec![9]);
+    // The agent restarted with its state wiped: the newest frame it has is below the
+    // index asked for. Not continuous, and its events are new, not replays.
+    assert_eq!(
+        next(&mut s.items).await,
+        StreamItem::Connected {
+            from_index: 9,
+            continuous: false
+        }
+    );
+    assert_eq!(frame_indexes(&next(&mut s.items).await), vec![2]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -778,24 +840,28 @@ async fn event_stream_silence_triggers_reconnect_and_errors_back_off() {
         ..StreamOptions::default()
     };
     let started = Instant::now();
-    let mut rx = client.event_stream_with(&["Node"], 0, opts);
-    assert_eq!(next(&mut rx).await, StreamItem::Error(NomadError::Timeout));
+    let mut s = client.event_stream_with(&["Node"], 0, opts);
+    let rx = &mut s.items;
+    assert_eq!(next(rx).await, StreamItem::Error(NomadError::Timeout));
     assert!(started.elapsed() < Duration::from_secs(2));
     assert!(matches!(
-        next(&mut rx).await,
+        next(rx).await,
         StreamItem::Error(NomadError::Forbidden(_))
     ));
     assert_eq!(
-        next(&mut rx).await,
-        StreamItem::Reconnected { from_index: 0 }
+        next(rx).await,
+        StreamItem::Connected {
+            from_index: 0,
+            continuous: false
+        }
     );
-    assert_eq!(next(&mut rx).await, StreamItem::Heartbeat);
+    assert_eq!(next(rx).await, StreamItem::Heartbeat);
 
     // Topics are always named.
     let mut bad = client.event_stream(&[], 0);
-    assert!(matches!(next(&mut bad).await, StreamItem::Error(_)));
+    assert!(matches!(next(&mut bad.items).await, StreamItem::Error(_)));
     let mut star = client.event_stream(&["*"], 0);
-    assert!(matches!(next(&mut star).await, StreamItem::Error(_)));
+    assert!(matches!(next(&mut star.items).await, StreamItem::Error(_)));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -817,9 +883,433 @@ async fn event_stream_head_may_arrive_with_the_first_heartbeat() {
         backoff_start: Duration::from_millis(50),
         ..StreamOptions::default()
     };
-    let mut rx = client.event_stream_with(&["Allocation"], 0, opts);
-    assert_eq!(next(&mut rx).await, StreamItem::Heartbeat);
-    assert_eq!(frame_indexes(&next(&mut rx).await), vec![3]);
+    let mut s = client.event_stream_with(&["Allocation"], 2, opts);
+    let rx = &mut s.items;
+    assert_eq!(
+        next(rx).await,
+        StreamItem::Connected {
+            from_index: 2,
+            continuous: false
+        },
+        "a heartbeat proves nothing"
+    );
+    assert_eq!(next(rx).await, StreamItem::Heartbeat);
+    assert_eq!(frame_indexes(&next(rx).await), vec![3]);
+}
+
+// ---------------------------------------------------------------------------
+// Watch following the event stream: a small Nomad with a buffer of frames
+// ---------------------------------------------------------------------------
+
+/// A Nomad that keeps its lists and the frames of its changes, and streams them as
+/// Nomad does: from the frame at the index asked for while it is held, else from the
+/// closest one; lists carry the index they were read at.
+struct EventNomad {
+    index: u64,
+    allocs: std::collections::BTreeMap<String, serde_json::Value>,
+    jobs: std::collections::BTreeMap<String, serde_json::Value>,
+    nodes: std::collections::BTreeMap<String, serde_json::Value>,
+    /// (index, event lines' events)
+    frames: Vec<(u64, Vec<serde_json::Value>)>,
+    /// The stream endpoint answers 403.
+    refuse_stream: bool,
+    /// Bumped to cut every open stream (a clean end of the body).
+    generation: u64,
+}
+
+type Shared = Arc<Mutex<EventNomad>>;
+
+impl EventNomad {
+    fn new(allocs: usize) -> Self {
+        let mut n = EventNomad {
+            index: 10,
+            allocs: Default::default(),
+            jobs: Default::default(),
+            nodes: Default::default(),
+            frames: Vec::new(),
+            refuse_stream: false,
+            generation: 0,
+        };
+        for i in 0..allocs {
+            let id = format!("{i:08x}-0000-4000-8000-000000000000");
+            let mut a = alloc_json(&id, "running");
+            a["JobID"] = json!(format!("job{}", i % 3));
+            n.allocs.insert(id, a);
+        }
+        for j in 0..3 {
+            n.jobs.insert(
+                format!("job{j}"),
+                json!({"ID": format!("job{j}"), "Name": format!("job{j}"), "Namespace": "default",
+                       "Type": "service", "Status": "running", "Stop": false}),
+            );
+        }
+        for id in ["n1", "n2"] {
+            n.nodes.insert(
+                id.into(),
+                json!({"ID": id, "Name": id, "Status": "ready", "SchedulingEligibility": "eligible"}),
+            );
+        }
+        // The write the lists' index stands for is still in the buffer, as on a live
+        // cluster.
+        let n1 = n.nodes["n1"].clone();
+        n.index -= 1;
+        n.commit(&[("Node", "NodeRegistration", n1)]);
+        n
+    }
+
+    /// One write with its events: (topic, type, object).
+    fn commit(&mut self, changes: &[(&str, &str, serde_json::Value)]) {
+        self.index += 1;
+        let mut events = Vec::new();
+        for (topic, kind, obj) in changes {
+            let id = obj["ID"].as_str().unwrap().to_string();
+            match (*topic, *kind) {
+                ("Allocation", _) => {
+                    self.allocs.insert(id.clone(), obj.clone());
+                }
+                ("Job", "JobDeregistered") if obj["Stop"] != json!(true) => {
+                    self.jobs.remove(&id);
+                }
+                ("Job", _) => {
+                    self.jobs.insert(id.clone(), obj.clone());
+                }
+                ("Node", "NodeDeregistration") => {
+                    self.nodes.remove(&id);
+                }
+                ("Node", _) => {
+                    self.nodes.insert(id.clone(), obj.clone());
+                }
+                _ => unreachable!(),
+            }
+            events.push(
+                json!({"Topic": topic, "Type": kind, "Key": id, "Namespace": "default",
+                               "Index": self.index, "Payload": {*topic: obj}}),
+            );
+        }
+        self.frames.push((self.index, events));
+    }
+
+    fn start_at(&self, from: u64) -> usize {
+        let Some(&(oldest, _)) = self.frames.first() else {
+            return 0;
+        };
+        if from == 0 || from <= oldest {
+            return 0;
+        }
+        let newest = self.frames.len() - 1;
+        if from > self.frames[newest].0 {
+            return newest;
+        }
+        self.frames.partition_point(|(i, _)| *i < from)
+    }
+}
+
+async fn event_server(nomad: Shared) -> (TestServer, watch::Sender<u64>) {
+    let (bump, bumps) = watch::channel(0u64);
+    let server = TestServer::start(move |req| {
+        let nomad = nomad.clone();
+        let mut bumps = bumps.clone();
+        async move {
+            if req.path == "/v1/status/leader" {
+                return respond(200, "\"127.0.0.1:4647\"", None);
+            }
+            if req.path == "/v1/event/stream" {
+                if nomad.lock().unwrap().refuse_stream {
+                    return respond(403, "Permission denied", None);
+                }
+                let (tx, rx) = mpsc::channel::<Result<Bytes, BoxError>>(64);
+                let from = req.index();
+                tokio::spawn(async move {
+                    let (mut at, generation) = {
+                        let n = nomad.lock().unwrap();
+                        (n.start_at(from), n.generation)
+                    };
+                    loop {
+                        let lines: Vec<String> = {
+                            let n = nomad.lock().unwrap();
+                            if n.generation != generation {
+                                return; // cut: the body ends
+                            }
+                            let lines = n.frames[at.min(n.frames.len())..]
+                                .iter()
+                                .map(|(i, ev)| format!("{}\n", json!({"Index": i, "Events": ev})))
+                                .collect();
+                            at = n.frames.len();
+                            lines
+                        };
+                        for l in lines {
+                            if tx.send(Ok(Bytes::from(l))).await.is_err() {
+                                return;
+                            }
+                        }
+                        tokio::select! {
+                            r = bumps.changed() => if r.is_err() { return },
+                            _ = tokio::time::sleep(Duration::from_millis(200)) => {
+                                if tx.send(Ok(Bytes::from("{}\n"))).await.is_err() {
+                                    return;
+                                }
+                            }
+                        }
+                    }
+                });
+                return streaming(rx);
+            }
+            let sent = req.index();
+            if sent > 0 {
+                let wait = req.wait().unwrap_or(Duration::from_secs(300));
+                let deadline = Instant::now() + wait;
+                while nomad.lock().unwrap().index <= sent && Instant::now() < deadline {
+                    let _ = tokio::time::timeout(Duration::from_millis(50), bumps.changed()).await;
+                }
+            }
+            let n = nomad.lock().unwrap();
+            let list = |m: &std::collections::BTreeMap<String, serde_json::Value>| {
+                serde_json::Value::Array(m.values().cloned().collect()).to_string()
+            };
+            match req.path.as_str() {
+                "/v1/allocations" => respond(200, list(&n.allocs), Some(n.index)),
+                "/v1/jobs" => respond(200, list(&n.jobs), Some(n.index)),
+                "/v1/nodes" => respond(200, list(&n.nodes), Some(n.index)),
+                _ => respond(404, "", None),
+            }
+        }
+    })
+    .await;
+    (server, bump)
+}
+
+/// What a snapshot shows, in an order that does not depend on how it was built:
+/// allocation rows by ID with the counts, jobs (without the summary a whole job does not
+/// carry) and nodes by ID.
+fn shown(s: &NomadSnapshot) -> String {
+    let mut allocs = alloc_rows(s);
+    allocs.sort_by(|a, b| a.id.cmp(&b.id));
+    let list = s.allocs.value.as_ref().unwrap();
+    let mut by_job: Vec<_> = list
+        .by_job
+        .iter()
+        .map(|(k, v)| format!("{k:?}={v:?}"))
+        .collect();
+    by_job.sort();
+    let mut jobs: Vec<_> = s
+        .jobs
+        .value
+        .as_ref()
+        .unwrap()
+        .iter()
+        .map(|j| format!("{} {} {} {}", j.namespace, j.id, j.status, j.stop))
+        .collect();
+    jobs.sort();
+    let mut nodes: Vec<_> = s
+        .nodes
+        .value
+        .as_ref()
+        .unwrap()
+        .iter()
+        .map(|n| format!("{n:?}"))
+        .collect();
+    nodes.sort();
+    format!(
+        "{allocs:?}\n{:?}\n{by_job:?}\n{jobs:?}\n{nodes:?}",
+        list.counts
+    )
+}
+
+fn follow_opts() -> WatchOptions {
+    WatchOptions {
+        publish_every: Duration::from_millis(20),
+        backoff_start: Duration::from_millis(20),
+        stream: StreamOptions {
+            read_timeout: Duration::from_secs(2),
+            backoff_start: Duration::from_millis(20),
+            ..StreamOptions::default()
+        },
+        ..WatchOptions::new(Duration::from_secs(2))
+    }
+}
+
+/// A batch of changes of every kind, the job `stop` and node `n9` marking its end.
+fn churn(n: &mut EventNomad, round: usize) {
+    let ids: Vec<String> = n.allocs.keys().take(5).cloned().collect();
+    for (k, id) in ids.iter().enumerate() {
+        let mut a = n.allocs[id].clone();
+        a["ClientStatus"] =
+            json!(["failed", "pending", "complete", "lost", "running"][(k + round) % 5]);
+        if k == 0 {
+            a["NextAllocation"] = json!(format!("next-{round}"));
+        }
+        n.commit(&[("Allocation", "AllocationUpdated", a)]);
+    }
+    let mut fresh = alloc_json(&format!("new-{round}"), "pending");
+    fresh["JobID"] = json!(format!("batch{round}"));
+    n.commit(&[
+        ("Allocation", "AllocationCreated", fresh),
+        (
+            "Job",
+            "JobRegistered",
+            json!({"ID": format!("batch{round}"), "Name": "b", "Namespace": "default",
+                                         "Type": "batch", "Status": "running", "Stop": false}),
+        ),
+    ]);
+    n.commit(&[("Job", "JobDeregistered", json!({"ID": "job1", "Namespace": "default",
+                                                  "Type": "service", "Status": "dead", "Stop": true}))]);
+    n.commit(&[("Job", "JobDeregistered", json!({"ID": "job2", "Namespace": "default",
+                                                  "Type": "service", "Status": "running", "Stop": false}))]);
+    n.commit(&[(
+        "Node",
+        "NodeDeregistration",
+        json!({"ID": "n2", "Name": "n2", "Status": "down"}),
+    )]);
+    n.commit(&[(
+        "Node",
+        "NodeRegistration",
+        json!({"ID": format!("n9-{round}"), "Name": "n9",
+        "Status": "initializing", "SchedulingEligibility": "ineligible", "DrainStrategy": {}}),
+    )]);
+}
+
+fn has_node(s: &NomadSnapshot, id: &str) -> bool {
+    s.nodes
+        .value
+        .iter()
+        .flat_map(|n| n.iter())
+        .any(|n| &*n.id == id)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_applies_events_and_ends_equal_to_a_fresh_list() {
+    let nomad: Shared = Arc::new(Mutex::new(EventNomad::new(600)));
+    let (server, bump) = event_server(nomad.clone()).await;
+    let (stx, mut srx) = mpsc::unbounded_channel();
+    let handle = spawn_watch_with(server.client(), follow_opts(), stx);
+    let first = snapshot_where(&mut srx, STEP, |_| true).await;
+    assert_eq!(alloc_rows(&first).len(), 600);
+    wait_until("the watch to subscribe", || {
+        !server.requests("/v1/event/stream").is_empty()
+    })
+    .await;
+
+    churn(&mut nomad.lock().unwrap(), 0);
+    bump.send_modify(|b| *b += 1);
+    let s = snapshot_where(&mut srx, STEP, |s| has_node(s, "n9-0")).await;
+    let fresh = snapshot(&server.client()).await;
+    assert_eq!(shown(&s), shown(&fresh));
+    assert_eq!(s.summary().allocs, fresh.summary().allocs);
+    assert_eq!(s.error, None);
+    // One list of each, then only events: a change cost its own size.
+    assert_eq!(
+        server.requests("/v1/allocations").len(),
+        2,
+        "the watch's one list, and the fresh one"
+    );
+    let sub = &server.requests("/v1/event/stream")[0];
+    assert_eq!(sub.qs("topic"), vec!["Allocation", "Job", "Node"]);
+    assert_eq!(sub.index(), 10, "from the lists' index");
+
+    drop(srx);
+    tokio::time::timeout(STEP, handle).await.unwrap().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_resumes_after_a_disconnect_without_loss_or_duplicates() {
+    let nomad: Shared = Arc::new(Mutex::new(EventNomad::new(300)));
+    let (server, bump) = event_server(nomad.clone()).await;
+    let (stx, mut srx) = mpsc::unbounded_channel();
+    let handle = spawn_watch_with(server.client(), follow_opts(), stx);
+    snapshot_where(&mut srx, STEP, |_| true).await;
+    wait_until("the watch to subscribe", || {
+        !server.requests("/v1/event/stream").is_empty()
+    })
+    .await;
+    churn(&mut nomad.lock().unwrap(), 0);
+    bump.send_modify(|b| *b += 1);
+    snapshot_where(&mut srx, STEP, |s| has_node(s, "n9-0")).await;
+    let last = nomad.lock().unwrap().index;
+
+    // The connection drops; changes go on meanwhile.
+    {
+        let mut n = nomad.lock().unwrap();
+        n.generation += 1;
+        churn(&mut n, 1);
+    }
+    bump.send_modify(|b| *b += 1);
+    let s = snapshot_where(&mut srx, STEP, |s| has_node(s, "n9-1")).await;
+    let subs = server.requests("/v1/event/stream");
+    assert_eq!(subs.len(), 2);
+    assert_eq!(subs[1].index(), last, "resumed from the last index applied");
+    assert_eq!(
+        server.requests("/v1/allocations").len(),
+        1,
+        "the replay of {last} proved nothing was missed: no re-list"
+    );
+    let fresh = snapshot(&server.client()).await;
+    assert_eq!(shown(&s), shown(&fresh));
+
+    drop(srx);
+    tokio::time::timeout(STEP, handle).await.unwrap().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_relists_when_the_stream_cannot_bridge_the_gap() {
+    let nomad: Shared = Arc::new(Mutex::new(EventNomad::new(300)));
+    let (server, bump) = event_server(nomad.clone()).await;
+    let (stx, mut srx) = mpsc::unbounded_channel();
+    let handle = spawn_watch_with(server.client(), follow_opts(), stx);
+    snapshot_where(&mut srx, STEP, |_| true).await;
+    wait_until("the watch to subscribe", || {
+        !server.requests("/v1/event/stream").is_empty()
+    })
+    .await;
+    // Cut, and the frames of the changes made meanwhile fall out of the buffer.
+    {
+        let mut n = nomad.lock().unwrap();
+        n.generation += 1;
+        churn(&mut n, 0);
+        let keep = n.frames.len() - 2;
+        n.frames.drain(..keep);
+    }
+    bump.send_modify(|b| *b += 1);
+    let s = snapshot_where(&mut srx, STEP, |s| {
+        has_node(s, "n9-0") && !has_node(s, "n2")
+    })
+    .await;
+    assert_eq!(
+        server.requests("/v1/allocations").len(),
+        2,
+        "re-listed once"
+    );
+    let fresh = snapshot(&server.client()).await;
+    assert_eq!(shown(&s), shown(&fresh));
+
+    drop(srx);
+    tokio::time::timeout(STEP, handle).await.unwrap().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_falls_back_to_blocking_queries_when_the_stream_is_refused() {
+    let nomad: Shared = Arc::new(Mutex::new(EventNomad::new(20)));
+    nomad.lock().unwrap().refuse_stream = true;
+    let (server, bump) = event_server(nomad.clone()).await;
+    let (stx, mut srx) = mpsc::unbounded_channel();
+    let handle = spawn_watch_with(server.client(), follow_opts(), stx);
+    snapshot_where(&mut srx, STEP, |_| true).await;
+    wait_until("a blocking query after the 403", || {
+        server
+            .requests("/v1/allocations")
+            .iter()
+            .any(|r| r.index() > 0)
+    })
+    .await;
+    churn(&mut nomad.lock().unwrap(), 0);
+    bump.send_modify(|b| *b += 1);
+    // Each list follows on its own: wait until all three caught up.
+    let fresh = shown(&snapshot(&server.client()).await);
+    let s = snapshot_where(&mut srx, STEP, |s| shown(s) == fresh).await;
+    assert_eq!(s.error, None, "a refused stream is no error");
+    assert_eq!(server.requests("/v1/event/stream").len(), 1, "asked once");
+
+    drop(srx);
+    tokio::time::timeout(STEP, handle).await.unwrap().unwrap();
 }
 
 // ---------------------------------------------------------------------------

@@ -1,20 +1,19 @@
-//! `GET /v1/allocations` and `/v1/job/:id/allocations`: a list of allocation stubs.
-//!
-//! Today's decoder is `serde_json::from_slice` into `Vec<AllocStub>` (what
-//! `nomad::Client::get` does); the streaming, memory-bounded list decoder of branch
-//! truth-nomad replaces it: repoint `decode` and nothing else.
+//! `GET /v1/allocations`: a list of allocation stubs, through the console's streaming,
+//! memory-bounded list decoder into counted compact rows (what `nomad::Client` does).
+//! Repoint `decode` when the decoder changes.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use platform_tui::nomad::AllocStub;
-use platform_tui_fuzz::touch_alloc;
+use platform_tui::domain::nomad::AllocList;
+use platform_tui::nomad::{decode, DEFAULT_MAX_BODY};
+use platform_tui_fuzz::touch_allocs;
 
-fn decode(body: &[u8]) -> Option<Vec<AllocStub>> {
-    serde_json::from_slice(body).ok()
+fn decode(body: &[u8]) -> Option<AllocList> {
+    decode::alloc_list(body, DEFAULT_MAX_BODY).ok()
 }
 
 fuzz_target!(|data: &[u8]| {
-    for a in decode(data).iter().flatten() {
-        touch_alloc(a);
+    if let Some(list) = decode(data) {
+        touch_allocs(&list);
     }
 });

@@ -2,23 +2,18 @@
 //! through [`LogDecoder`], in arbitrary chunkings ([`chunked`]).
 //!
 //! Checked besides "no panic": the decoded chunks, and whether and where the stream
-//! failed, do not depend on how the body was cut (for now only when the cut stream
-//! decoded without an error; see [`CHECK_CHUNKING`]). Repoint `push` when the decoder
-//! changes.
+//! failed, do not depend on how the body was cut ([`CHECK_CHUNKING`]). Repoint `push`
+//! when the decoder changes.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use platform_tui::nomad::logs::{LogChunk, LogDecoder};
 use platform_tui_fuzz::chunked;
 
-/// Off for now: today's `LogDecoder` fails a valid body cut inside a number of a field
-/// it ignores. It waits for more bytes only on serde_json's "EOF" errors, and serde_json
-/// reports `-`, `1.` or `1e` at the end of the buffer as "invalid number" when it skips
-/// an unknown field's value. Reproducer (chunk plan 1 = byte by byte, then the body):
-/// `\x01\x00{"x":1.5}`: whole, one heartbeat-like frame; byte by byte, a decode error
-/// and the stream is dead. Reported against nomad/logs.rs (being rewritten on
-/// truth-nomad); turn this on once the decoder is chunk-independent.
-const CHECK_CHUNKING: bool = false;
+/// On: the decoder frames each `StreamFrame` before parsing it, so a cut inside a
+/// number of a field it ignores (`\x01\x00{"x":1.5}`, byte by byte, used to fail) no
+/// longer reads as bad JSON. Turn off only to look at other findings first.
+const CHECK_CHUNKING: bool = true;
 
 /// Decoded chunks, with errors reduced to "an error here" (their text quotes the
 /// decoder's buffer, which legitimately depends on the chunking).

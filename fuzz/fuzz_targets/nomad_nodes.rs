@@ -1,16 +1,14 @@
-//! `GET /v1/nodes`: a list of node stubs.
-//!
-//! Today's decoder is `serde_json::from_slice` into `Vec<NodeStub>` (what
-//! `nomad::Client::get` does); the streaming, memory-bounded list decoder of branch
-//! truth-nomad replaces it: repoint `decode` and nothing else.
+//! `GET /v1/nodes`: a list of node stubs, through the console's streaming list decoder
+//! into compact rows. Repoint `decode` when the decoder changes.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use platform_tui::nomad::NodeStub;
+use platform_tui::domain::nomad::NodeRow;
+use platform_tui::nomad::{decode, DEFAULT_MAX_BODY};
 use platform_tui_fuzz::touch_node;
 
-fn decode(body: &[u8]) -> Option<Vec<NodeStub>> {
-    serde_json::from_slice(body).ok()
+fn decode(body: &[u8]) -> Option<Vec<NodeRow>> {
+    decode::decode_all(body, DEFAULT_MAX_BODY).ok()
 }
 
 fuzz_target!(|data: &[u8]| {

@@ -6,7 +6,7 @@
 //! Owns nothing of the console: it only calls the main crate's public API.
 
 use platform_tui::bird::{self, Reply, ReplyLine};
-use platform_tui::nomad::{AgentSelf, AllocStub, JobStub, NodeStub};
+use platform_tui::domain::nomad::{AllocDetail, AllocList, AllocRow, JobRow, NodeRow};
 
 /// Split a streaming target's input into (chunk plan, stream bytes).
 ///
@@ -112,41 +112,45 @@ fn json<T: serde::Serialize>(result: Result<T, bird::BirdError>) {
     }
 }
 
-/// What the Nomad pane and `status` read off an allocation.
-pub fn touch_alloc(a: &AllocStub) {
+/// What the Nomad pane and `status` read off an allocation row.
+pub fn touch_alloc(a: &AllocRow) {
     let _ = a.short_id();
-    let _ = a.restarts();
-    let _ = a.is_bad();
-    let _ = a.tasks();
-    for t in a.task_states.iter().flat_map(|m| m.values()) {
-        let _ = t.last_event().map(|e| e.text());
-        let _ = platform_tui::nomad::go_time(&t.started_at);
-        let _ = platform_tui::nomad::go_time(&t.finished_at);
-        let _ = platform_tui::nomad::go_time(&t.last_restart);
+    let _ = a.state().needs_attention();
+    let _ = a.client.as_str();
+    let _ = a.desired.as_str();
+}
+
+/// What the Nomad pane and `status` read off a metro's allocation list.
+pub fn touch_allocs(l: &AllocList) {
+    for a in l.rows.iter() {
+        touch_alloc(a);
+    }
+    let _ = l.counts.attention();
+    for c in l.by_job.values() {
+        let _ = c.attention();
     }
 }
 
 /// What the Nomad pane reads off a job.
-pub fn touch_job(j: &JobStub) {
-    let _ = j.running();
-    let _ = j.failed();
-    let _ = j.needs_attention();
+pub fn touch_job(j: &JobRow) {
+    if let Some(s) = j.summary {
+        // The jobs table's warning test and its queued column.
+        let _ = s.failed + s.lost;
+        let _ = s.queued + s.starting;
+    }
 }
 
 /// What the Nomad pane reads off a node.
-pub fn touch_node(n: &NodeStub) {
+pub fn touch_node(n: &NodeRow) {
     let _ = n.is_ready();
-    let _ = n.short_id();
 }
 
-/// What the metro header reads off the agent.
-pub fn touch_agent(a: &AgentSelf) {
-    let _ = a.is_leader();
-    let _ = a.is_server();
-    let _ = a.region();
-    let _ = a.datacenter();
-    let _ = a.version();
-    let _ = a.raft_last_contact();
+/// What the detail pane reads off an opened allocation.
+pub fn touch_detail(a: &AllocDetail) {
+    let _ = a.short_id();
+    let _ = a.restarts();
+    let _ = a.is_bad();
+    let _ = a.tasks();
 }
 
 #[cfg(test)]

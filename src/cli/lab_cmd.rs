@@ -15,9 +15,11 @@ pub async fn run(cmd: &LabCommand) -> Result<(), Failure> {
             detach,
             withdraw_method,
             state_dir,
+            allocs,
             supervise,
             follow_owner,
         } => {
+            lab::nomad_api::set_lab_allocs(*allocs);
             let specs = lab::metros::parse_list(metros).map_err(usage)?;
             let dir = dir.dir.clone().unwrap_or_else(lab::default_dir);
             if *detach {

@@ -156,6 +156,10 @@ pub enum LabCommand {
         /// desired state.
         #[arg(long, value_name = "DIR")]
         state_dir: Option<PathBuf>,
+        /// Synthetic allocations on every metro's Nomad endpoint (jobs of 100, changing
+        /// 20 times a second), to show the Nomad pane at scale.
+        #[arg(long, value_name = "N", default_value_t = 0)]
+        allocs: usize,
         /// Internal: run as the supervisor of a detached lab.
         #[arg(long, hide = true)]
         supervise: bool,

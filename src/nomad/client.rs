@@ -11,13 +11,12 @@
 //! index to 0 and re-list; the client reports the index as received and does
 //! not hide this ([`crate::nomad::watch`] does the reset).
 
-use super::decode::{alloc_detail, ListDecoder, Row, MAX_ENTRY};
-use super::models::{AgentSelf, Allocation};
+use super::decode::{self, ListDecoder, Row, MAX_ENTRY};
+use super::models::AgentSelf;
 use crate::domain::nomad::{AllocDetail, AllocList, AllocRow, JobRow, NodeRow};
 use crate::domain::text::visible;
 use reqwest::header::{HeaderMap, HeaderValue};
 use reqwest::{StatusCode, Url};
-use serde::de::DeserializeOwned;
 use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -600,13 +599,13 @@ impl Client {
     /// GET a (small) JSON document. It is held whole while decoded, so, like one entry
     /// of a list, it may not be longer than [`MAX_ENTRY`] (nor than
     /// [`Settings::max_body`]).
-    async fn get<T: DeserializeOwned>(
+    async fn get<T>(
         &self,
         segments: &[&str],
         params: &[(&str, &str)],
-        q: QueryOptions,
-    ) -> Result<Indexed<T>, NomadError> {
-        let (mut resp, head) = self.send(segments, params, q).await?;
+        decode: fn(&[u8]) -> Result<T, serde_json::Error>,
+    ) -> Result<T, NomadError> {
+        let (mut resp, _) = self.send(segments, params, QueryOptions::default()).await?;
         let mut body = Vec::new();
         let mut read = 0;
         while let Some(piece) = self.next_piece(&mut resp, &mut read).await? {
@@ -618,13 +617,7 @@ impl Client {
             }
             body.extend_from_slice(&piece);
         }
-        let value = serde_json::from_slice(&body).map_err(|e| self.decode_error(e))?;
-        Ok(Indexed {
-            value,
-            index: head.index,
-            known_leader: head.known_leader,
-            last_contact_ms: head.last_contact_ms,
-        })
+        decode(&body).map_err(|e| self.decode_error(e))
     }
 
     /// GET a JSON list, decoded into rows while it streams in: the body is never held
@@ -652,10 +645,10 @@ impl Client {
 
     /// `GET /v1/status/leader`; `""` (no leader) is `None`.
     pub async fn leader(&self) -> Result<Option<String>, NomadError> {
-        let r: Indexed<String> = self
-            .get(&["status", "leader"], &[], QueryOptions::default())
+        let r: String = self
+            .get(&["status", "leader"], &[], |b| serde_json::from_slice(b))
             .await?;
-        let l = visible(r.value.trim());
+        let l = visible(r.trim());
         Ok(if l.is_empty() {
             None
         } else {
@@ -665,10 +658,7 @@ impl Client {
 
     /// `GET /v1/agent/self` (needs `agent:read`).
     pub async fn agent_self(&self) -> Result<AgentSelf, NomadError> {
-        Ok(self
-            .get(&["agent", "self"], &[], QueryOptions::default())
-            .await?
-            .value)
+        self.get(&["agent", "self"], &[], decode::agent).await
     }
 
     /// `GET /v1/nodes`, as compact rows.
@@ -703,23 +693,7 @@ impl Client {
     pub async fn allocation(&self, id: &str) -> Result<AllocDetail, NomadError> {
         let ns = self.object_namespace().map(str::to_string);
         let params: Vec<(&str, &str)> = ns.iter().map(|n| ("namespace", n.as_str())).collect();
-        let a: Allocation = self
-            .get(&["allocation", id], &params, QueryOptions::default())
-            .await?
-            .value;
-        Ok(alloc_detail(a))
-    }
-
-    /// `GET /v1/job/:id/allocations` (with task states, so rows carry restarts;
-    /// `namespace` only when not `*`, since a job ID is looked up in one namespace).
-    pub async fn job_allocations(
-        &self,
-        job_id: &str,
-        q: QueryOptions,
-    ) -> Result<Indexed<Vec<AllocRow>>, NomadError> {
-        let ns = self.object_namespace().map(str::to_string);
-        let params: Vec<(&str, &str)> = ns.iter().map(|n| ("namespace", n.as_str())).collect();
-        self.get_list(&["job", job_id, "allocations"], &params, q)
+        self.get(&["allocation", id], &params, decode::allocation)
             .await
     }
 }

@@ -19,7 +19,7 @@ use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde::Deserialize;
 
 use super::client::{truncate, NomadError};
-use super::models::{go_time, Allocation};
+use super::models::{go_time, AgentSelf, Allocation};
 use crate::domain::nomad::{
     AllocDetail, AllocList, AllocRow, ClientStatus, DesiredStatus, GroupCounts, JobRow, NodeRow,
     TaskDetail, TaskEventRow,
@@ -49,25 +49,26 @@ enum Phase {
     Done,
 }
 
-/// Splits a JSON array arriving in pieces into its entries, without holding more than
-/// one entry. `null` (Go's nil slice) is an empty array. Entries are not validated
-/// here; their decoder does that.
-#[derive(Debug, Default)]
-pub struct ArraySplitter {
-    phase: Phase,
-    /// Bytes of an entry that started in an earlier piece.
-    entry: Vec<u8>,
+/// Where one JSON value ends, found in bytes that arrive in pieces: the scan remembers
+/// where it stopped (depth, inside a string, after a backslash), so every byte is looked
+/// at once however the value is cut. Nothing is parsed here; framing comes first and the
+/// value's decoder sees it whole, so a cut never looks like bad JSON (serde_json calls
+/// `1.` or `-` at the end of its input an invalid number, not the end of the input).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ValueScan {
     depth: u32,
     in_string: bool,
     escaped: bool,
-    /// The entry is a bare scalar (number, `true`, ...): it ends at `,` `]` or space.
+    /// A bare scalar (number, `true`, ...): it ends at `,` `]` `}` or space.
     scalar: bool,
 }
 
-/// The bytes that matter inside a string of an entry.
+/// The bytes that matter inside a string.
 const STRING_STOPS: [bool; 256] = stops(b"\"\\");
-/// The bytes that matter inside an object or array entry, outside strings.
+/// The bytes that matter inside an object or array, outside strings.
 const STRUCT_STOPS: [bool; 256] = stops(b"\"{}[]");
+/// The bytes that end a bare scalar.
+const SCALAR_STOPS: [bool; 256] = stops(b",]} \t\n\r");
 
 const fn stops(bytes: &[u8]) -> [bool; 256] {
     let mut t = [false; 256];
@@ -83,6 +84,82 @@ fn is_ws(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\n' | b'\r')
 }
 
+impl ValueScan {
+    /// A value whose first byte is `first` (not yet scanned: [`ValueScan::end`] starts
+    /// at it).
+    pub fn new(first: u8) -> ValueScan {
+        ValueScan {
+            scalar: !matches!(first, b'{' | b'[' | b'"'),
+            ..ValueScan::default()
+        }
+    }
+
+    /// Scan `piece[from..]`. `Some(end)`: the value ends before `piece[end]` (a scalar
+    /// ends before the byte that ends it, which is not part of it). `None`: it goes on
+    /// in the next piece.
+    pub fn end(&mut self, piece: &[u8], from: usize) -> Option<usize> {
+        let mut i = from;
+        while i < piece.len() {
+            // Most bytes change nothing: skip to the next one that may.
+            let stops = if self.scalar {
+                &SCALAR_STOPS
+            } else if self.in_string {
+                &STRING_STOPS
+            } else {
+                &STRUCT_STOPS
+            };
+            if !self.escaped && !stops[usize::from(piece[i])] {
+                i = piece[i..]
+                    .iter()
+                    .position(|&c| stops[usize::from(c)])
+                    .map_or(piece.len(), |k| i + k);
+                continue;
+            }
+            let b = piece[i];
+            if self.scalar {
+                return Some(i);
+            }
+            if self.in_string {
+                if self.escaped {
+                    self.escaped = false;
+                } else if b == b'\\' {
+                    self.escaped = true;
+                } else if b == b'"' {
+                    self.in_string = false;
+                    if self.depth == 0 {
+                        return Some(i + 1);
+                    }
+                }
+            } else {
+                match b {
+                    b'"' => self.in_string = true,
+                    b'{' | b'[' => self.depth += 1,
+                    _ => {
+                        // `}` or `]`.
+                        self.depth = self.depth.saturating_sub(1);
+                        if self.depth == 0 {
+                            return Some(i + 1);
+                        }
+                    }
+                }
+            }
+            i += 1;
+        }
+        None
+    }
+}
+
+/// Splits a JSON array arriving in pieces into its entries, without holding more than
+/// one entry. `null` (Go's nil slice) is an empty array. Entries are not validated
+/// here; their decoder does that.
+#[derive(Debug, Default)]
+pub struct ArraySplitter {
+    phase: Phase,
+    /// Bytes of an entry that started in an earlier piece.
+    entry: Vec<u8>,
+    scan: ValueScan,
+}
+
 impl ArraySplitter {
     /// Feed the next piece of the body; `entry` is called with each complete entry.
     pub fn push(
@@ -91,9 +168,6 @@ impl ArraySplitter {
         mut entry: impl FnMut(&[u8]) -> Result<(), NomadError>,
     ) -> Result<(), NomadError> {
         let bad = |what: &str| Err(NomadError::Decode(format!("not a JSON list: {what}")));
-        // Start of the current entry within `piece`, when it started in this piece or
-        // continues into it.
-        let mut from: Option<usize> = (self.phase == Phase::Entry).then_some(0);
         let mut i = 0;
         while i < piece.len() {
             let b = piece[i];
@@ -119,69 +193,34 @@ impl ArraySplitter {
                 Phase::Next if b == b']' => return bad("a `,` before `]`"),
                 Phase::First | Phase::Next => {
                     self.phase = Phase::Entry;
-                    self.depth = 0;
-                    self.in_string = false;
-                    self.escaped = false;
-                    self.scalar = !matches!(b, b'{' | b'[' | b'"');
-                    from = Some(i);
-                    // Look at this byte again as part of the entry.
+                    self.scan = ValueScan::new(b);
+                    // Scanned as part of the entry, from this byte on.
                     continue;
                 }
                 Phase::Entry => {
-                    // Most bytes of an entry change nothing: skip to the next one that may.
-                    if !self.escaped && !self.scalar {
-                        let stops = if self.in_string {
-                            &STRING_STOPS
-                        } else {
-                            &STRUCT_STOPS
-                        };
-                        if !stops[usize::from(b)] {
-                            i = piece[i..]
-                                .iter()
-                                .position(|&c| stops[usize::from(c)])
-                                .map_or(piece.len(), |k| i + k);
-                            continue;
+                    // The entry started at `i` in this piece, or in an earlier one.
+                    let start = if self.entry.is_empty() { i } else { 0 };
+                    let Some(end) = self.scan.end(piece, i) else {
+                        if self.entry.len() + (piece.len() - start) > MAX_ENTRY {
+                            return Err(NomadError::Decode(format!(
+                                "one entry is longer than {} MB",
+                                MAX_ENTRY >> 20
+                            )));
                         }
-                    }
-                    let mut ends_before = false;
-                    let mut ends_here = false;
-                    if self.in_string {
-                        if self.escaped {
-                            self.escaped = false;
-                        } else if b == b'\\' {
-                            self.escaped = true;
-                        } else if b == b'"' {
-                            self.in_string = false;
-                            ends_here = self.depth == 0;
-                        }
-                    } else if self.scalar {
-                        ends_before = b == b',' || b == b']' || is_ws(b);
+                        self.entry.extend_from_slice(&piece[start..]);
+                        return Ok(());
+                    };
+                    if self.entry.is_empty() {
+                        entry(&piece[start..end])?;
                     } else {
-                        match b {
-                            b'"' => self.in_string = true,
-                            b'{' | b'[' => self.depth += 1,
-                            b'}' | b']' => {
-                                self.depth = self.depth.saturating_sub(1);
-                                ends_here = self.depth == 0;
-                            }
-                            _ => {}
-                        }
+                        self.entry.extend_from_slice(&piece[..end]);
+                        let done = std::mem::take(&mut self.entry);
+                        entry(&done)?;
                     }
-                    if ends_before || ends_here {
-                        let end = if ends_here { i + 1 } else { i };
-                        let start = from.take().unwrap_or(0);
-                        if self.entry.is_empty() {
-                            entry(&piece[start..end])?;
-                        } else {
-                            self.entry.extend_from_slice(&piece[start..end]);
-                            let done = std::mem::take(&mut self.entry);
-                            entry(&done)?;
-                        }
-                        self.phase = Phase::After;
-                        if ends_before {
-                            continue;
-                        }
-                    }
+                    self.phase = Phase::After;
+                    // A scalar ends before the byte that ends it: look at it again.
+                    i = end;
+                    continue;
                 }
                 Phase::After => match b {
                     b',' => self.phase = Phase::Next,
@@ -193,15 +232,6 @@ impl ArraySplitter {
                 Phase::Done => return bad("data after the closing `]`"),
             }
             i += 1;
-        }
-        if let (Phase::Entry, Some(start)) = (self.phase, from) {
-            if self.entry.len() + (piece.len() - start) > MAX_ENTRY {
-                return Err(NomadError::Decode(format!(
-                    "one entry is longer than {} MB",
-                    MAX_ENTRY >> 20
-                )));
-            }
-            self.entry.extend_from_slice(&piece[start..]);
         }
         Ok(())
     }
@@ -433,29 +463,39 @@ struct WireAlloc<'a> {
     modify_time: Option<i64>,
 }
 
+impl WireAlloc<'_> {
+    fn row(self, names: &mut Names) -> AllocRow {
+        AllocRow {
+            id: boxed(&self.id),
+            name: boxed(&self.name),
+            namespace: names.get(text(&self.namespace)),
+            job: names.get(text(&self.job)),
+            group: names.get(text(&self.group)),
+            node: names.get(text(&self.node)),
+            client: ClientStatus::parse(text(&self.client)),
+            desired: DesiredStatus::parse(text(&self.desired)),
+            healthy: self.deployment.and_then(|d| d.healthy),
+            replaced_by: Some(text(&self.next))
+                .filter(|n| !n.is_empty())
+                .map(|n| Box::from(visible(n).as_ref())),
+            // Counts from outside: summed without overflow.
+            restarts: self.tasks.map(|t| {
+                let sum = t
+                    .iter()
+                    .filter_map(|t| t.restarts)
+                    .fold(0u64, u64::saturating_add);
+                u32::try_from(sum).unwrap_or(u32::MAX)
+            }),
+            create_time: self.create_time.unwrap_or(0),
+            modify_time: self.modify_time.unwrap_or(0),
+        }
+    }
+}
+
 impl Row for AllocRow {
     fn decode(entry: &[u8], names: &mut Names) -> Result<Self, serde_json::Error> {
         let w: WireAlloc = serde_json::from_slice(entry)?;
-        Ok(AllocRow {
-            id: boxed(&w.id),
-            name: boxed(&w.name),
-            namespace: names.get(text(&w.namespace)),
-            job: names.get(text(&w.job)),
-            group: names.get(text(&w.group)),
-            node: names.get(text(&w.node)),
-            client: ClientStatus::parse(text(&w.client)),
-            desired: DesiredStatus::parse(text(&w.desired)),
-            healthy: w.deployment.and_then(|d| d.healthy),
-            replaced_by: Some(text(&w.next))
-                .filter(|n| !n.is_empty())
-                .map(|n| Box::from(visible(n).as_ref())),
-            restarts: w.tasks.map(|t| {
-                let sum: u64 = t.iter().filter_map(|t| t.restarts).sum();
-                u32::try_from(sum).unwrap_or(u32::MAX)
-            }),
-            create_time: w.create_time.unwrap_or(0),
-            modify_time: w.modify_time.unwrap_or(0),
-        })
+        Ok(w.row(names))
     }
 
     fn own_bytes(&self) -> usize {
@@ -499,32 +539,43 @@ struct WireJob<'a> {
     summary: Option<WireSummary>,
 }
 
-impl Row for JobRow {
-    fn decode(entry: &[u8], names: &mut Names) -> Result<Self, serde_json::Error> {
-        let w: WireJob = serde_json::from_slice(entry)?;
-        let summary = w.summary.map(|s| {
+/// A count a row may hold: summed without overflow, and at most `u32::MAX`, so that the
+/// sum of any two of them (failed + lost) cannot overflow either.
+fn count(sum: u64, v: Option<u64>) -> u64 {
+    sum.saturating_add(v.unwrap_or(0)).min(u64::from(u32::MAX))
+}
+
+impl WireJob<'_> {
+    fn row(self, names: &mut Names) -> JobRow {
+        let summary = self.summary.map(|s| {
             let mut c = GroupCounts::default();
             for g in s.groups.unwrap_or_default() {
-                let n = |v: Option<u64>| v.unwrap_or(0);
-                c.queued += n(g.queued);
-                c.starting += n(g.starting);
-                c.running += n(g.running);
-                c.failed += n(g.failed);
-                c.lost += n(g.lost);
-                c.unknown += n(g.unknown);
-                c.complete += n(g.complete);
+                c.queued = count(c.queued, g.queued);
+                c.starting = count(c.starting, g.starting);
+                c.running = count(c.running, g.running);
+                c.failed = count(c.failed, g.failed);
+                c.lost = count(c.lost, g.lost);
+                c.unknown = count(c.unknown, g.unknown);
+                c.complete = count(c.complete, g.complete);
             }
             c
         });
-        Ok(JobRow {
-            id: names.get(text(&w.id)),
-            name: boxed(&w.name),
-            namespace: names.get(text(&w.namespace)),
-            kind: names.get(text(&w.kind)),
-            status: names.get(text(&w.status)),
-            stop: w.stop.unwrap_or(false),
+        JobRow {
+            id: names.get(text(&self.id)),
+            name: boxed(&self.name),
+            namespace: names.get(text(&self.namespace)),
+            kind: names.get(text(&self.kind)),
+            status: names.get(text(&self.status)),
+            stop: self.stop.unwrap_or(false),
             summary,
-        })
+        }
+    }
+}
+
+impl Row for JobRow {
+    fn decode(entry: &[u8], names: &mut Names) -> Result<Self, serde_json::Error> {
+        let w: WireJob = serde_json::from_slice(entry)?;
+        Ok(w.row(names))
     }
 
     fn own_bytes(&self) -> usize {
@@ -542,25 +593,97 @@ struct WireNode<'a> {
     status: Text<'a>,
     #[serde(rename = "SchedulingEligibility", borrow, default)]
     eligibility: Text<'a>,
+    /// Node stubs say `Drain`; whole nodes (event payloads) carry a `DrainStrategy`.
     #[serde(rename = "Drain", default)]
     drain: Option<bool>,
+    #[serde(rename = "DrainStrategy", default)]
+    drain_strategy: Option<IgnoredAny>,
+}
+
+impl WireNode<'_> {
+    fn row(self, names: &mut Names) -> NodeRow {
+        NodeRow {
+            id: boxed(&self.id),
+            name: boxed(&self.name),
+            status: names.get(text(&self.status)),
+            eligible: text(&self.eligibility) != "ineligible",
+            drain: self.drain.unwrap_or(false) || self.drain_strategy.is_some(),
+        }
+    }
 }
 
 impl Row for NodeRow {
     fn decode(entry: &[u8], names: &mut Names) -> Result<Self, serde_json::Error> {
         let w: WireNode = serde_json::from_slice(entry)?;
-        Ok(NodeRow {
-            id: boxed(&w.id),
-            name: boxed(&w.name),
-            status: names.get(text(&w.status)),
-            eligible: text(&w.eligibility) != "ineligible",
-            drain: w.drain.unwrap_or(false),
-        })
+        Ok(w.row(names))
     }
 
     fn own_bytes(&self) -> usize {
         NodeRow::own_bytes(self)
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// Event payloads (`Payload` of an event, keyed by object type): the same rows as a list
+// entry gives, so a list plus its events equals a fresh list.
+// ---------------------------------------------------------------------------------------
+
+#[derive(Deserialize)]
+struct AllocPayload<'a> {
+    #[serde(rename = "Allocation", borrow, default)]
+    alloc: Option<WireAlloc<'a>>,
+}
+
+#[derive(Deserialize)]
+struct JobPayload<'a> {
+    #[serde(rename = "Job", borrow, default)]
+    job: Option<WireJob<'a>>,
+}
+
+#[derive(Deserialize)]
+struct NodePayload<'a> {
+    #[serde(rename = "Node", borrow, default)]
+    node: Option<WireNode<'a>>,
+}
+
+/// `Payload.Allocation` of an event as the list row (`None` when absent). The list is
+/// read without task states, so the row has no restart count either.
+pub fn alloc_event(
+    payload: &str,
+    names: &mut Names,
+) -> Result<Option<AllocRow>, serde_json::Error> {
+    let p: AllocPayload = serde_json::from_str(payload)?;
+    Ok(p.alloc.map(|a| AllocRow {
+        restarts: None,
+        ..a.row(names)
+    }))
+}
+
+/// `Payload.Job` of an event as the list row. A whole job carries no `JobSummary`: the
+/// row has none (the caller keeps the listed one).
+pub fn job_event(payload: &str, names: &mut Names) -> Result<Option<JobRow>, serde_json::Error> {
+    let p: JobPayload = serde_json::from_str(payload)?;
+    Ok(p.job.map(|j| j.row(names)))
+}
+
+/// `Payload.Node` of an event as the list row.
+pub fn node_event(payload: &str, names: &mut Names) -> Result<Option<NodeRow>, serde_json::Error> {
+    let p: NodePayload = serde_json::from_str(payload)?;
+    Ok(p.node.map(|n| n.row(names)))
+}
+
+// ---------------------------------------------------------------------------------------
+// Single documents: held whole (at most MAX_ENTRY bytes, like one list entry).
+// ---------------------------------------------------------------------------------------
+
+/// `GET /v1/allocation/:id`, decoded and made visible.
+pub fn allocation(body: &[u8]) -> Result<AllocDetail, serde_json::Error> {
+    serde_json::from_slice::<Allocation>(body).map(alloc_detail)
+}
+
+/// `GET /v1/agent/self`.
+pub fn agent(body: &[u8]) -> Result<AgentSelf, serde_json::Error> {
+    serde_json::from_slice(body)
 }
 
 /// The opened allocation, every text made visible.
@@ -760,6 +883,67 @@ mod tests {
         .unwrap();
         assert!(nodes[0].is_ready() && nodes[0].eligible);
         assert!(!nodes[1].is_ready() && !nodes[1].eligible && nodes[1].drain);
+    }
+
+    #[test]
+    fn counts_from_outside_never_overflow() {
+        // Fuzzing found these: restarts summed over tasks, and a job's counters summed
+        // over groups, overflowed (a panic with overflow checks on).
+        let max = u64::MAX;
+        let body = format!(
+            r#"[{{"ID":"a","TaskStates":{{"a":{{"Restarts":{max}}},"b":{{"Restarts":{max}}}}}}}]"#
+        );
+        let rows: Vec<AllocRow> = decode_all(body.as_bytes(), MB).unwrap();
+        assert_eq!(rows[0].restarts, Some(u32::MAX));
+        let body = format!(
+            r#"[{{"ID":"j","JobSummary":{{"Summary":{{"a":{{"Failed":{max},"Lost":{max}}},"b":{{"Failed":{max}}}}}}}}}]"#
+        );
+        let jobs: Vec<JobRow> = decode_all(body.as_bytes(), MB).unwrap();
+        let s = jobs[0].summary.unwrap();
+        assert_eq!(
+            (s.failed, s.lost),
+            (u64::from(u32::MAX), u64::from(u32::MAX))
+        );
+        // So `failed + lost` (the views' warning test) cannot overflow either.
+        assert!(s.failed.checked_add(s.lost).is_some());
+        let mut c = crate::domain::nomad::AllocCounts {
+            failed: max,
+            lost: max,
+            ..Default::default()
+        };
+        assert_eq!(c.attention(), max);
+        c.remove(&rows[0]);
+        assert_eq!(c.total, 0, "never below zero");
+    }
+
+    #[test]
+    fn event_payloads_decode_to_the_rows_a_list_gives() {
+        let entry = br#"{"ID":"a1","Name":"web.web[0]","Namespace":"default","JobID":"web",
+            "TaskGroup":"web","NodeName":"n1","ClientStatus":"failed","NextAllocation":"b"}"#;
+        let mut names = Names::default();
+        let listed = AllocRow::decode(entry, &mut names).unwrap();
+        let payload = format!(
+            r#"{{"Allocation":{},"Job":null}}"#,
+            String::from_utf8_lossy(entry).replace("}", r#","TaskStates":{"t":{"Restarts":3}}}"#)
+        );
+        let from_event = alloc_event(&payload, &mut names).unwrap().unwrap();
+        assert_eq!(from_event, listed, "no restarts: the list has none");
+        assert_eq!(alloc_event(r#"{"Job":{}}"#, &mut names).unwrap(), None);
+        let job = job_event(
+            r#"{"Job":{"ID":"web","Namespace":"default","Stop":true}}"#,
+            &mut names,
+        )
+        .unwrap()
+        .unwrap();
+        assert!(job.stop && job.summary.is_none());
+        let node = node_event(
+            r#"{"Node":{"ID":"n","Status":"ready","DrainStrategy":{}}}"#,
+            &mut names,
+        )
+        .unwrap()
+        .unwrap();
+        assert!(node.drain && node.is_ready());
+        assert!(alloc_event("{\"Allocation\":[1]}", &mut names).is_err());
     }
 
     #[test]

@@ -6,6 +6,11 @@
 //! the client node, so there is no client-connect timeout trick to play.
 
 use super::client::{truncate, Client, NomadError};
+use super::decode::ValueScan;
+use crate::domain::text::visible;
+use base64::alphabet;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+use base64::Engine;
 use serde::Deserialize;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -53,12 +58,29 @@ struct StreamFrame {
 /// Longest incomplete frame held back before giving up.
 pub const MAX_FRAME: usize = 16 << 20;
 
-/// Incremental decoder for a body of concatenated JSON `StreamFrame`s.
+/// Incremental decoder for a body of concatenated JSON `StreamFrame`s. Each frame is
+/// framed before it is parsed ([`ValueScan`] finds its closing brace, remembering where
+/// it stopped), so a frame costs its own bytes once however it is cut, and a cut never
+/// reads as bad JSON.
 #[derive(Debug, Default)]
 pub struct LogDecoder {
+    /// Bytes of a frame that started in an earlier push.
     buf: Vec<u8>,
+    /// Inside a frame: where its scan stopped.
+    scan: Option<ValueScan>,
     failed: bool,
 }
+
+/// Standard base64 as Go's `encoding/json` writes `[]byte` (padded), and without its
+/// padding; no whitespace, no stray trailing bits.
+const PADDED: GeneralPurpose = GeneralPurpose::new(
+    &alphabet::STANDARD,
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::RequireCanonical),
+);
+const UNPADDED: GeneralPurpose = GeneralPurpose::new(
+    &alphabet::STANDARD,
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::RequireNone),
+);
 
 impl LogDecoder {
     /// Feed bytes; returns the chunks completed so far. Heartbeats (`{}`) are
@@ -66,111 +88,80 @@ impl LogDecoder {
     /// error is returned once and later input is ignored.
     pub fn push(&mut self, bytes: &[u8]) -> Vec<Result<LogChunk, NomadError>> {
         let mut out = Vec::new();
-        if self.failed {
-            return out;
-        }
-        self.buf.extend_from_slice(bytes);
-        let mut consumed = 0;
-        {
-            let mut it = serde_json::Deserializer::from_slice(&self.buf).into_iter::<StreamFrame>();
-            loop {
-                match it.next() {
-                    None => {
-                        consumed = it.byte_offset();
-                        break;
-                    }
-                    Some(Ok(frame)) => {
-                        consumed = it.byte_offset();
-                        if let Some(ev) = frame.file_event.filter(|e| !e.is_empty()) {
-                            out.push(Ok(LogChunk::Reset(
-                                crate::domain::text::visible(&ev).into_owned(),
-                            )));
-                        }
-                        if let Some(data) = frame.data.filter(|d| !d.is_empty()) {
-                            out.push(match decode_base64(&data) {
-                                Ok(b) => Ok(LogChunk::Data(b)),
-                                Err(e) => Err(NomadError::Decode(format!("log data: {e}"))),
-                            });
-                        }
-                    }
-                    Some(Err(e)) if e.is_eof() => break,
-                    Some(Err(e)) => {
-                        self.failed = true;
-                        self.buf.clear();
-                        // serde quotes the offending text: it is the agent's.
-                        out.push(Err(NomadError::Decode(truncate(
-                            &crate::domain::text::visible(&format!("log frame: {e}")),
-                            200,
-                        ))));
-                        return out;
-                    }
+        let mut i = 0;
+        while !self.failed && i < bytes.len() {
+            let Some(scan) = self.scan.as_mut() else {
+                match bytes[i] {
+                    b' ' | b'\t' | b'\n' | b'\r' => i += 1,
+                    b'{' => self.scan = Some(ValueScan::new(b'{')),
+                    _ => self.fail(&mut out, "log frame: expected `{`".into()),
                 }
+                continue;
+            };
+            // The frame started at `i` in this piece, or in an earlier one.
+            let start = if self.buf.is_empty() { i } else { 0 };
+            let Some(end) = scan.end(bytes, i) else {
+                if self.buf.len() + (bytes.len() - start) > MAX_FRAME {
+                    self.fail(&mut out, format!("log frame longer than {MAX_FRAME} bytes"));
+                } else {
+                    self.buf.extend_from_slice(&bytes[start..]);
+                }
+                break;
+            };
+            self.scan = None;
+            let item = if self.buf.is_empty() {
+                frame(&bytes[start..end], &mut out)
+            } else {
+                self.buf.extend_from_slice(&bytes[..end]);
+                let whole = std::mem::take(&mut self.buf);
+                frame(&whole, &mut out)
+            };
+            if let Err(e) = item {
+                // serde quotes the offending text: it is the agent's.
+                self.fail(&mut out, visible(&format!("log frame: {e}")).into_owned());
             }
-        }
-        self.buf.drain(..consumed);
-        if self.buf.len() > MAX_FRAME {
-            self.failed = true;
-            self.buf.clear();
-            out.push(Err(NomadError::Decode(format!(
-                "log frame longer than {MAX_FRAME} bytes"
-            ))));
+            i = end;
         }
         out
     }
 
-    /// Whether the body ended cleanly between frames (only whitespace left).
+    fn fail(&mut self, out: &mut Vec<Result<LogChunk, NomadError>>, why: String) {
+        self.failed = true;
+        self.buf = Vec::new();
+        self.scan = None;
+        out.push(Err(NomadError::Decode(truncate(&why, 200))));
+    }
+
+    /// Whether the body ended cleanly between frames.
     pub fn is_clean(&self) -> bool {
-        !self.failed && self.buf.iter().all(u8::is_ascii_whitespace)
+        !self.failed && self.scan.is_none()
     }
 }
 
-fn b64_value(c: u8) -> Option<u8> {
-    match c {
-        b'A'..=b'Z' => Some(c - b'A'),
-        b'a'..=b'z' => Some(c - b'a' + 26),
-        b'0'..=b'9' => Some(c - b'0' + 52),
-        b'+' => Some(62),
-        b'/' => Some(63),
-        _ => None,
+/// One whole frame: its file event and its data, in that order.
+fn frame(
+    bytes: &[u8],
+    out: &mut Vec<Result<LogChunk, NomadError>>,
+) -> Result<(), serde_json::Error> {
+    let frame: StreamFrame = serde_json::from_slice(bytes)?;
+    if let Some(ev) = frame.file_event.filter(|e| !e.is_empty()) {
+        out.push(Ok(LogChunk::Reset(visible(&ev).into_owned())));
     }
+    if let Some(data) = frame.data.filter(|d| !d.is_empty()) {
+        out.push(match decode_base64(&data) {
+            Ok(b) => Ok(LogChunk::Data(b)),
+            Err(e) => Err(NomadError::Decode(format!("log data: {e}"))),
+        });
+    }
+    Ok(())
 }
 
 /// Standard-alphabet base64 (RFC 4648 §4, what Go's `encoding/json` writes for
 /// `[]byte`). Padding is optional; whitespace and other characters are errors,
 /// as is a final group of one character or non-zero trailing bits.
 pub fn decode_base64(s: &str) -> Result<Vec<u8>, String> {
-    let bytes = s.as_bytes();
-    let data_len = bytes.len() - bytes.iter().rev().take_while(|&&b| b == b'=').count();
-    let (data, pad) = bytes.split_at(data_len);
-    if pad.len() > 2 || (!pad.is_empty() && (data.len() + pad.len()) % 4 != 0) {
-        return Err("bad base64 padding".into());
-    }
-    let mut out = Vec::with_capacity(data.len() / 4 * 3 + 3);
-    for (n, group) in data.chunks(4).enumerate() {
-        let mut acc: u32 = 0;
-        for (i, &c) in group.iter().enumerate() {
-            let v = b64_value(c).ok_or_else(|| format!("bad base64 character at {}", n * 4 + i))?;
-            acc |= u32::from(v) << (18 - 6 * i);
-        }
-        let [_, b0, b1, b2] = acc.to_be_bytes();
-        match group.len() {
-            4 => out.extend_from_slice(&[b0, b1, b2]),
-            3 => {
-                if b2 != 0 {
-                    return Err("bad base64 trailing bits".into());
-                }
-                out.extend_from_slice(&[b0, b1]);
-            }
-            2 => {
-                if b1 != 0 || b2 != 0 {
-                    return Err("bad base64 trailing bits".into());
-                }
-                out.push(b0);
-            }
-            _ => return Err("truncated base64".into()),
-        }
-    }
-    Ok(out)
+    let engine = if s.ends_with('=') { &PADDED } else { &UNPADDED };
+    engine.decode(s).map_err(|e| format!("bad base64: {e}"))
 }
 
 impl Client {
@@ -266,23 +257,8 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    /// Reference encoder for the round-trip property (test only).
     fn encode(data: &[u8]) -> String {
-        const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-        let mut s = String::new();
-        for c in data.chunks(3) {
-            let n = (u32::from(c[0]) << 16)
-                | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
-                | u32::from(*c.get(2).unwrap_or(&0));
-            for i in 0..4 {
-                if i <= c.len() {
-                    s.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
-                } else {
-                    s.push('=');
-                }
-            }
-        }
-        s
+        base64::engine::general_purpose::STANDARD.encode(data)
     }
 
     #[test]
@@ -349,7 +325,78 @@ mod tests {
         ));
     }
 
+    /// Decode `body` whole, then byte by byte: the same chunks, the same end state.
+    fn whole_and_bytewise(body: &[u8]) -> Vec<Result<LogChunk, NomadError>> {
+        let mut whole = LogDecoder::default();
+        let want = whole.push(body);
+        let mut d = LogDecoder::default();
+        let mut got = Vec::new();
+        for b in body {
+            got.extend(d.push(std::slice::from_ref(b)));
+        }
+        assert_eq!(
+            got.iter().map(Result::is_ok).collect::<Vec<_>>(),
+            want.iter().map(Result::is_ok).collect::<Vec<_>>(),
+            "{}",
+            String::from_utf8_lossy(body)
+        );
+        assert_eq!(d.is_clean(), whole.is_clean());
+        want
+    }
+
+    #[test]
+    fn nomad_log_frames_cut_inside_a_number_wait_for_the_rest() {
+        // Fuzzing found these: cut after `-`, `1.` or `1e`, serde_json says "invalid
+        // number", not "end of input", and the stream used to die.
+        assert_eq!(whole_and_bytewise(br#"{"x":1.5}"#), vec![]);
+        let body = format!(
+            r#"{{"x":-1,"Offset":10,"y":1e3,"z":[2.5e-3],"Data":"{}"}}{{}}"#,
+            encode(b"ok\n")
+        );
+        assert_eq!(
+            whole_and_bytewise(body.as_bytes()),
+            vec![Ok(LogChunk::Data(b"ok\n".to_vec()))]
+        );
+        // What is bad whole is bad cut too, once.
+        let bad = whole_and_bytewise(br#"{"x":1.}{"Data":"Zg=="}"#);
+        assert!(matches!(bad[..], [Err(NomadError::Decode(_))]), "{bad:?}");
+    }
+
+    #[test]
+    fn nomad_a_long_log_frame_in_small_pieces_is_read_once() {
+        // 4 MB of data in 4 KB pieces: each push scans its own bytes (before, every push
+        // parsed the whole pending frame again: quadratic).
+        let data = vec![b'a'; 3 << 20];
+        let body = format!(r#"{{"Offset":1,"Data":"{}"}}"#, encode(&data));
+        let mut d = LogDecoder::default();
+        let mut got = Vec::new();
+        for piece in body.as_bytes().chunks(4096) {
+            got.extend(d.push(piece));
+        }
+        assert_eq!(got, vec![Ok(LogChunk::Data(data))]);
+        assert!(d.is_clean());
+    }
+
     proptest! {
+        #[test]
+        fn nomad_log_chunking_never_matters(
+            frames in prop::collection::vec((any::<i32>(), -1e6f64..1e6, ".{0,6}"), 0..4),
+            cut in 1usize..7,
+        ) {
+            let mut body = String::new();
+            for (n, x, text) in &frames {
+                body.push_str(&serde_json::json!({"N": n, "X": x, "Data": encode(text.as_bytes())}).to_string());
+            }
+            let whole = LogDecoder::default().push(body.as_bytes());
+            let mut d = LogDecoder::default();
+            let mut got = Vec::new();
+            for piece in body.as_bytes().chunks(cut) {
+                got.extend(d.push(piece));
+            }
+            prop_assert_eq!(got, whole);
+            prop_assert!(d.is_clean());
+        }
+
         #[test]
         fn nomad_base64_roundtrip(data in prop::collection::vec(any::<u8>(), 0..300)) {
             let enc = encode(&data);

@@ -9,15 +9,17 @@
 //! its own single-node cluster, so callers hold one [`Client`] per metro. Knows
 //! nothing about the terminal UI.
 
+pub mod backoff;
 pub mod client;
 pub mod decode;
 pub mod events;
+mod follow;
 pub mod logs;
 pub mod models;
 pub mod watch;
 
 pub use client::{Client, Indexed, NomadError, QueryOptions, Settings, DEFAULT_MAX_BODY};
-pub use events::{Event, EventFrame, StreamItem, StreamOptions};
+pub use events::{Event, EventFrame, EventStream, StreamItem, StreamOptions};
 pub use logs::{LogChunk, LogKind};
 pub use models::*;
-pub use watch::{snapshot, spawn_watch, NomadSnapshot, NomadSummary, Piece};
+pub use watch::{snapshot, spawn_watch, Follow, NomadSnapshot, NomadSummary, Piece};

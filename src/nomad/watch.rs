@@ -1,7 +1,9 @@
 //! Live view of one metro's Nomad: a one-shot [`snapshot`] (used by `status`)
-//! and [`spawn_watch`], which keeps a [`NomadSnapshot`] current with one
-//! blocking query per list (jobs, allocations, nodes; reference §3) plus a
-//! leader probe every 5 s, and sends the whole snapshot after every change.
+//! and [`spawn_watch`], which keeps a [`NomadSnapshot`] current: after one round
+//! of lists it follows the event stream ([`super::follow`]; a change costs work in
+//! proportion to the change), or, where the agent refuses the stream (403) or
+//! when forced ([`Follow`]), one blocking query per list (jobs, allocations,
+//! nodes; reference §3). A leader probe runs every 5 s.
 //! Each endpoint is its own [`Piece`]: one refused endpoint (a token without
 //! `node:read`) leaves the others counted, and its numbers unknown, not zero. The
 //! lists are decoded into compact rows while they stream in
@@ -14,7 +16,10 @@
 //! from index 0; after a transport error the index is also reset, so a
 //! restarted agent is re-listed at once instead of after a full `wait`.
 
+use super::backoff::Backoff;
 use super::client::{Client, NomadError, QueryOptions};
+use super::events::StreamOptions;
+use super::follow::FirstLists;
 use super::models::AgentSelf;
 use crate::domain::nomad::{AllocCounts, AllocList, JobRow, NodeRow};
 use std::sync::Arc;
@@ -202,17 +207,24 @@ impl Source {
     }
 }
 
-/// Snapshot plus the list indexes it was read at.
+/// Snapshot plus the lists as read (their indexes, or their errors as errors).
 struct Round {
     snap: NomadSnapshot,
-    nodes_index: u64,
-    jobs_index: u64,
-    allocs_index: u64,
+    lists: FirstLists,
 }
 
 fn piece<T>(r: Result<T, NomadError>) -> Piece<T> {
     match r {
         Ok(v) => Piece::ok(v),
+        Err(e) => Piece::failed(e.to_string()),
+    }
+}
+
+/// A list's piece: the rows shared (`Arc`), a copy kept for the follower (a copy of
+/// an allocation list shares its chunks of rows).
+fn list_piece<T: Clone>(r: &Result<super::Indexed<T>, NomadError>) -> Piece<Arc<T>> {
+    match r {
+        Ok(v) => Piece::ok(Arc::new(v.value.clone())),
         Err(e) => Piece::failed(e.to_string()),
     }
 }
@@ -226,22 +238,20 @@ async fn round(client: &Client) -> Round {
         client.jobs(q),
         client.allocations(q),
     );
-    fn index<T>(r: &Result<super::Indexed<T>, NomadError>) -> u64 {
-        r.as_ref().map_or(0, |r| r.index)
-    }
-    let (nodes_index, jobs_index, allocs_index) = (index(&nodes), index(&jobs), index(&allocs));
     let snap = NomadSnapshot::from_pieces(
         piece(leader),
         piece(agent),
-        piece(nodes.map(|r| Arc::new(r.value))),
-        piece(jobs.map(|r| Arc::new(r.value))),
-        piece(allocs.map(|r| Arc::new(r.value))),
+        list_piece(&nodes),
+        list_piece(&jobs),
+        list_piece(&allocs),
     );
     Round {
         snap,
-        nodes_index,
-        jobs_index,
-        allocs_index,
+        lists: FirstLists {
+            allocs,
+            jobs,
+            nodes,
+        },
     }
 }
 
@@ -252,9 +262,31 @@ pub async fn snapshot(client: &Client) -> NomadSnapshot {
     round(client).await.snap
 }
 
+/// How a watcher follows changes after its first lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Follow {
+    /// The event stream (reference §7), falling back to blocking queries where the
+    /// agent refuses it: a change costs work in proportion to the change.
+    Events,
+    /// Blocking queries only: every change re-lists its whole list.
+    Blocking,
+}
+
+impl Follow {
+    /// `PLATFORM_TUI_NOMAD_WATCH=blocking` forces blocking queries (to compare, or
+    /// for an agent whose event stream misbehaves); anything else follows events.
+    pub fn from_env() -> Follow {
+        match std::env::var("PLATFORM_TUI_NOMAD_WATCH").as_deref() {
+            Ok("blocking") => Follow::Blocking,
+            _ => Follow::Events,
+        }
+    }
+}
+
 /// Tuning of [`spawn_watch_with`]; [`WatchOptions::new`] gives production values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WatchOptions {
+    pub follow: Follow,
     /// Blocking-query `wait`.
     pub wait: Duration,
     /// Leader probe period.
@@ -263,21 +295,48 @@ pub struct WatchOptions {
     pub agent_every: Duration,
     pub backoff_start: Duration,
     pub backoff_cap: Duration,
+    /// Following events, a snapshot is sent at most this often: changes that come
+    /// together are sent together. Large lists wait longer ([`WatchOptions::publish_after`]).
+    pub publish_every: Duration,
+    /// The longest wait between a change and its snapshot, however large the list.
+    pub publish_max: Duration,
+    /// Following events, the lists are read afresh this often even when the stream
+    /// missed nothing: Nomad sends no event when it garbage-collects an allocation.
+    pub relist_every: Duration,
+    /// The event stream's own timeouts.
+    pub stream: StreamOptions,
 }
 
 impl WatchOptions {
     pub fn new(wait: Duration) -> Self {
         WatchOptions {
+            follow: Follow::Events,
             wait,
             leader_every: Duration::from_secs(5),
             agent_every: Duration::from_secs(60),
             backoff_start: Duration::from_millis(250),
             backoff_cap: Duration::from_secs(10),
+            publish_every: Duration::from_millis(250),
+            publish_max: Duration::from_millis(900),
+            relist_every: Duration::from_secs(15 * 60),
+            stream: StreamOptions::default(),
         }
     }
 }
 
-enum Update {
+impl WatchOptions {
+    /// How long after a snapshot of `rows` allocations the next may go: the console
+    /// sorts every row it shows again for each snapshot (about 30 ms for 330 000 rows
+    /// in all), so a large list is sent less often: 7 µs a row (110 000 rows: 770 ms),
+    /// within `publish_every..=publish_max`, so a change is on screen within a second.
+    pub fn publish_after(&self, rows: usize) -> Duration {
+        let per_row =
+            Duration::from_micros(7).saturating_mul(u32::try_from(rows).unwrap_or(u32::MAX));
+        per_row.clamp(self.publish_every, self.publish_max.max(self.publish_every))
+    }
+}
+
+pub(super) enum Update {
     Leader(Result<Option<String>, String>),
     Agent(Result<AgentSelf, String>),
     Nodes(Result<Vec<NodeRow>, String>),
@@ -285,8 +344,8 @@ enum Update {
     Allocs(Result<AllocList, String>),
 }
 
-struct State {
-    snap: NomadSnapshot,
+pub(super) struct State {
+    pub(super) snap: NomadSnapshot,
 }
 
 /// Apply a list answer to its piece; true when the piece changed. The new list
@@ -312,7 +371,7 @@ fn apply_list<T: PartialEq>(p: &mut Piece<Arc<T>>, r: Result<T, String>) -> bool
 
 impl State {
     /// Apply one update; true when the snapshot changed.
-    fn apply(&mut self, u: Update) -> bool {
+    pub(super) fn apply(&mut self, u: Update) -> bool {
         let snap = &mut self.snap;
         let changed = match u {
             Update::Agent(r) => {
@@ -343,10 +402,15 @@ impl State {
             Update::Allocs(r) => apply_list(&mut snap.allocs, r),
         };
         if changed {
-            snap.error = snap.compose_error();
-            snap.updated = Some(SystemTime::now());
+            self.touched();
         }
         changed
+    }
+
+    /// Some piece changed: recompose the error, stamp the time.
+    pub(super) fn touched(&mut self) {
+        self.snap.error = self.snap.compose_error();
+        self.snap.updated = Some(SystemTime::now());
     }
 }
 
@@ -384,7 +448,7 @@ async fn list_loop(
     opts: WatchOptions,
     utx: mpsc::Sender<Update>,
 ) {
-    let mut backoff = opts.backoff_start;
+    let mut backoff = Backoff::new(opts.backoff_start, opts.backoff_cap);
     loop {
         let q = if index > 0 {
             QueryOptions::blocking(index, opts.wait)
@@ -400,11 +464,10 @@ async fn list_loop(
             None => {
                 // Keep the data, re-list from scratch once the agent answers.
                 index = 0;
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(opts.backoff_cap);
+                tokio::time::sleep(backoff.next_wait()).await;
             }
             Some(new) => {
-                backoff = opts.backoff_start;
+                backoff.reset();
                 if new < index {
                     // Index went backwards: cluster rebuilt. Re-list.
                     index = 0;
@@ -425,7 +488,7 @@ async fn list_loop(
     }
 }
 
-async fn leader_loop(client: Client, opts: WatchOptions, utx: mpsc::Sender<Update>) {
+pub(super) async fn leader_loop(client: Client, opts: WatchOptions, utx: mpsc::Sender<Update>) {
     let start = tokio::time::Instant::now();
     let mut leader_tick = tokio::time::interval_at(start + opts.leader_every, opts.leader_every);
     leader_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -447,16 +510,29 @@ async fn leader_loop(client: Client, opts: WatchOptions, utx: mpsc::Sender<Updat
     }
 }
 
-/// Watch one metro with production timings (see [`WatchOptions::new`]).
-/// Sends one snapshot at once, then a whole snapshot after every change. On
-/// errors the last data stays, `.error` is set and the failing list backs off
-/// (250 ms doubling to 10 s) and keeps trying. Ends when `tx` is closed.
+/// The list indexes a watcher goes on from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(super) struct Indexes {
+    pub(super) allocs: u64,
+    pub(super) jobs: u64,
+    pub(super) nodes: u64,
+}
+
+/// Watch one metro with production timings (see [`WatchOptions::new`]), following
+/// the event stream unless [`Follow::from_env`] says otherwise. Sends one snapshot
+/// at once, then a whole snapshot after every change (following events, at most
+/// every 250 ms). On errors the last data stays, `.error` is set and the failing
+/// list or stream backs off (with jitter) and keeps trying. Ends when `tx` is closed.
 pub fn spawn_watch(
     client: Client,
     wait: Duration,
     tx: mpsc::UnboundedSender<NomadSnapshot>,
 ) -> JoinHandle<()> {
-    spawn_watch_with(client, WatchOptions::new(wait), tx)
+    let opts = WatchOptions {
+        follow: Follow::from_env(),
+        ..WatchOptions::new(wait)
+    };
+    spawn_watch_with(client, opts, tx)
 }
 
 /// [`spawn_watch`] with explicit timings.
@@ -477,14 +553,28 @@ pub fn spawn_watch_with(
         let (utx, mut urx) = mpsc::channel(16);
         // Dropping the set (when this task ends) aborts the loops.
         let mut loops = JoinSet::new();
+        loops.spawn(leader_loop(client.clone(), opts, utx.clone()));
+        let mut indexes = Indexes {
+            allocs: first.lists.allocs.as_ref().map_or(0, |r| r.index),
+            jobs: first.lists.jobs.as_ref().map_or(0, |r| r.index),
+            nodes: first.lists.nodes.as_ref().map_or(0, |r| r.index),
+        };
+        if opts.follow == Follow::Events {
+            match super::follow::events(&client, &opts, &tx, &mut state, &mut urx, first.lists)
+                .await
+            {
+                Some(from) => indexes = from,
+                None => return,
+            }
+        }
         for (list, index) in [
-            (List::Jobs, first.jobs_index),
-            (List::Allocs, first.allocs_index),
-            (List::Nodes, first.nodes_index),
+            (List::Jobs, indexes.jobs),
+            (List::Allocs, indexes.allocs),
+            (List::Nodes, indexes.nodes),
         ] {
             loops.spawn(list_loop(client.clone(), list, index, opts, utx.clone()));
         }
-        loops.spawn(leader_loop(client.clone(), opts, utx));
+        drop(utx);
         loop {
             let update = tokio::select! {
                 u = urx.recv() => u,
@@ -561,6 +651,15 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(no_leader.summary().leader, Some(false));
+    }
+
+    #[test]
+    fn snapshots_of_large_lists_go_out_less_often_but_within_a_second() {
+        let o = WatchOptions::new(Duration::from_secs(300));
+        assert_eq!(o.publish_after(0), Duration::from_millis(250));
+        assert_eq!(o.publish_after(10_000), Duration::from_millis(250));
+        assert_eq!(o.publish_after(110_000), Duration::from_millis(770));
+        assert_eq!(o.publish_after(usize::MAX), Duration::from_millis(900));
     }
 
     #[test]
