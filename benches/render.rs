@@ -180,7 +180,7 @@ fn scale_world() -> (State, Vec<platform_tui::nomad::NomadSnapshot>) {
             },
         );
     }
-    let k = key_for(&s, Action::ViewNomad);
+    let k = key_for(&s, Command::ViewNomad);
     update(&mut s, Msg::Key(k));
     (s, snaps)
 }
