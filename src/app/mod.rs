@@ -106,6 +106,11 @@ pub enum Msg {
     /// The clock moved; ages on screen follow it.
     Tick(SystemTime),
     Resize,
+    /// The config file changed and reads well: the console follows it.
+    ConfigChanged(std::sync::Arc<Config>),
+    /// The config file changed and does not read (`file:line:col: key: why`): the
+    /// console keeps the config it has.
+    ConfigInvalid(String),
     /// A worker panicked or ended while it should run on.
     WorkerStopped {
         worker: Worker,
@@ -126,6 +131,8 @@ pub enum Worker {
     Logs,
     /// Runs a withdraw or restore.
     Action,
+    /// Follows the config file.
+    Config,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -136,6 +143,8 @@ pub enum Effect {
     /// Probe the anycast address now, not at its next tick: the route just moved.
     ProbeNow,
     Refresh,
+    /// Run with this config from now on: pollers, probes and watchers follow it.
+    Reconfigure(std::sync::Arc<Config>),
     Quit,
     FetchAllocation {
         metro: String,
@@ -372,8 +381,49 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
             Vec::new()
         }
         Msg::Resize => Vec::new(),
+        Msg::ConfigChanged(cfg) => on_config(state, cfg),
+        Msg::ConfigInvalid(why) => {
+            // Said once per distinct problem: the runtime re-reads the file on change.
+            state.event(
+                Level::Error,
+                format!("config change not applied, still running on the previous one: {why}"),
+            );
+            Vec::new()
+        }
         Msg::WorkerStopped { worker, error } => routing::on_worker_stopped(state, worker, error),
     }
+}
+
+/// A changed config file: metros come and go, keys and colours follow, read-only only
+/// tightens (the runtime keeps `--read-only`).
+fn on_config(state: &mut State, cfg: std::sync::Arc<Config>) -> Vec<Effect> {
+    let selected = state.selected_metro().map(|m| m.name.clone());
+    let (added, removed) = state.world.reconfigure(&cfg);
+    state.selected = selected
+        .and_then(|n| state.metros.iter().position(|m| m.name == n))
+        .unwrap_or(0)
+        .min(state.metros.len().saturating_sub(1));
+    state.keymap = cfg.console.keymap.clone();
+    state.theme = cfg.console.theme.clone();
+    state.read_only = cfg.console.read_only;
+    if let Some(m) = &state.nomad_view.metro {
+        if !state.metros.iter().any(|x| &x.name == m) {
+            state.nomad_view.metro = None;
+        }
+    }
+    nomad::refresh_rows(state);
+    let mut what: Vec<String> = added.iter().map(|m| format!("+ {m}")).collect();
+    what.extend(removed.iter().map(|m| format!("- {m}")));
+    let what = if what.is_empty() {
+        String::new()
+    } else {
+        format!(": metros {}", what.join(", "))
+    };
+    state.event(Level::Info, format!("config reloaded{what}"));
+    for m in &added {
+        state.marker(format!("{m} added"));
+    }
+    vec![Effect::Reconfigure(cfg), Effect::Refresh]
 }
 
 #[cfg(test)]

@@ -36,6 +36,10 @@ pub(super) fn on_worker_stopped(state: &mut State, worker: Worker, error: String
                 crate::nomad::NomadSnapshot::failed(format!("watcher stopped: {error}")),
             );
         }
+        Worker::Config => state.event(
+            Level::Error,
+            format!("config follower stopped: {error}; changes to the config file are not picked up until a restart"),
+        ),
         Worker::Logs => {
             if let Some(l) = state.nomad_view.logs.as_mut() {
                 l.error = Some(format!("log follower stopped: {error}"));

@@ -1,6 +1,6 @@
 use crossterm::event::KeyCode;
 
-use super::testing::{am_withdrawn, at, code, key, snapshot, state};
+use super::testing::{am_withdrawn, at, code, config, key, snapshot, state};
 use super::*;
 use crate::domain::journal::{AuditRecord, Journal, Phase, Unfinished, Verdict, Via};
 use crate::domain::{ActionKind, Desired, Level, Outcome, Request, Snapshot};
@@ -1267,4 +1267,50 @@ fn a_best_path_moved_elsewhere_probes_at_once() {
         Msg::Snapshot(snapshot(3, &[("am", Ok(false)), ("da", Ok(true))])),
     );
     assert!(same.is_empty());
+}
+
+#[test]
+fn a_changed_config_adds_and_removes_metros_and_keeps_what_is_known() {
+    let mut s = state(false);
+    update(
+        &mut s,
+        Msg::Snapshot(snapshot(1, &[("am", Ok(true)), ("da", Ok(true))])),
+    );
+    s.selected = 1; // da
+    let cfg = std::sync::Arc::new(config(&[("da", "Dallas"), ("fr", "Frankfurt")], false));
+    let effects = update(&mut s, Msg::ConfigChanged(cfg.clone()));
+    assert_eq!(
+        effects,
+        vec![Effect::Reconfigure(cfg), Effect::Refresh],
+        "the runtime follows, and fr is polled at once"
+    );
+    let names: Vec<&str> = s.metros.iter().map(|m| m.name.as_str()).collect();
+    assert_eq!(names, ["da", "fr"]);
+    assert!(s.metros[0].status.is_some(), "da keeps its last poll");
+    assert!(s.metros[1].status.is_none(), "fr is new: nothing known yet");
+    assert_eq!(s.selected_metro().map(|m| m.name.as_str()), Some("da"));
+    let targets: Vec<&str> = s.latency.iter().map(|r| r.target.as_str()).collect();
+    assert_eq!(targets, ["anycast", "da", "fr"]);
+    let last = s.events.back().unwrap();
+    assert_eq!(last.text, "config reloaded: metros + fr, - am");
+}
+
+#[test]
+fn an_invalid_config_is_reported_and_the_old_one_kept() {
+    let mut s = state(false);
+    let effects = update(
+        &mut s,
+        Msg::ConfigInvalid("/lab/platform-tui.toml:3:9: anycast.prefix: bad".into()),
+    );
+    assert!(effects.is_empty());
+    assert_eq!(s.metros.len(), 2);
+    let last = s.events.back().unwrap();
+    assert_eq!(last.level, Level::Error);
+    assert!(
+        last.text.contains(
+            "still running on the previous one: /lab/platform-tui.toml:3:9: anycast.prefix"
+        ),
+        "{}",
+        last.text
+    );
 }

@@ -188,7 +188,8 @@ async fn go(
                 crate::provision::Finish::Cancelled { .. } => Verdict::Interrupted,
                 _ => Verdict::Failed,
             },
-            format!("plan failed: {}", errors_or(&plan.diagnostics, "see above")),
+            // The diagnostics were printed as they came: the first one's summary here.
+            format!("plan failed: {}", ops::plan_words(&plan)),
         ));
     }
     let words = ops::plan_words(&plan);

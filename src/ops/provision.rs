@@ -89,6 +89,12 @@ pub struct Run<'a> {
 
 /// "1 to add, 0 to change, 0 to destroy".
 pub fn plan_words(p: &PlanOutcome) -> String {
+    if !p.finish.succeeded() {
+        return first_error(&p.diagnostics).unwrap_or_else(|| match p.finish {
+            Finish::Cancelled { .. } => "interrupted".into(),
+            _ => "failed".into(),
+        });
+    }
     match &p.summary {
         Some(s) => format!(
             "{} to add, {} to change, {} to destroy",
@@ -99,7 +105,7 @@ pub fn plan_words(p: &PlanOutcome) -> String {
     }
 }
 
-fn first_error(ds: &[provision::Diagnostic]) -> Option<String> {
+pub fn first_error(ds: &[provision::Diagnostic]) -> Option<String> {
     ds.iter()
         .find(|d| d.severity == provision::stream::Severity::Error)
         .map(|d| d.to_string().lines().next().unwrap_or_default().to_string())

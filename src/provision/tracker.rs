@@ -89,10 +89,24 @@ impl Tracker {
                 None
             }
             Body::PlannedChange(c) => {
+                let new = !self.rows.iter().any(|r| r.addr == c.resource.addr);
                 let row = self.row(&c.resource.addr, &c.action);
                 row.action = c.action.clone();
                 row.reason = c.reason.clone();
-                None
+                // An apply of a saved plan names its changes again: said once.
+                new.then(|| {
+                    let why = c
+                        .reason
+                        .as_deref()
+                        .map(|r| format!(" ({r})"))
+                        .unwrap_or_default();
+                    format!(
+                        "{} {} will be {}{why}",
+                        sign(&c.action),
+                        c.resource.addr,
+                        ed(&c.action)
+                    )
+                })
             }
             Body::ChangeSummary(s) => {
                 match s.operation {
@@ -319,7 +333,8 @@ mod tests {
         assert_eq!((t.finished(), t.changing()), (1, 1));
         assert_eq!(t.applied.map(|s| s.add), Some(1));
         assert_eq!(t.version.as_deref(), Some("Terraform 1.11.4"));
-        assert_eq!(lines[0], "+ terraform_data.metro[\"fr\"]: creating");
+        assert_eq!(lines[0], "+ terraform_data.metro[\"fr\"] will be created");
+        assert_eq!(lines[1], "+ terraform_data.metro[\"fr\"]: creating");
         assert!(lines
             .iter()
             .any(|l| l == "+ terraform_data.metro[\"fr\"]: created after 1s"));

@@ -13,6 +13,7 @@
 //! Every worker is supervised (`workers`): a panic or an early end is a message, shown
 //! where that worker's data was shown.
 
+mod config_watch;
 mod nomad;
 mod routing;
 pub mod workers;
@@ -41,18 +42,15 @@ pub async fn run_console(cfg: Config, source: String) -> color_eyre::Result<()> 
     // Every target on its own clock; samples reach the state machine as messages. The
     // anycast target also probes at once when asked (`Effect::ProbeNow`).
     let kick = Arc::new(crate::probe::Kick::default());
-    let _probes: Vec<workers::Supervised> = ops::spawn_probes_kickable(
-        &cfg,
-        cfg.probe.interval,
-        None,
-        &tx,
-        |target, sample| Msg::Probe { target, sample },
-        Some(kick.clone()),
-    )
-    .into_iter()
-    .map(|(target, h)| workers::supervise(Worker::Probe(target), h, true, &tx))
-    .collect();
+    let mut probes = start_probes(&cfg, &tx, &kick);
     let mut nomad = nomad::Nomad::start(&cfg, &tx);
+    // The config file is followed: a change (from the provisioning pane, the command
+    // line or an editor) reaches the state machine, which answers with `Reconfigure`.
+    let _config_watch = cfg.source.clone().map(|path| {
+        let watch = config_watch::watch(path, cfg.clone(), cfg.console.read_only, tx.clone());
+        workers::supervise(Worker::Config, tokio::spawn(watch), true, &tx)
+    });
+    let mut cfg = cfg;
 
     let mut stop = crate::signals::Stop::new(true)?;
     let mut terminal = tui::init()?;
@@ -92,6 +90,34 @@ pub async fn run_console(cfg: Config, source: String) -> color_eyre::Result<()> 
                 match effect {
                     Effect::Quit => return Ok(None),
                     Effect::ProbeNow => kick.now(),
+                    Effect::Reconfigure(new) => {
+                        // Only what the change touches restarts: a Nomad pane's open
+                        // logs survive a new metro.
+                        if new.metros != cfg.metros
+                            || new.anycast != cfg.anycast
+                            || new.console.refresh != cfg.console.refresh
+                            || new.console.state_dir != cfg.console.state_dir
+                        {
+                            routing.reconfigure(new.clone());
+                        }
+                        if new.probe != cfg.probe
+                            || new.probed().ne(cfg.probed())
+                            || new.anycast.url != cfg.anycast.url
+                        {
+                            probes = start_probes(&new, &tx, &kick);
+                        }
+                        let nomads = |c: &Config| {
+                            c.metros
+                                .iter()
+                                .map(|m| (m.name.clone(), m.nomad.clone()))
+                                .filter(|(_, n)| n.is_some())
+                                .collect::<Vec<_>>()
+                        };
+                        if nomads(&new) != nomads(&cfg) {
+                            nomad = nomad::Nomad::start(&new, &tx);
+                        }
+                        cfg = new;
+                    }
                     e @ (Effect::Execute(_) | Effect::Interrupt | Effect::Refresh) => {
                         routing.handle(e)
                     }
@@ -113,5 +139,25 @@ pub async fn run_console(cfg: Config, source: String) -> color_eyre::Result<()> 
         std::mem::forget(terminal);
     }
     // Dropping the executors and the probes stops every worker.
+    drop(probes);
     result.map(|_| ())
+}
+
+/// One supervised probe schedule per target; the anycast one also probes when kicked.
+fn start_probes(
+    cfg: &Config,
+    tx: &mpsc::UnboundedSender<Msg>,
+    kick: &Arc<crate::probe::Kick>,
+) -> Vec<workers::Supervised> {
+    ops::spawn_probes_kickable(
+        cfg,
+        cfg.probe.interval,
+        None,
+        tx,
+        |target, sample| Msg::Probe { target, sample },
+        Some(kick.clone()),
+    )
+    .into_iter()
+    .map(|(target, h)| workers::supervise(Worker::Probe(target), h, true, tx))
+    .collect()
 }

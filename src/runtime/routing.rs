@@ -43,6 +43,18 @@ impl Routing {
         }
     }
 
+    /// Polls with `cfg` from now on (a new poller; a running action finishes on the
+    /// config it started with).
+    pub fn reconfigure(&mut self, cfg: Arc<Config>) {
+        self.cfg = cfg.clone();
+        self._poller = supervise(
+            Worker::Poller,
+            tokio::spawn(poll_loop(cfg, self.tx.clone(), self.refresh.clone())),
+            true,
+            &self.tx,
+        );
+    }
+
     pub fn handle(&mut self, effect: Effect) {
         match effect {
             Effect::Refresh => self.refresh.notify_one(),

@@ -270,6 +270,58 @@ impl World {
         }
     }
 
+    /// Follows a changed config: metros and probe targets come and go in the new order,
+    /// those kept keep what is known of them; the prefix and observer are the new ones.
+    /// Returns the metros (added, removed).
+    pub fn reconfigure(&mut self, cfg: &Config) -> (Vec<String>, Vec<String>) {
+        let mut fresh = World::new(cfg, std::mem::take(&mut self.desired), self.now);
+        let added: Vec<String> = fresh
+            .metros
+            .iter()
+            .filter(|m| !self.metros.iter().any(|o| o.name == m.name))
+            .map(|m| m.name.clone())
+            .collect();
+        let removed: Vec<String> = self
+            .metros
+            .iter()
+            .filter(|o| !fresh.metros.iter().any(|m| m.name == o.name))
+            .map(|o| o.name.clone())
+            .collect();
+        for m in &mut fresh.metros {
+            if let Some(i) = self.metros.iter().position(|o| o.name == m.name) {
+                let old = self.metros.swap_remove(i);
+                *m = MetroState {
+                    display_name: std::mem::take(&mut m.display_name),
+                    method: std::mem::take(&mut m.method),
+                    has_nomad: m.has_nomad,
+                    nomad: old.nomad.filter(|_| m.has_nomad),
+                    ..old
+                };
+            }
+        }
+        for r in &mut fresh.latency {
+            if let Some(i) = self.latency.iter().position(|o| o.target == r.target) {
+                *r = self.latency.swap_remove(i);
+            }
+        }
+        let same_prefix = fresh.prefix == self.prefix;
+        fresh.observer = if same_prefix && fresh.has_observer {
+            self.observer.take()
+        } else {
+            None
+        };
+        fresh.observer_error_since = self
+            .observer_error_since
+            .filter(|_| fresh.observer.is_some());
+        fresh.local_prefs = std::mem::take(&mut self.local_prefs);
+        fresh.unfinished = self.unfinished.take();
+        fresh.journal_settled = self.journal_settled;
+        fresh.journal_error = self.journal_error.take();
+        fresh.last_poll = self.last_poll;
+        *self = fresh;
+        (added, removed)
+    }
+
     pub fn latency_row(&self, target: &str) -> Option<&LatencyRow> {
         self.latency.iter().find(|r| r.target == target)
     }
