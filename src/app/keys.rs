@@ -3,7 +3,7 @@
 
 use crossterm::event::{KeyCode, KeyEvent};
 
-use super::{nomad, Effect, Event, Level, Mode, Pending, State, View};
+use super::{nomad, provision, Effect, Event, Level, Mode, Pending, State, View};
 use crate::config::keymap::{Command, Layer};
 use crate::domain::{ActionKind, Request};
 
@@ -28,14 +28,25 @@ pub(super) fn on_key(state: &mut State, key: KeyEvent) -> Vec<Effect> {
             Vec::new()
         }
         Mode::Confirm(p) => on_confirm_key(state, p, key),
+        Mode::ConfirmProvision(c) => provision::on_confirm_key(state, c, key),
         Mode::Normal if state.view == View::Nomad && state.nomad_view.editing => {
             on_filter_key(state, key)
+        }
+        Mode::Normal if state.view == View::Provision && state.provision_view.editing => {
+            let before = state.provision_view.metros.value().to_string();
+            provision::on_edit_key(state, key, &before)
         }
         Mode::Normal => match state.keymap.command_for(&key) {
             Some(action) if state.view == View::Nomad => match on_nomad_action(state, action) {
                 Some(effects) => effects,
                 None => on_action(state, action),
             },
+            Some(action) if state.view == View::Provision => {
+                match provision::on_action(state, action) {
+                    Some(effects) => effects,
+                    None => on_action(state, action),
+                }
+            }
             Some(action) => on_action(state, action),
             None => Vec::new(),
         },
@@ -125,7 +136,14 @@ pub(super) fn on_action(state: &mut State, action: Command) -> Vec<Effect> {
             state.help_scroll = 0;
             Vec::new()
         }
+        Command::Quit if state.provision_view.running() && !state.quitting => {
+            provision::quit_while_running(state)
+        }
         Command::Quit => match state.busy.clone() {
+            None if state.provision_view.running() => {
+                state.event(Level::Warn, "cancelling terraform, then quitting");
+                vec![Effect::ProvisionCancel]
+            }
             None => vec![Effect::Quit],
             // A confirmed action finishes and is recorded before the console goes.
             Some(busy) if !state.quitting => {
@@ -150,6 +168,7 @@ pub(super) fn on_action(state: &mut State, action: Command) -> Vec<Effect> {
         Command::ViewOverview => set_view(state, View::Overview),
         Command::ViewLatency => set_view(state, View::Latency),
         Command::ViewNomad => set_view(state, View::Nomad),
+        Command::ViewProvision => set_view(state, View::Provision),
         Command::NextView => set_view(state, state.view.next()),
         Command::Freeze => {
             state.chart.frozen_at = match state.chart.frozen_at {
@@ -386,5 +405,10 @@ pub(super) fn on_nomad_action(state: &mut State, action: Command) -> Option<Vec<
 
 pub(super) fn set_view(state: &mut State, view: View) -> Vec<Effect> {
     state.view = view;
-    Vec::new()
+    if view == View::Provision {
+        // The installer's outputs and the history, as they are now.
+        vec![Effect::ProvisionRead]
+    } else {
+        Vec::new()
+    }
 }

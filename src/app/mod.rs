@@ -16,6 +16,7 @@ pub use crate::world::{MetroState, World};
 mod keys;
 pub mod latency;
 pub mod nomad;
+pub mod provision;
 mod routing;
 
 use latency::{ChartView, Marker};
@@ -42,6 +43,7 @@ pub enum View {
     Overview,
     Latency,
     Nomad,
+    Provision,
 }
 
 impl View {
@@ -52,6 +54,7 @@ impl View {
             View::Overview => Command::ViewOverview,
             View::Latency => Command::ViewLatency,
             View::Nomad => Command::ViewNomad,
+            View::Provision => Command::ViewProvision,
         }
     }
 
@@ -60,6 +63,7 @@ impl View {
             View::Overview => "overview",
             View::Latency => "latency",
             View::Nomad => "nomad",
+            View::Provision => "provision",
         }
     }
 
@@ -111,6 +115,8 @@ pub enum Msg {
     /// The config file changed and does not read (`file:line:col: key: why`): the
     /// console keeps the config it has.
     ConfigInvalid(String),
+    /// From the provisioning executor.
+    Provision(provision::ProvisionMsg),
     /// A worker panicked or ended while it should run on.
     WorkerStopped {
         worker: Worker,
@@ -131,6 +137,8 @@ pub enum Worker {
     Logs,
     /// Runs a withdraw or restore.
     Action,
+    /// Runs terraform for the provisioning pane.
+    Provision,
     /// Follows the config file.
     Config,
 }
@@ -143,6 +151,19 @@ pub enum Effect {
     /// Probe the anycast address now, not at its next tick: the route just moved.
     ProbeNow,
     Refresh,
+    /// Plan the installer (`vars` after the config's).
+    ProvisionPlan {
+        destroy: bool,
+        vars: Vec<(String, String)>,
+    },
+    /// Apply the held plan (confirmed).
+    ProvisionApply,
+    /// One more interrupt for the running terraform.
+    ProvisionCancel,
+    /// Write these metros into the config.
+    ProvisionWrite(crate::provision::MetroDiff),
+    /// Read the installer's outputs and the history again.
+    ProvisionRead,
     /// Run with this config from now on: pollers, probes and watchers follow it.
     Reconfigure(std::sync::Arc<Config>),
     Quit,
@@ -164,6 +185,8 @@ pub enum Mode {
     Normal,
     Help,
     Confirm(Pending),
+    /// Applying a held provisioning plan, asked.
+    ConfirmProvision(provision::ProvisionConfirm),
 }
 
 /// A destructive action waiting for the operator's yes.
@@ -212,6 +235,7 @@ pub struct State {
     pub chart: ChartView,
     pub markers: Vec<Marker>,
     pub nomad_view: nomad::NomadView,
+    pub provision_view: provision::ProvisionView,
 }
 
 impl std::ops::Deref for State {
@@ -254,6 +278,7 @@ impl State {
             chart: ChartView::default(),
             markers: Vec::new(),
             nomad_view: nomad::NomadView::default(),
+            provision_view: provision::ProvisionView::new(cfg),
         }
     }
 
@@ -382,6 +407,7 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
         }
         Msg::Resize => Vec::new(),
         Msg::ConfigChanged(cfg) => on_config(state, cfg),
+        Msg::Provision(m) => provision::on_msg(state, m),
         Msg::ConfigInvalid(why) => {
             // Said once per distinct problem: the runtime re-reads the file on change.
             state.event(
@@ -405,6 +431,7 @@ fn on_config(state: &mut State, cfg: std::sync::Arc<Config>) -> Vec<Effect> {
         .min(state.metros.len().saturating_sub(1));
     state.keymap = cfg.console.keymap.clone();
     state.theme = cfg.console.theme.clone();
+    state.provision_view.installer = provision::ProvisionView::new(&cfg).installer;
     state.read_only = cfg.console.read_only;
     if let Some(m) = &state.nomad_view.metro {
         if !state.metros.iter().any(|x| &x.name == m) {
@@ -429,4 +456,4 @@ fn on_config(state: &mut State, cfg: std::sync::Arc<Config>) -> Vec<Effect> {
 #[cfg(test)]
 pub(crate) mod testing;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -36,6 +36,21 @@ pub(super) fn on_worker_stopped(state: &mut State, worker: Worker, error: String
                 crate::nomad::NomadSnapshot::failed(format!("watcher stopped: {error}")),
             );
         }
+        Worker::Provision => {
+            let view = &mut state.provision_view;
+            view.phase = super::provision::Phase::Finished;
+            view.result = Some((
+                crate::domain::journal::Verdict::Failed,
+                format!("terraform's runner stopped: {error}; see the audit log"),
+            ));
+            state.event(
+                Level::Error,
+                format!("provisioning stopped: {error}; its outcome is unknown (see the audit log)"),
+            );
+            if state.quitting {
+                return vec![Effect::Quit];
+            }
+        }
         Worker::Config => state.event(
             Level::Error,
             format!("config follower stopped: {error}; changes to the config file are not picked up until a restart"),

@@ -307,3 +307,28 @@ pub fn am_withdrawn() -> State {
     );
     s
 }
+
+/// A console on `state(false)`'s metros whose config has the lab's installer.
+pub fn provisioned() -> State {
+    let mut text = String::from(
+        "[anycast]\nprefix = \"198.18.0.10/32\"\nurl = \"http://127.0.0.2:8080/\"\n[anycast.observer]\nbird_socket = \"run/upstream.ctl\"\n[provision]\ndir = \"installer\"\n",
+    );
+    for (i, name) in ["am", "da"].iter().enumerate() {
+        text.push_str(&format!(
+            "[[metro]]\nname = \"{name}\"\nbird_socket = \"run/{name}.ctl\"\naddress = \"127.0.0.{}:8080\"\n",
+            10 + i
+        ));
+    }
+    let cfg = config::parse(&text, Path::new("/lab/platform-tui.toml")).expect("parses");
+    State::new(&cfg, BTreeMap::new(), "lab".into(), at(0))
+}
+
+/// The lines of a recorded terraform stream, parsed.
+pub fn terraform_fixture(name: &str) -> Vec<crate::provision::Event> {
+    let text = std::fs::read_to_string(format!(
+        "{}/tests/fixtures/terraform/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .expect("fixture");
+    text.lines().map(crate::provision::parse_line).collect()
+}

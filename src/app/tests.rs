@@ -769,6 +769,8 @@ mod latency_and_nomad {
         update(&mut s, code(KeyCode::Tab));
         assert_eq!(s.view, View::Nomad);
         update(&mut s, code(KeyCode::Tab));
+        assert_eq!(s.view, View::Provision);
+        update(&mut s, code(KeyCode::Tab));
         assert_eq!(s.view, View::Overview);
     }
 
@@ -1313,4 +1315,183 @@ fn an_invalid_config_is_reported_and_the_old_one_kept() {
         "{}",
         last.text
     );
+}
+
+pub(crate) mod provisioning {
+    use super::*;
+    use crate::app::provision::{shown, Phase, ProvisionMsg};
+    use crate::app::testing::{provisioned, terraform_fixture};
+
+    pub(crate) fn planned(destroy: bool) -> State {
+        let mut s = provisioned();
+        assert_eq!(
+            update(&mut s, Msg::Key(key('4'))),
+            vec![Effect::ProvisionRead]
+        );
+        let e = update(&mut s, Msg::Key(key(if destroy { 'D' } else { 'p' })));
+        assert_eq!(
+            e,
+            vec![Effect::ProvisionPlan {
+                destroy,
+                vars: if destroy {
+                    Vec::new()
+                } else {
+                    vec![("metros".into(), r#"["am","da"]"#.into())]
+                },
+            }],
+            "the metros variable defaults to the config's metros"
+        );
+        let fixture = if destroy {
+            "lab_destroy_fr.jsonl"
+        } else {
+            "lab_plan_add.jsonl"
+        };
+        for ev in terraform_fixture(fixture) {
+            // The destroy's recording is an apply: its plan part is its planned changes.
+            let plan_part = !destroy
+                || matches!(&ev, crate::provision::Event::Message(m)
+                    if matches!(m.body, crate::provision::Body::PlannedChange(_)));
+            if plan_part {
+                update(&mut s, Msg::Provision(ProvisionMsg::Event(ev)));
+            }
+        }
+        update(
+            &mut s,
+            Msg::Provision(ProvisionMsg::Planned {
+                destroy,
+                ok: true,
+                has_changes: true,
+                words: if destroy {
+                    "0 to add, 0 to change, 1 to destroy".into()
+                } else {
+                    "1 to add, 0 to change, 0 to destroy".into()
+                },
+            }),
+        );
+        s
+    }
+
+    #[test]
+    fn plan_confirm_apply() {
+        let mut s = planned(false);
+        assert!(matches!(
+            s.provision_view.phase,
+            Phase::Planned {
+                has_changes: true,
+                ..
+            }
+        ));
+        assert!(update(&mut s, Msg::Key(key('A'))).is_empty());
+        assert!(matches!(s.mode, Mode::ConfirmProvision(_)));
+        assert!(
+            update(&mut s, Msg::Key(key('x'))).is_empty(),
+            "other keys do nothing"
+        );
+        assert_eq!(
+            update(&mut s, Msg::Key(key('y'))),
+            vec![Effect::ProvisionApply]
+        );
+        assert_eq!(s.mode, Mode::Normal);
+        assert!(s.provision_view.running());
+        // q while terraform applies: stop it gracefully, quit once it is recorded.
+        assert_eq!(
+            update(&mut s, Msg::Key(key('q'))),
+            vec![Effect::ProvisionCancel]
+        );
+        assert!(s.quitting);
+        let e = update(
+            &mut s,
+            Msg::Provision(ProvisionMsg::Applied {
+                verdict: Verdict::Interrupted,
+                message: "apply interrupted".into(),
+                diff: None,
+            }),
+        );
+        assert_eq!(e, vec![Effect::ProvisionRead, Effect::Quit]);
+    }
+
+    #[test]
+    fn a_destroy_needs_the_word_typed() {
+        let mut s = planned(true);
+        update(&mut s, Msg::Key(key('A')));
+        assert!(
+            update(&mut s, Msg::Key(key('y'))).is_empty(),
+            "y is not enough"
+        );
+        assert!(update(&mut s, Msg::Key(code(KeyCode::Enter))).is_empty());
+        for c in "destroy".chars() {
+            update(&mut s, Msg::Key(key(c)));
+        }
+        assert_eq!(
+            update(&mut s, Msg::Key(code(KeyCode::Enter))),
+            vec![Effect::ProvisionApply]
+        );
+        // Esc cancels without applying.
+        let mut s = planned(true);
+        update(&mut s, Msg::Key(key('A')));
+        assert!(update(&mut s, Msg::Key(code(KeyCode::Esc))).is_empty());
+        assert_eq!(s.mode, Mode::Normal);
+    }
+
+    #[test]
+    fn read_only_refuses_apply_and_write() {
+        let mut s = planned(false);
+        s.read_only = true;
+        assert!(update(&mut s, Msg::Key(key('A'))).is_empty());
+        assert_eq!(s.mode, Mode::Normal);
+        assert!(s.events.back().unwrap().text.contains("read-only"));
+    }
+
+    #[test]
+    fn the_metros_variable_is_edited_and_a_diff_written() {
+        let mut s = provisioned();
+        update(&mut s, Msg::Key(key('4')));
+        update(&mut s, Msg::Key(key('e')));
+        update(&mut s, Msg::Key(code(KeyCode::End)));
+        update(&mut s, Msg::Key(code(KeyCode::Backspace)));
+        for c in ",\"fr\"]".chars() {
+            update(&mut s, Msg::Key(key(c)));
+        }
+        update(&mut s, Msg::Key(code(KeyCode::Enter)));
+        assert_eq!(s.provision_view.metros.value(), r#"["am","da","fr"]"#);
+        let e = update(&mut s, Msg::Key(key('p')));
+        assert!(
+            matches!(&e[..], [Effect::ProvisionPlan { vars, .. }] if vars[0].1 == r#"["am","da","fr"]"#)
+        );
+        let mut diff = crate::provision::MetroDiff::default();
+        diff.added
+            .insert("fr".into(), "127.0.0.14".parse().unwrap());
+        update(
+            &mut s,
+            Msg::Provision(ProvisionMsg::Applied {
+                verdict: Verdict::Ok,
+                message: "apply ok: 1 added, 0 changed, 0 destroyed".into(),
+                diff: Some(Ok(diff.clone())),
+            }),
+        );
+        assert!(s
+            .events
+            .back()
+            .unwrap()
+            .text
+            .contains("+ fr 127.0.0.14 (W writes"));
+        assert_eq!(
+            update(&mut s, Msg::Key(key('W'))),
+            vec![Effect::ProvisionWrite(diff)]
+        );
+        update(&mut s, Msg::Provision(ProvisionMsg::Written(Ok(()))));
+        assert!(
+            update(&mut s, Msg::Key(key('W'))).is_empty(),
+            "written once"
+        );
+        update(
+            &mut s,
+            Msg::Provision(ProvisionMsg::Outputs(Ok(vec![shown(
+                "admin_password",
+                "(sensitive)",
+                true,
+            )]))),
+        );
+        assert!(s.provision_view.outputs.is_some());
+    }
 }

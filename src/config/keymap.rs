@@ -52,6 +52,8 @@ pub enum Command {
     ViewLatency,
     #[strum(message = "show the Nomad pane")]
     ViewNomad,
+    #[strum(message = "show the provisioning pane")]
+    ViewProvision,
     #[strum(message = "cycle views")]
     NextView,
     #[strum(message = "freeze or unfreeze the latency chart")]
@@ -70,7 +72,7 @@ pub enum Command {
     Sort,
     #[strum(message = "Nomad pane: open the selected allocation")]
     Open,
-    #[strum(message = "Nomad pane: follow the allocation's logs")]
+    #[strum(message = "Nomad pane: follow the allocation's logs; provisioning: the raw log")]
     Logs,
     #[strum(message = "logs: switch stdout/stderr")]
     LogStream,
@@ -82,6 +84,18 @@ pub enum Command {
     ScrollForward,
     #[strum(message = "logs: follow new lines again (list: the last row)")]
     Follow,
+    #[strum(message = "provisioning: plan the installer with the metros shown")]
+    ProvisionPlan,
+    #[strum(message = "provisioning: plan destroying everything the installer made")]
+    ProvisionDestroy,
+    #[strum(message = "provisioning: apply the plan (asks first)")]
+    ProvisionApply,
+    #[strum(message = "provisioning: stop terraform (gracefully; again: cancel)")]
+    ProvisionCancel,
+    #[strum(message = "provisioning: edit the metros variable")]
+    ProvisionEdit,
+    #[strum(message = "provisioning: write the metros the apply made into the config")]
+    ProvisionWrite,
     #[strum(message = "in a dialog: go ahead")]
     Confirm,
     #[strum(message = "in a dialog: cancel")]
@@ -138,6 +152,7 @@ impl Command {
             Command::ViewOverview => &["1"],
             Command::ViewLatency => &["2"],
             Command::ViewNomad => &["3"],
+            Command::ViewProvision => &["4"],
             Command::NextView => &["tab"],
             Command::Freeze => &["f"],
             Command::ZoomIn => &["+"],
@@ -153,6 +168,12 @@ impl Command {
             Command::ScrollBack => &["pageup"],
             Command::ScrollForward => &["pagedown"],
             Command::Follow => &["end", "G"],
+            Command::ProvisionPlan => &["p"],
+            Command::ProvisionDestroy => &["D"],
+            Command::ProvisionApply => &["A"],
+            Command::ProvisionCancel => &["c"],
+            Command::ProvisionEdit => &["e"],
+            Command::ProvisionWrite => &["W"],
             Command::Confirm => &["y", "enter"],
             Command::Cancel => &["n", "esc", "q", "ctrl-c"],
             Command::Force => &["F"],
@@ -546,7 +567,7 @@ mod tests {
         }
         // The view keys come after the original seven, in the help overlay's order.
         assert_eq!(Command::all().nth(7), Some(Command::ViewOverview));
-        assert_eq!(Command::all().nth(21), Some(Command::Back));
+        assert_eq!(Command::all().nth(22), Some(Command::Back));
         for (action, name, want) in [
             (Command::ScrollBack, "scroll_back", &["pageup"][..]),
             (Command::ScrollForward, "scroll_forward", &["pagedown"]),
@@ -606,13 +627,13 @@ mod tests {
         apply(
             &mut km,
             [
-                (Command::Withdraw, vec!["W"]),
+                (Command::Withdraw, vec!["X"]),
                 (Command::Restore, vec!["R"]),
             ],
         )
         .unwrap();
         assert_eq!(
-            km.command_for(&ev(KeyCode::Char('W'), KeyModifiers::SHIFT)),
+            km.command_for(&ev(KeyCode::Char('X'), KeyModifiers::SHIFT)),
             Some(Command::Withdraw)
         );
         assert_eq!(

@@ -15,6 +15,7 @@
 
 mod config_watch;
 mod nomad;
+mod provision;
 mod routing;
 pub mod workers;
 
@@ -44,6 +45,7 @@ pub async fn run_console(cfg: Config, source: String) -> color_eyre::Result<()> 
     let kick = Arc::new(crate::probe::Kick::default());
     let mut probes = start_probes(&cfg, &tx, &kick);
     let mut nomad = nomad::Nomad::start(&cfg, &tx);
+    let mut provision = provision::Provision::new(cfg.clone(), &tx);
     // The config file is followed: a change (from the provisioning pane, the command
     // line or an editor) reaches the state machine, which answers with `Reconfigure`.
     let _config_watch = cfg.source.clone().map(|path| {
@@ -116,6 +118,7 @@ pub async fn run_console(cfg: Config, source: String) -> color_eyre::Result<()> 
                         if nomads(&new) != nomads(&cfg) {
                             nomad = nomad::Nomad::start(&new, &tx);
                         }
+                        provision.reconfigure(new.clone());
                         cfg = new;
                     }
                     e @ (Effect::Execute(_) | Effect::Interrupt | Effect::Refresh) => {
@@ -124,6 +127,11 @@ pub async fn run_console(cfg: Config, source: String) -> color_eyre::Result<()> 
                     e @ (Effect::FetchAllocation { .. }
                     | Effect::FollowLogs { .. }
                     | Effect::StopLogs) => nomad.handle(e),
+                    e @ (Effect::ProvisionPlan { .. }
+                    | Effect::ProvisionApply
+                    | Effect::ProvisionCancel
+                    | Effect::ProvisionWrite(_)
+                    | Effect::ProvisionRead) => provision.handle(e),
                 }
             }
         }
@@ -132,6 +140,9 @@ pub async fn run_console(cfg: Config, source: String) -> color_eyre::Result<()> 
     if let Ok(Some(reason)) = &result {
         routing.interrupt_running(reason).await;
     }
+    // A running apply stops gracefully and records its outcome (quit asked for it
+    // already; a signal or a lost terminal asks here).
+    provision.stop().await;
     tui::restore();
     if terminal.show_cursor().is_err() {
         // The terminal hung up. ratatui's Drop would retry and eprintln! the failure,

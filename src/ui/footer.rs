@@ -67,12 +67,22 @@ fn hints(state: &State) -> Line<'static> {
         (&[Command::LogStream], "stdout/stderr"),
         (&[Command::Back], "back"),
     ];
+    let provision: &[(&[Command], &str)] = &[
+        (&[Command::ProvisionPlan], "plan"),
+        (&[Command::ProvisionApply], "apply"),
+        (&[Command::ProvisionDestroy], "destroy"),
+        (&[Command::ProvisionCancel], "stop"),
+        (&[Command::ProvisionEdit], "metros"),
+        (&[Command::Logs], "log"),
+        (&[Command::ProvisionWrite], "write"),
+    ];
     let tail: &[(&[Command], &str)] = &[
         (
             &[
                 Command::ViewOverview,
                 Command::ViewLatency,
                 Command::ViewNomad,
+                Command::ViewProvision,
             ],
             "view",
         ),
@@ -84,14 +94,22 @@ fn hints(state: &State) -> Line<'static> {
         View::Latency => latency,
         View::Nomad if state.nomad_view.logs.is_some() => logs,
         View::Nomad => nomad,
+        View::Provision => provision,
     };
     for (actions, label) in middle.iter().chain(tail) {
         let actions: &[Command] = actions;
         // A read-only console offers no action it would refuse.
         if state.read_only
-            && actions
-                .iter()
-                .any(|a| matches!(a, Command::Withdraw | Command::Restore))
+            && actions.iter().any(|a| {
+                matches!(
+                    a,
+                    Command::Withdraw
+                        | Command::Restore
+                        | Command::ProvisionApply
+                        | Command::ProvisionDestroy
+                        | Command::ProvisionWrite
+                )
+            })
         {
             continue;
         }

@@ -17,6 +17,7 @@ mod help;
 mod latency;
 mod metros;
 mod nomad;
+mod provision;
 mod spark;
 pub mod style;
 #[cfg(test)]
@@ -84,12 +85,14 @@ fn draw_views(state: &State, frame: &mut Frame) {
             events::draw(state, frame, events_area);
         }
         View::Nomad => nomad::draw(state, frame, body),
+        View::Provision => provision::draw(state, frame, body),
     }
     footer::draw(state, frame, footer_area);
     match &state.mode {
         Mode::Normal => {}
         Mode::Help => help::draw(state, frame, area),
         Mode::Confirm(p) => confirm::draw(state, p, frame, area),
+        Mode::ConfirmProvision(c) => provision::draw_confirm(state, c, frame, area),
     }
 }
 

@@ -560,3 +560,140 @@ fn a_remapped_key_is_shown_remapped_everywhere() {
     let screen = render(&s, 100, 30);
     assert!(screen.contains(" W "), "help: {screen}");
 }
+
+mod provisioning {
+    use super::*;
+    use crate::app::provision::{shown, ProvisionMsg};
+    use crate::app::testing::{provisioned, terraform_fixture};
+    use crate::app::tests::provisioning::planned;
+    use crate::domain::journal::{Verdict, Via};
+    use crate::domain::provision::{HistoryEntry, ProvisionOp};
+
+    fn history(s: &mut State) {
+        let entry = |time: &str, op, result, ms, summary: &str| HistoryEntry {
+            time: time.into(),
+            op,
+            result,
+            duration_ms: ms,
+            user: "op".into(),
+            via: Some(Via::Console),
+            summary: summary.into(),
+        };
+        update(
+            s,
+            Msg::Provision(ProvisionMsg::History(Ok(vec![
+                entry("2026-11-29T18:30:01.000Z", ProvisionOp::Plan, Verdict::Ok, 310, "1 to add, 0 to change, 0 to destroy"),
+                entry("2026-11-29T18:30:09.000Z", ProvisionOp::Apply, Verdict::Ok, 1180, "apply ok: 1 added, 0 changed, 0 destroyed; metros: + fr 127.0.0.14 (config written)"),
+                entry("2026-11-29T18:31:40.000Z", ProvisionOp::Plan, Verdict::Failed, 120, "Error: Invalid value for variable (variables.tf:1,1): Unknown metro code(s) for this lab: zz."),
+            ]))),
+        );
+    }
+
+    #[test]
+    fn pane_without_an_installer() {
+        let mut s = state(false);
+        update(&mut s, Msg::Key(key('4')));
+        both_sizes("provision_no_installer", &s);
+    }
+
+    #[test]
+    fn pane_planned() {
+        let mut s = planned(false);
+        history(&mut s);
+        update(&mut s, Msg::Tick(at(5)));
+        both_sizes("provision_planned", &s);
+    }
+
+    #[test]
+    fn pane_confirm() {
+        let mut s = planned(false);
+        update(&mut s, Msg::Key(key('A')));
+        both_sizes("provision_confirm", &s);
+        let mut s = planned(true);
+        update(&mut s, Msg::Key(key('A')));
+        for c in "dest".chars() {
+            update(&mut s, Msg::Key(key(c)));
+        }
+        both_sizes("provision_confirm_destroy", &s);
+    }
+
+    #[test]
+    fn pane_applying_midway() {
+        let mut s = planned(false);
+        history(&mut s);
+        update(&mut s, Msg::Key(key('A')));
+        update(&mut s, Msg::Key(key('y')));
+        // Up to the provisioner's output: fr's router is being added.
+        for ev in terraform_fixture("lab_apply_add.jsonl").into_iter().take(6) {
+            update(&mut s, Msg::Provision(ProvisionMsg::Event(ev)));
+        }
+        update(
+            &mut s,
+            Msg::Provision(ProvisionMsg::Note(
+                "waiting for another action to finish: withdraw am by op (up to 30s)".into(),
+            )),
+        );
+        update(&mut s, Msg::Tick(at(9)));
+        both_sizes("provision_applying", &s);
+        update(&mut s, Msg::Key(key('l')));
+        both_sizes("provision_raw_log", &s);
+    }
+
+    #[test]
+    fn pane_failed_with_diagnostics() {
+        let mut s = provisioned();
+        update(&mut s, Msg::Key(key('4')));
+        update(&mut s, Msg::Key(key('p')));
+        for ev in terraform_fixture("lab_plan_unknown_metro.jsonl") {
+            update(&mut s, Msg::Provision(ProvisionMsg::Event(ev)));
+        }
+        update(
+            &mut s,
+            Msg::Provision(ProvisionMsg::Planned {
+                destroy: false,
+                ok: false,
+                has_changes: false,
+                words: "Error: Invalid value for variable (variables.tf:1,1)".into(),
+            }),
+        );
+        history(&mut s);
+        update(&mut s, Msg::Tick(at(4)));
+        both_sizes("provision_failed", &s);
+    }
+
+    #[test]
+    fn pane_done_with_outputs_and_metros() {
+        let mut s = planned(false);
+        update(&mut s, Msg::Key(key('A')));
+        update(&mut s, Msg::Key(key('y')));
+        for ev in terraform_fixture("lab_apply_add.jsonl") {
+            update(&mut s, Msg::Provision(ProvisionMsg::Event(ev)));
+        }
+        update(
+            &mut s,
+            Msg::Provision(ProvisionMsg::Outputs(Ok(vec![
+                shown("admin_password", "(sensitive)", true),
+                shown("public_ip_address", "\"198.18.0.10\"", false),
+                shown(
+                    "regional_ip_addresses",
+                    r#"{"am":"127.0.0.10","da":"127.0.0.11","fr":"127.0.0.14"}"#,
+                    false,
+                ),
+            ]))),
+        );
+        let mut diff = crate::provision::MetroDiff::default();
+        diff.added
+            .insert("fr".into(), "127.0.0.14".parse().unwrap());
+        update(
+            &mut s,
+            Msg::Provision(ProvisionMsg::Applied {
+                verdict: Verdict::Ok,
+                message: "apply ok: 1 added, 0 changed, 0 destroyed".into(),
+                diff: Some(Ok(diff)),
+            }),
+        );
+        history(&mut s);
+        update(&mut s, Msg::Tick(at(12)));
+        both_sizes("provision_done", &s);
+    }
+}
