@@ -197,3 +197,53 @@ fn the_pane_plans_confirms_applies_and_writes() {
         .iter()
         .any(|r| r["action"] == "apply" && r["via"] == "console" && r["result"] == "ok"));
 }
+
+#[test]
+fn quitting_mid_apply_stops_terraform_gracefully_and_audits_it() {
+    if !have_terraform() {
+        return;
+    }
+    let lab = common::Lab::up("prov-quit", &[]);
+    // `lab metro add` waits 30 s first (a test hook), so the apply is still running.
+    let command = format!(
+        "env PLATFORM_TUI_LAB_ADD_DELAY_MS=30000 {} --config {}",
+        common::bin(),
+        lab.config.display()
+    );
+    let t = common::Tmux::start("prov-quit", 110, 32, &command);
+    t.wait_for("Established");
+    t.keys(&["4", "e", "End", "BSpace"]);
+    t.keys(&["-l", r#","pa"]"#]);
+    t.keys(&["Enter", "p"]);
+    t.wait_for("planned: A applies");
+    t.keys(&["A"]);
+    t.wait_for("Apply this plan?");
+    t.keys(&["y"]);
+    t.wait_for("applying");
+    t.wait_for("Executing:");
+    t.keys(&["q"]);
+    t.wait_for("stopping terraform gracefully");
+    t.wait_gone(
+        "the console quits once terraform stopped",
+        Duration::from_secs(20),
+    );
+    let records: Vec<serde_json::Value> =
+        std::fs::read_to_string(lab.dir.path().join("state/audit.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+    let last = records.last().unwrap();
+    assert_eq!(last["action"], "apply", "{records:#?}");
+    assert_eq!(last["phase"], "outcome");
+    assert_eq!(last["result"], "interrupted", "{last}");
+    assert!(
+        last["detail"].as_str().unwrap().contains("gracefully"),
+        "{last}"
+    );
+    let left: Vec<String> = common::procs_mentioning("lab metro add")
+        .into_iter()
+        .filter(|p| p.contains(lab.dir.path().to_str().unwrap()))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
