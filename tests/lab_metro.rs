@@ -9,7 +9,7 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{procs_mentioning, run, sockets_in, text, Lab};
 
@@ -144,14 +144,11 @@ fn a_metro_joins_and_leaves_a_running_lab() {
     };
     assert_eq!(served_by(&anycast).as_deref(), Some("am"));
     birdc(&lab, "am", "disable anycast");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while served_by(&anycast).as_deref() != Some("fr") {
-        assert!(
-            Instant::now() < deadline,
-            "the front door never moved to fr"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    common::poll_until(
+        "the front door never moved to fr",
+        Duration::from_secs(10),
+        || served_by(&anycast).as_deref() == Some("fr"),
+    );
     birdc(&lab, "am", "enable anycast");
 
     // Unknown codes are refused naming the known ones, before anything is asked.

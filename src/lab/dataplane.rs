@@ -235,7 +235,7 @@ impl Dataplane {
         let tasks = super::nomad_api::start(&shared, &nomad)
             .await
             .map_err(LabError)?;
-        dp.nomad = nomad.into_iter().map(|(c, _)| c).zip(tasks).collect();
+        dp.nomad = tasks;
         Ok(dp)
     }
 
@@ -258,9 +258,7 @@ impl Dataplane {
         }
         let nomad = [(m.code.clone(), state.nomad_addr(m))];
         match super::nomad_api::start(&self.shared, &nomad).await {
-            Ok(tasks) => self
-                .nomad
-                .extend(tasks.into_iter().map(|t| (m.code.clone(), t))),
+            Ok(tasks) => self.nomad.extend(tasks),
             Err(e) => {
                 self.remove_metro(&m.code);
                 return Err(LabError(e));

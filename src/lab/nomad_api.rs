@@ -75,11 +75,13 @@ fn load_from_env() -> Option<Load> {
     })
 }
 
-/// Starts one endpoint per metro; the handles stop them when aborted.
+/// Starts one endpoint per metro; each task is named by its metro, and aborting a
+/// metro's tasks stops its endpoint (a metro has several: the server, the follower of its
+/// app, the synthetic churn).
 pub async fn start(
     shared: &Arc<Shared>,
     addrs: &[(String, SocketAddr)],
-) -> Result<Vec<JoinHandle<()>>, String> {
+) -> Result<Vec<(String, JoinHandle<()>)>, String> {
     let mut tasks = Vec::new();
     let load = load_from_env();
     for (code, addr) in addrs {
@@ -100,10 +102,10 @@ pub async fn start(
             addr: *addr,
         });
         if let Some(load) = load {
-            tasks.push(tokio::spawn(churn(cluster, load)));
+            tasks.push((code.clone(), tokio::spawn(churn(cluster, load))));
         }
-        tasks.push(tokio::spawn(follow_app(ctx.clone())));
-        tasks.push(tokio::spawn(serve(listener, ctx)));
+        tasks.push((code.clone(), tokio::spawn(follow_app(ctx.clone()))));
+        tasks.push((code.clone(), tokio::spawn(serve(listener, ctx))));
     }
     Ok(tasks)
 }
