@@ -214,15 +214,7 @@ impl Cx<'_> {
         let mut placed: Vec<(Command, Vec<(KeySpec, usize)>)> = Vec::new();
         for (name, specs) in &entries {
             let Some(action) = Command::from_name(name.get_ref()) else {
-                return Err(self.err(
-                    name,
-                    "console.keys",
-                    format!(
-                        "unknown action `{}`, expected one of {}",
-                        name.get_ref(),
-                        backticked(Command::all().map(|a| a.name()))
-                    ),
-                ));
+                return Err(self.err(name, "console.keys", unknown_action(name.get_ref())));
             };
             let key = format!("console.keys.{}", action.name());
             let mut keys = Vec::new();
@@ -634,6 +626,23 @@ impl Cx<'_> {
             timeout,
             pass_env,
         }))
+    }
+}
+
+/// "unknown action `withdrow` (did you mean `withdraw`?)", or the whole list when no
+/// name is close.
+fn unknown_action(name: &str) -> String {
+    let closest = Command::all()
+        .map(|a| (strsim::jaro_winkler(name, a.name()), a.name()))
+        .max_by(|a, b| a.0.total_cmp(&b.0));
+    match closest {
+        Some((score, near)) if score > 0.85 => format!(
+            "unknown action `{name}` (did you mean `{near}`? `platform-tui config template` lists them all)"
+        ),
+        _ => format!(
+            "unknown action `{name}`, expected one of {}",
+            backticked(Command::all().map(|a| a.name()))
+        ),
     }
 }
 

@@ -240,16 +240,7 @@ impl StateDir {
 
     /// The provisioning history's last runs (up to 64 KiB of it), oldest first.
     pub fn history(&self) -> Result<Vec<HistoryEntry>, String> {
-        let path = self.history_path();
-        let mut f = match open_private(&path, OpenOptions::new().read(true)) {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(format!("history {}: {e}", path.display())),
-        };
-        let len = f.metadata().map(|m| m.len()).unwrap_or(0);
-        let from = len.saturating_sub(TAIL_BYTES);
-        read_records(&mut f, from, len, from > 0)
-            .map_err(|e| format!("history {}: {e}", path.display()))
+        tail_of(&self.history_path()).map_err(|e| format!("history {e}"))
     }
 
     /// Appends one audit line and fsyncs it. An error means the line is not durable and
@@ -262,16 +253,7 @@ impl StateDir {
     /// The audit log's last records (up to 64 KiB of it), oldest first; unparsable lines
     /// are skipped.
     pub fn tail(&self) -> Result<Vec<AuditRecord>, String> {
-        let path = self.audit_path();
-        let mut f = match open_private(&path, OpenOptions::new().read(true)) {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(format!("audit log {}: {e}", path.display())),
-        };
-        let len = f.metadata().map(|m| m.len()).unwrap_or(0);
-        let from = len.saturating_sub(TAIL_BYTES);
-        read_records(&mut f, from, len, from > 0)
-            .map_err(|e| format!("audit log {}: {e}", path.display()))
+        tail_of(&self.audit_path()).map_err(|e| format!("audit log {e}"))
     }
 }
 
@@ -331,6 +313,19 @@ pub(crate) fn open_private(path: &Path, opts: &mut OpenOptions) -> std::io::Resu
 }
 
 /// Records in `from..to`; `mid_line`: `from` may be inside a line, whose rest is dropped.
+/// The records in the last 64 KiB of a JSON-lines file of the state directory, oldest
+/// first; none when it does not exist. Errors start with the path.
+fn tail_of<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<T>, String> {
+    let mut f = match open_private(path, OpenOptions::new().read(true)) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(format!("{}: {e}", path.display())),
+    };
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let from = len.saturating_sub(TAIL_BYTES);
+    read_records(&mut f, from, len, from > 0).map_err(|e| format!("{}: {e}", path.display()))
+}
+
 /// Appends one JSON line to a file in the state directory and fsyncs it (and the
 /// directory, when the file is new: its name must be as durable as its first line).
 fn append_line(dir: &Path, path: &Path, value: &impl serde::Serialize) -> std::io::Result<()> {

@@ -177,26 +177,20 @@ pub async fn apply(
         config_written: None,
         took: Duration::ZERO,
     };
-    let refuse = |a: &mut Applied, why: &str| {
+    // A refusal is said, and kept in the history with the time it took.
+    let via = run.via;
+    let refused = |mut a: Applied, why: &str| {
         a.verdict = Verdict::Refused;
         a.message = format!("refused: {why}; {} not performed", op.word());
+        history(cfg, op, started, a.verdict, via, a.message.clone());
+        a
     };
     if cfg.console.read_only {
-        refuse(&mut applied, "read-only mode");
-        history(
-            cfg,
-            op,
-            started,
-            applied.verdict,
-            run.via,
-            applied.message.clone(),
-        );
-        return applied;
+        return refused(applied, "read-only mode");
     }
     let state = StateDir::of(cfg);
     if let Err(e) = state.prepare() {
-        refuse(&mut applied, &e);
-        return applied;
+        return refused(applied, &e);
     }
     let target = installer_name(&settings.dir);
     let me = Holder {
@@ -213,25 +207,11 @@ pub async fn apply(
     };
     let guard = match guard {
         Ok(g) => g,
-        Err(e) => {
-            refuse(&mut applied, &e);
-            history(
-                cfg,
-                op,
-                started,
-                applied.verdict,
-                run.via,
-                applied.message.clone(),
-            );
-            return applied;
-        }
+        Err(e) => return refused(applied, &e),
     };
     let tail = match state.tail() {
         Ok(t) => t,
-        Err(e) => {
-            refuse(&mut applied, &e);
-            return applied;
-        }
+        Err(e) => return refused(applied, &e),
     };
     let mut desired = state.desired_in(&tail).unwrap_or_default();
     close_abandoned_seen(&state, &tail, &mut desired, &|_| None, run.progress);
@@ -265,19 +245,10 @@ pub async fn apply(
         desired: Some(desired.clone()),
     };
     if let Err(e) = state.append(&record) {
-        refuse(
-            &mut applied,
+        return refused(
+            applied,
             &format!("the audit log cannot be written, and nothing is applied unaudited ({e})"),
         );
-        history(
-            cfg,
-            op,
-            started,
-            applied.verdict,
-            run.via,
-            applied.message.clone(),
-        );
-        return applied;
     }
 
     let outcome = provision::apply(settings, plan, &run.cancel, run.on_event).await;

@@ -101,9 +101,7 @@ impl Provision {
                     )
                 }
             };
-            let (etx, ptx) = (tx.clone(), tx.clone());
-            let mut on_event = move |e: Event| send(&etx, ProvisionMsg::Event(e));
-            let mut progress = move |l: &str| send(&ptx, ProvisionMsg::Note(l.into()));
+            let (mut on_event, mut progress) = forwarders(&tx);
             let mut run = Run {
                 via: Via::Console,
                 cancel,
@@ -168,9 +166,7 @@ impl Provision {
                     )
                 }
             };
-            let (etx, ptx) = (tx.clone(), tx.clone());
-            let mut on_event = move |e: Event| send(&etx, ProvisionMsg::Event(e));
-            let mut progress = move |l: &str| send(&ptx, ProvisionMsg::Note(l.into()));
+            let (mut on_event, mut progress) = forwarders(&tx);
             let mut run = Run {
                 via: Via::Console,
                 cancel,
@@ -235,6 +231,15 @@ impl Provision {
             let _ = tokio::time::timeout(CANCELLED, task.ended()).await;
         }
     }
+}
+
+/// Where a run's events and notes go: to the pane, as messages.
+fn forwarders(tx: &UnboundedSender<Msg>) -> (impl FnMut(Event) + Send, impl FnMut(&str) + Send) {
+    let (etx, ptx) = (tx.clone(), tx.clone());
+    (
+        move |e: Event| send(&etx, ProvisionMsg::Event(e)),
+        move |l: &str| send(&ptx, ProvisionMsg::Note(l.into())),
+    )
 }
 
 fn shown(o: &Outputs) -> Vec<ShownOutput> {
