@@ -21,11 +21,7 @@ static SEQ: AtomicU64 = AtomicU64::new(0);
 /// Fail loudly rather than skip: these tests are the only proof the client
 /// works against a real daemon.
 fn bird_binary() -> PathBuf {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .map(|d| d.join("bird"))
-        .find(|p| p.is_file())
-        .expect("`bird` not found on PATH: apt-get install bird2")
+    common::require_bird()
 }
 
 /// A random high BGP port per lab so parallel tests and other users of the

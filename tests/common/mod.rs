@@ -112,14 +112,11 @@ pub async fn poll_until_async<C: Check>(
     }
 }
 
-pub fn require_bird() {
-    let found = ["/usr/sbin/bird", "/usr/local/sbin/bird", "/usr/bin/bird"]
-        .iter()
-        .any(|p| Path::new(p).exists());
-    assert!(
-        found,
-        "these tests need BIRD 2: run `sudo apt-get install -y bird2`"
-    );
+/// The `bird` binary the lab would run (the one lookup: `lab::find_bird`); these tests
+/// fail loudly without it rather than skip.
+pub fn require_bird() -> PathBuf {
+    platform_tui::lab::find_bird()
+        .unwrap_or_else(|e| panic!("these tests need BIRD 2: {e}"))
 }
 
 pub fn run(args: &[&str]) -> Output {
