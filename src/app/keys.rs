@@ -405,6 +405,9 @@ pub(super) fn on_nomad_action(state: &mut State, action: Command) -> Option<Vec<
 
 pub(super) fn set_view(state: &mut State, view: View) -> Vec<Effect> {
     state.view = view;
+    if view == View::Nomad {
+        nomad::refresh_rows(state);
+    }
     if view == View::Provision {
         // The installer's outputs and the history, as they are now.
         vec![Effect::ProvisionRead]

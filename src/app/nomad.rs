@@ -330,5 +330,9 @@ pub(super) fn on_nomad(state: &mut State, metro: &str, snap: crate::nomad::Nomad
     for (level, text) in events {
         state.event(level, text);
     }
-    refresh_rows(state);
+    // The pane's rows are kept only while it is shown (at scale they cost tens of ms a
+    // snapshot); showing it refreshes them.
+    if state.view == super::View::Nomad {
+        refresh_rows(state);
+    }
 }
