@@ -115,8 +115,7 @@ pub async fn poll_until_async<C: Check>(
 /// The `bird` binary the lab would run (the one lookup: `lab::find_bird`); these tests
 /// fail loudly without it rather than skip.
 pub fn require_bird() -> PathBuf {
-    platform_tui::lab::find_bird()
-        .unwrap_or_else(|e| panic!("these tests need BIRD 2: {e}"))
+    platform_tui::lab::find_bird().unwrap_or_else(|e| panic!("these tests need BIRD 2: {e}"))
 }
 
 pub fn run(args: &[&str]) -> Output {
