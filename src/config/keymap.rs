@@ -185,7 +185,7 @@ impl Command {
             Command::ProvisionWrite => &["W"],
             Command::DeployEdit => &["d"],
             Command::DeployDrain => &["N"],
-            Command::DeployCancel => &["X"],
+            Command::DeployCancel => &["x"],
             Command::Confirm => &["y", "enter"],
             Command::Cancel => &["n", "esc", "q", "ctrl-c"],
             Command::Force => &["F"],
