@@ -7,6 +7,7 @@ pub mod app;
 pub mod bird;
 pub mod cli;
 pub mod config;
+pub mod deploy;
 pub mod domain;
 pub mod lab;
 pub mod nomad;

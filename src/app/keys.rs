@@ -3,7 +3,7 @@
 
 use crossterm::event::{KeyCode, KeyEvent};
 
-use super::{nomad, provision, Effect, Event, Level, Mode, Pending, State, View};
+use super::{deploy, nomad, provision, Effect, Event, Level, Mode, Pending, State, View};
 use crate::config::keymap::{Command, Layer};
 use crate::domain::{ActionKind, Request};
 
@@ -29,12 +29,16 @@ pub(super) fn on_key(state: &mut State, key: KeyEvent) -> Vec<Effect> {
         }
         Mode::Confirm(p) => on_confirm_key(state, p, key),
         Mode::ConfirmProvision(c) => provision::on_confirm_key(state, c, key),
+        Mode::ConfirmDeploy(c) => deploy::on_confirm_key(state, c, key),
         Mode::Normal if state.view == View::Nomad && state.nomad_view.editing => {
             on_filter_key(state, key)
         }
         Mode::Normal if state.view == View::Provision && state.provision_view.editing => {
             let before = state.provision_view.metros.value().to_string();
             provision::on_edit_key(state, key, &before)
+        }
+        Mode::Normal if state.view == View::Deploy && state.deploy_view.editing => {
+            deploy::on_edit_key(state, key)
         }
         Mode::Normal => match state.keymap.command_for(&key) {
             Some(action) if state.view == View::Nomad => match on_nomad_action(state, action) {
@@ -47,6 +51,10 @@ pub(super) fn on_key(state: &mut State, key: KeyEvent) -> Vec<Effect> {
                     None => on_action(state, action),
                 }
             }
+            Some(action) if state.view == View::Deploy => match deploy::on_action(state, action) {
+                Some(effects) => effects,
+                None => on_action(state, action),
+            },
             Some(action) => on_action(state, action),
             None => Vec::new(),
         },
@@ -139,6 +147,17 @@ pub(super) fn on_action(state: &mut State, action: Command) -> Vec<Effect> {
         Command::Quit if state.provision_view.running() && !state.quitting => {
             provision::quit_while_running(state)
         }
+        Command::Quit if state.deploy_view.running() && !state.quitting => {
+            deploy::quit_while_running(state)
+        }
+        Command::Quit if state.deploy_view.running() => {
+            state.deploy_view.cancels = state.deploy_view.cancels.saturating_add(1);
+            state.event(
+                Level::Warn,
+                "interrupting the deployment's step in progress, then quitting",
+            );
+            vec![Effect::DeployCancel]
+        }
         Command::Quit => match state.busy.clone() {
             None if state.provision_view.running() => {
                 state.event(Level::Warn, "cancelling terraform, then quitting");
@@ -169,6 +188,7 @@ pub(super) fn on_action(state: &mut State, action: Command) -> Vec<Effect> {
         Command::ViewLatency => set_view(state, View::Latency),
         Command::ViewNomad => set_view(state, View::Nomad),
         Command::ViewProvision => set_view(state, View::Provision),
+        Command::ViewDeploy => set_view(state, View::Deploy),
         Command::NextView => set_view(state, state.view.next()),
         Command::Freeze => {
             state.chart.frozen_at = match state.chart.frozen_at {
@@ -202,6 +222,18 @@ pub(super) fn ask(state: &mut State, kind: ActionKind) -> Vec<Effect> {
             Level::Warn,
             format!("read-only mode: {} of {metro} refused", kind.verb()),
         );
+        return Vec::new();
+    }
+    if state.deploy_view.running() {
+        let text = format!(
+            "a deployment is running (it holds the lock): {} of {metro} not started",
+            kind.verb()
+        );
+        state.flash = Some(Event {
+            at: state.now,
+            level: Level::Warn,
+            text,
+        });
         return Vec::new();
     }
     if let Some(busy) = &state.busy {
@@ -408,10 +440,10 @@ pub(super) fn set_view(state: &mut State, view: View) -> Vec<Effect> {
     if view == View::Nomad {
         nomad::refresh_rows(state);
     }
-    if view == View::Provision {
+    match view {
         // The installer's outputs and the history, as they are now.
-        vec![Effect::ProvisionRead]
-    } else {
-        Vec::new()
+        View::Provision => vec![Effect::ProvisionRead],
+        View::Deploy => vec![Effect::DeployRead],
+        _ => Vec::new(),
     }
 }

@@ -13,6 +13,7 @@ use crate::config::Config;
 use crate::domain::{BestPath, Desired, Event, Level, Outcome, Request, Snapshot};
 pub use crate::world::{MetroState, World};
 
+pub mod deploy;
 mod keys;
 pub mod latency;
 pub mod nomad;
@@ -44,6 +45,7 @@ pub enum View {
     Latency,
     Nomad,
     Provision,
+    Deploy,
 }
 
 impl View {
@@ -55,6 +57,7 @@ impl View {
             View::Latency => Command::ViewLatency,
             View::Nomad => Command::ViewNomad,
             View::Provision => Command::ViewProvision,
+            View::Deploy => Command::ViewDeploy,
         }
     }
 
@@ -64,6 +67,7 @@ impl View {
             View::Latency => "latency",
             View::Nomad => "nomad",
             View::Provision => "provision",
+            View::Deploy => "deploy",
         }
     }
 
@@ -117,6 +121,8 @@ pub enum Msg {
     ConfigInvalid(String),
     /// From the provisioning executor.
     Provision(provision::ProvisionMsg),
+    /// From the deployment executor.
+    Deploy(deploy::DeployMsg),
     /// A worker panicked or ended while it should run on.
     WorkerStopped {
         worker: Worker,
@@ -139,6 +145,8 @@ pub enum Worker {
     Action,
     /// Runs terraform for the provisioning pane.
     Provision,
+    /// Runs a deployment for the deployment pane.
+    Deploy,
     /// Follows the config file.
     Config,
 }
@@ -164,6 +172,15 @@ pub enum Effect {
     ProvisionWrite(crate::provision::MetroDiff),
     /// Read the installer's outputs and the history again.
     ProvisionRead,
+    /// Roll `reference` out to the metros (confirmed).
+    Deploy {
+        reference: String,
+        no_drain: bool,
+    },
+    /// One more cancel for the running deployment.
+    DeployCancel,
+    /// Read the deployment history again.
+    DeployRead,
     /// Run with this config from now on: pollers, probes and watchers follow it.
     Reconfigure(std::sync::Arc<Config>),
     Quit,
@@ -187,6 +204,8 @@ pub enum Mode {
     Confirm(Pending),
     /// Applying a held provisioning plan, asked.
     ConfirmProvision(provision::ProvisionConfirm),
+    /// A deployment, asked.
+    ConfirmDeploy(deploy::DeployConfirm),
 }
 
 /// A destructive action waiting for the operator's yes.
@@ -236,6 +255,7 @@ pub struct State {
     pub markers: Vec<Marker>,
     pub nomad_view: nomad::NomadView,
     pub provision_view: provision::ProvisionView,
+    pub deploy_view: deploy::DeployView,
 }
 
 impl std::ops::Deref for State {
@@ -279,6 +299,7 @@ impl State {
             markers: Vec::new(),
             nomad_view: nomad::NomadView::default(),
             provision_view: provision::ProvisionView::new(cfg),
+            deploy_view: deploy::DeployView::new(cfg),
         }
     }
 
@@ -408,6 +429,7 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
         Msg::Resize => Vec::new(),
         Msg::ConfigChanged(cfg) => on_config(state, cfg),
         Msg::Provision(m) => provision::on_msg(state, m),
+        Msg::Deploy(m) => deploy::on_msg(state, m),
         Msg::ConfigInvalid(why) => {
             // Said once per distinct problem: the runtime re-reads the file on change.
             state.event(
@@ -432,6 +454,8 @@ fn on_config(state: &mut State, cfg: std::sync::Arc<Config>) -> Vec<Effect> {
     state.keymap = cfg.console.keymap.clone();
     state.theme = cfg.console.theme.clone();
     state.provision_view.installer = provision::ProvisionView::new(&cfg).installer;
+    state.deploy_view.job = cfg.deploy.job.clone();
+    state.deploy_view.order = cfg.deploy.order.clone();
     state.read_only = cfg.console.read_only;
     if let Some(m) = &state.nomad_view.metro {
         if !state.metros.iter().any(|x| &x.name == m) {

@@ -51,6 +51,21 @@ pub(super) fn on_worker_stopped(state: &mut State, worker: Worker, error: String
                 return vec![Effect::Quit];
             }
         }
+        Worker::Deploy => {
+            let view = &mut state.deploy_view;
+            view.phase = super::deploy::Phase::Finished;
+            view.result = Some((
+                crate::domain::journal::Verdict::Failed,
+                format!("the deployment's runner stopped: {error}; see the audit log and `deploy history`"),
+            ));
+            state.event(
+                Level::Error,
+                format!("deployment stopped: {error}; where it stopped is in the audit log"),
+            );
+            if state.quitting {
+                return vec![Effect::Quit];
+            }
+        }
         Worker::Config => state.event(
             Level::Error,
             format!("config follower stopped: {error}; changes to the config file are not picked up until a restart"),

@@ -2,6 +2,7 @@
 //! commands. Exit codes: 0 ok, 1 operation failed, 2 bad usage or config.
 
 mod act;
+mod deploy;
 mod lab_cmd;
 mod probe;
 mod provision;
@@ -127,6 +128,31 @@ pub enum Command {
     Provision {
         #[command(subcommand)]
         command: ProvisionCommand,
+    },
+    /// Roll an app out to every metro, one at a time: drain, register the Nomad job,
+    /// watch its deployment, verify the new version, restore; or list past deployments.
+    #[command(args_conflicts_with_subcommands = true)]
+    Deploy {
+        #[command(subcommand)]
+        command: Option<DeployCommand>,
+        /// The app's OCI reference, e.g. registry.example/hello:v2 (its tag is the
+        /// version each metro must answer).
+        #[arg(value_name = "REF")]
+        reference: Option<String>,
+        /// Only these metros, comma separated (default: every metro with [metro.nomad]).
+        #[arg(long, value_name = "LIST")]
+        metros: Option<String>,
+        /// Do not withdraw metros from anycast while they change.
+        #[arg(long)]
+        no_drain: bool,
+        /// Do not ask for confirmation.
+        #[arg(long, short)]
+        yes: bool,
+        /// One JSON object per step, ending with a result object (see the README).
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        config: ConfigArg,
     },
     /// Check a config file, or print a documented template.
     Config {
@@ -279,6 +305,18 @@ pub enum ProvisionCommand {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum DeployCommand {
+    /// Past deployments from the state directory: ref, result, each metro's outcome.
+    History {
+        /// A JSON list of the deployments, oldest first (see the README).
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum ConfigCommand {
     /// Validate a config file.
     Check {
@@ -303,6 +341,11 @@ impl Command {
                 | ProvisionCommand::Destroy { config, .. }
                 | ProvisionCommand::Output { config, .. } => config.path.as_deref(),
             },
+            Command::Deploy {
+                command: Some(DeployCommand::History { config, .. }),
+                ..
+            } => config.path.as_deref(),
+            Command::Deploy { config, .. } => config.path.as_deref(),
             Command::Lab { .. } | Command::Config { .. } => None,
         }
     }
@@ -450,6 +493,33 @@ pub async fn run(mut cli: Cli) -> Result<(), Failure> {
                 },
             };
             provision::run(&need_config(&cli)?, args).await
+        }
+        Some(Command::Deploy {
+            command: Some(DeployCommand::History { json, .. }),
+            ..
+        }) => deploy::history(&need_config(&cli)?, *json),
+        Some(Command::Deploy {
+            command: None,
+            reference,
+            metros,
+            no_drain,
+            yes,
+            json,
+            ..
+        }) => {
+            let Some(reference) = reference.clone() else {
+                return Err(usage(
+                    "deploy needs an app reference (e.g. `deploy registry.example/hello:v2`), or `deploy history`",
+                ));
+            };
+            let args = deploy::Args {
+                reference,
+                metros: metros.clone(),
+                no_drain: *no_drain,
+                yes: *yes,
+                json: *json,
+            };
+            deploy::run(&need_config(&cli)?, args).await
         }
         Some(Command::Config {
             command: ConfigCommand::Template,

@@ -54,6 +54,8 @@ pub enum Command {
     ViewNomad,
     #[strum(message = "show the provisioning pane")]
     ViewProvision,
+    #[strum(message = "show the deployment pane")]
+    ViewDeploy,
     #[strum(message = "cycle views")]
     NextView,
     #[strum(message = "freeze or unfreeze the latency chart")]
@@ -96,6 +98,12 @@ pub enum Command {
     ProvisionEdit,
     #[strum(message = "provisioning: write the metros the apply made into the config")]
     ProvisionWrite,
+    #[strum(message = "deployment: type the app reference (Enter asks to deploy it)")]
+    DeployEdit,
+    #[strum(message = "deployment: drain metros first, or not (--no-drain)")]
+    DeployDrain,
+    #[strum(message = "deployment: stop before the next step (again: revert the metro now)")]
+    DeployCancel,
     #[strum(message = "in a dialog: go ahead")]
     Confirm,
     #[strum(message = "in a dialog: cancel")]
@@ -153,6 +161,7 @@ impl Command {
             Command::ViewLatency => &["2"],
             Command::ViewNomad => &["3"],
             Command::ViewProvision => &["4"],
+            Command::ViewDeploy => &["5"],
             Command::NextView => &["tab"],
             Command::Freeze => &["f"],
             Command::ZoomIn => &["+"],
@@ -174,6 +183,9 @@ impl Command {
             Command::ProvisionCancel => &["c"],
             Command::ProvisionEdit => &["e"],
             Command::ProvisionWrite => &["W"],
+            Command::DeployEdit => &["d"],
+            Command::DeployDrain => &["N"],
+            Command::DeployCancel => &["x"],
             Command::Confirm => &["y", "enter"],
             Command::Cancel => &["n", "esc", "q", "ctrl-c"],
             Command::Force => &["F"],
@@ -567,7 +579,7 @@ mod tests {
         }
         // The view keys come after the original seven, in the help overlay's order.
         assert_eq!(Command::all().nth(7), Some(Command::ViewOverview));
-        assert_eq!(Command::all().nth(22), Some(Command::Back));
+        assert_eq!(Command::all().nth(23), Some(Command::Back));
         for (action, name, want) in [
             (Command::ScrollBack, "scroll_back", &["pageup"][..]),
             (Command::ScrollForward, "scroll_forward", &["pagedown"]),

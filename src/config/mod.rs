@@ -92,6 +92,8 @@ pub struct Config {
     pub metros: Vec<Metro>,
     /// `[provision]`: the installer; `None` when the table is absent.
     pub provision: Option<Provision>,
+    /// `[deploy]`: how apps are rolled out; defaults when the table is absent.
+    pub deploy: Deploy,
     /// The file this was parsed from.
     pub source: Option<PathBuf>,
 }
@@ -302,6 +304,105 @@ pub struct Provision {
     /// `[provision.outputs] anycast`: the anycast address (default `public_ip_address`).
     pub anycast_output: String,
 }
+
+/// `[deploy]`: how an app is built, published and rolled out, metro by metro.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deploy {
+    /// The Nomad job's ID; `None`: the app's name (the ref's last path part).
+    pub job: Option<String>,
+    /// Run (`sh -c`) before anything else, e.g. `spin build`.
+    pub build: Option<String>,
+    /// Run after the build, with `{ref}` replaced by the reference, e.g.
+    /// `spin registry push {ref}`; a printed `Pushed with digest D` pins the rollout to
+    /// `ref@D`.
+    pub publish: Option<String>,
+    /// How long `build` and `publish` may each run (`command_timeout_ms`).
+    pub command_timeout: Duration,
+    /// Variables `build` and `publish` get beyond the minimal set; never a token.
+    pub pass_env: Vec<String>,
+    /// A JSON job (`{"Job": {…}}` or the bare job) used instead of the built-in one,
+    /// resolved against the config file's directory.
+    pub job_template: Option<PathBuf>,
+    /// The task driver of the built-in job (`exec`, `raw_exec`).
+    pub driver: String,
+    /// The `spin` the task runs (a name on the host's PATH or a path there).
+    pub spin: String,
+    /// Allocations per metro.
+    pub count: u32,
+    /// Metro order; `None`: the metro carrying the least anycast traffic first, the
+    /// observer's best path last.
+    pub order: Option<Vec<String>>,
+    /// After a metro is withdrawn, how long requests already in flight to it get.
+    pub drain: Duration,
+    /// Response header that names the running version; `None`: the `version` of
+    /// `/.well-known/spin/info`.
+    pub verify_header: Option<String>,
+    /// How long the metro's own address may take to answer the new version.
+    pub verify_deadline: Duration,
+    pub update: UpdateBlock,
+}
+
+/// `[deploy.update]`: the job's `update` block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UpdateBlock {
+    pub max_parallel: u32,
+    pub min_healthy_time: Duration,
+    pub healthy_deadline: Duration,
+    pub progress_deadline: Duration,
+    pub auto_revert: bool,
+}
+
+impl Default for UpdateBlock {
+    fn default() -> Self {
+        UpdateBlock {
+            max_parallel: 1,
+            min_healthy_time: Duration::from_secs(10),
+            healthy_deadline: Duration::from_secs(300),
+            progress_deadline: Duration::from_secs(600),
+            auto_revert: true,
+        }
+    }
+}
+
+impl Default for Deploy {
+    fn default() -> Self {
+        Deploy {
+            job: None,
+            build: None,
+            publish: None,
+            command_timeout: DEFAULT_DEPLOY_COMMAND_TIMEOUT,
+            pass_env: Vec::new(),
+            job_template: None,
+            driver: DEFAULT_DEPLOY_DRIVER.to_string(),
+            spin: "spin".to_string(),
+            count: 1,
+            order: None,
+            drain: DEFAULT_DRAIN,
+            verify_header: None,
+            verify_deadline: DEFAULT_VERIFY_DEADLINE,
+            update: UpdateBlock::default(),
+        }
+    }
+}
+
+/// Default `[deploy] driver`: what the platform's own jobs use.
+pub const DEFAULT_DEPLOY_DRIVER: &str = "exec";
+/// Default `[deploy] drain_ms`.
+pub const DEFAULT_DRAIN: Duration = Duration::from_secs(2);
+/// Allowed `deploy.drain_ms`.
+pub const DRAIN_MS_RANGE: std::ops::RangeInclusive<i64> = 0..=600_000;
+/// Default `[deploy] verify_deadline_ms`.
+pub const DEFAULT_VERIFY_DEADLINE: Duration = Duration::from_secs(60);
+/// Allowed `deploy.verify_deadline_ms`.
+pub const VERIFY_DEADLINE_MS_RANGE: std::ops::RangeInclusive<i64> = 100..=3_600_000;
+/// Default `[deploy] command_timeout_ms`.
+pub const DEFAULT_DEPLOY_COMMAND_TIMEOUT: Duration = Duration::from_secs(600);
+/// Allowed `deploy.count`.
+pub const DEPLOY_COUNT_RANGE: std::ops::RangeInclusive<i64> = 1..=1000;
+/// Allowed `deploy.update.*_ms`.
+pub const UPDATE_MS_RANGE: std::ops::RangeInclusive<i64> = 0..=86_400_000;
+/// Allowed `deploy.update.max_parallel`.
+pub const MAX_PARALLEL_RANGE: std::ops::RangeInclusive<i64> = 1..=1000;
 
 /// Default `[provision.outputs] regional`: the platform installer's output name.
 pub const DEFAULT_REGIONAL_OUTPUT: &str = "regional_ip_addresses";

@@ -20,6 +20,7 @@ pub(super) struct RawFile {
     pub(super) probe: Option<RawProbe>,
     pub(super) metro: Option<Vec<RawMetro>>,
     pub(super) provision: Option<RawProvision>,
+    pub(super) deploy: Option<RawDeploy>,
 }
 
 #[derive(Deserialize)]
@@ -136,4 +137,37 @@ pub(super) type RawVars = BTreeMap<Spanned<String>, Spanned<toml::Value>>;
 pub(super) struct RawOutputs {
     pub(super) regional: Option<Spanned<String>>,
     pub(super) anycast: Option<Spanned<String>>,
+}
+
+/// `[deploy]`: how an app is built, published and rolled out to every metro.
+#[derive(Deserialize)]
+#[cfg_attr(test, derive(serde::Serialize))]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawDeploy {
+    pub(super) job: Option<Spanned<String>>,
+    pub(super) build: Option<Spanned<String>>,
+    pub(super) publish: Option<Spanned<String>>,
+    pub(super) command_timeout_ms: Option<Spanned<i64>>,
+    pub(super) pass_env: Option<Spanned<Vec<Spanned<String>>>>,
+    pub(super) job_template: Option<Spanned<String>>,
+    pub(super) driver: Option<Spanned<String>>,
+    pub(super) spin: Option<Spanned<String>>,
+    pub(super) count: Option<Spanned<i64>>,
+    pub(super) order: Option<Spanned<Vec<Spanned<String>>>>,
+    pub(super) drain_ms: Option<Spanned<i64>>,
+    pub(super) verify_header: Option<Spanned<String>>,
+    pub(super) verify_deadline_ms: Option<Spanned<i64>>,
+    pub(super) update: Option<RawUpdate>,
+}
+
+/// `[deploy.update]`: the job's `update` block.
+#[derive(Deserialize)]
+#[cfg_attr(test, derive(serde::Serialize))]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawUpdate {
+    pub(super) max_parallel: Option<Spanned<i64>>,
+    pub(super) min_healthy_time_ms: Option<Spanned<i64>>,
+    pub(super) healthy_deadline_ms: Option<Spanned<i64>>,
+    pub(super) progress_deadline_ms: Option<Spanned<i64>>,
+    pub(super) auto_revert: Option<Spanned<bool>>,
 }

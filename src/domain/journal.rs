@@ -83,6 +83,10 @@ pub enum AuditAction {
     Apply,
     /// `provision destroy`.
     Destroy,
+    /// A deployment: the whole (its `metro` lists the metros) and each metro's part.
+    Deploy,
+    /// A metro's app put back on its previous job version after a failed deployment.
+    Revert,
 }
 
 impl AuditAction {
@@ -92,6 +96,21 @@ impl AuditAction {
             AuditAction::Restore => "restore",
             AuditAction::Apply => "apply",
             AuditAction::Destroy => "destroy",
+            AuditAction::Deploy => "deploy",
+            AuditAction::Revert => "revert",
+        }
+    }
+
+    /// What to look at when an action of this kind has no recorded outcome.
+    pub fn left_for(self) -> &'static str {
+        match self {
+            AuditAction::Withdraw | AuditAction::Restore => "the metro's advertisement",
+            AuditAction::Apply | AuditAction::Destroy => {
+                "the installer may be part-way; `provision plan` shows what is left"
+            }
+            AuditAction::Deploy | AuditAction::Revert => {
+                "the deployment may be part-way; `deploy history` and the Nomad pane show where it stopped"
+            }
         }
     }
 
@@ -100,7 +119,10 @@ impl AuditAction {
         match self {
             AuditAction::Withdraw => Some(ActionKind::Withdraw),
             AuditAction::Restore => Some(ActionKind::Restore),
-            AuditAction::Apply | AuditAction::Destroy => None,
+            AuditAction::Apply
+            | AuditAction::Destroy
+            | AuditAction::Deploy
+            | AuditAction::Revert => None,
         }
     }
 }
@@ -199,18 +221,21 @@ pub fn latest_desired(records: &[AuditRecord]) -> Option<&BTreeMap<String, Desir
 }
 
 /// The latest intent in `records` that no later outcome answers, if any. Every action
-/// takes the lock before its intent and the next one closes a dangling intent first, so
-/// only the latest intent can be unanswered.
+/// takes the lock before its intent and the next one closes dangling intents first, so
+/// only the intents of the action in flight can be unanswered: one, or a deployment's
+/// and the withdraw it runs inside it (nested, the inner one is latest).
 pub fn unanswered(records: &[AuditRecord]) -> Option<&AuditRecord> {
-    let (pos, intent) = records
+    records
         .iter()
         .enumerate()
         .rev()
-        .find(|(_, r)| r.phase == Phase::Intent)?;
-    let answered = records[pos + 1..]
-        .iter()
-        .any(|r| r.phase == Phase::Outcome && r.id == intent.id);
-    (!answered).then_some(intent)
+        .filter(|(_, r)| r.phase == Phase::Intent)
+        .find(|(pos, intent)| {
+            !records[pos + 1..]
+                .iter()
+                .any(|r| r.phase == Phase::Outcome && r.id == intent.id)
+        })
+        .map(|(_, r)| r)
 }
 
 /// An action whose intent has no outcome: still running (its process holds the lock),
@@ -230,8 +255,9 @@ impl Unfinished {
         }
         if self.intent.action.routing().is_none() {
             return format!(
-                "{} has no recorded outcome; `provision plan` shows what is left",
-                self.intent.describe()
+                "{} has no recorded outcome; {}",
+                self.intent.describe(),
+                self.intent.action.left_for()
             );
         }
         let now = match advertised {
@@ -321,6 +347,14 @@ mod tests {
         assert_eq!(unanswered(&dangling).map(|r| r.id.as_str()), Some("2"));
         dangling.push(rec("2", Phase::Outcome, "da"));
         assert_eq!(unanswered(&dangling), None);
+        // A deployment's intent stays unanswered around the withdraw inside it.
+        let mut nested = vec![rec("d", Phase::Intent, "am,da")];
+        nested.push(rec("w", Phase::Intent, "am"));
+        assert_eq!(unanswered(&nested).map(|r| r.id.as_str()), Some("w"));
+        nested.push(rec("w", Phase::Outcome, "am"));
+        assert_eq!(unanswered(&nested).map(|r| r.id.as_str()), Some("d"));
+        nested.push(rec("d", Phase::Outcome, "am,da"));
+        assert_eq!(unanswered(&nested), None);
     }
 
     #[test]

@@ -6,6 +6,7 @@ use std::time::SystemTime;
 
 use serde::Serialize;
 
+pub mod deploy;
 pub mod journal;
 pub mod nomad;
 pub mod provision;

@@ -137,7 +137,46 @@ struct LabConfig {
     console: LabConsole,
     anycast: LabAnycast,
     provision: LabProvision,
+    deploy: LabDeploy,
     metro: Vec<LabMetroConfig>,
+}
+
+/// `[deploy]` for the lab's Nomad endpoints: the app job they run, raw_exec, a short
+/// drain and short health times (`nomad_jobs::lab_deploy`).
+#[derive(Serialize)]
+struct LabDeploy {
+    job: String,
+    driver: String,
+    drain_ms: u64,
+    verify_deadline_ms: u64,
+    update: LabUpdate,
+}
+
+#[derive(Serialize)]
+struct LabUpdate {
+    max_parallel: u32,
+    min_healthy_time_ms: u64,
+    healthy_deadline_ms: u64,
+    progress_deadline_ms: u64,
+    auto_revert: bool,
+}
+
+fn lab_deploy() -> LabDeploy {
+    let d = super::nomad_jobs::lab_deploy();
+    let ms = |d: std::time::Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+    LabDeploy {
+        job: d.job.unwrap_or_default(),
+        driver: d.driver,
+        drain_ms: ms(d.drain),
+        verify_deadline_ms: ms(d.verify_deadline),
+        update: LabUpdate {
+            max_parallel: d.update.max_parallel,
+            min_healthy_time_ms: ms(d.update.min_healthy_time),
+            healthy_deadline_ms: ms(d.update.healthy_deadline),
+            progress_deadline_ms: ms(d.update.progress_deadline),
+            auto_revert: d.update.auto_revert,
+        },
+    }
 }
 
 /// The lab's installer (`installer/`): a real terraform module that adds and removes the
@@ -210,6 +249,7 @@ pub fn console_toml(state: &LabState, bird_bin: &Path) -> String {
         provision: LabProvision {
             dir: super::installer::DIR.into(),
         },
+        deploy: lab_deploy(),
         metro: state
             .metros
             .iter()
@@ -248,6 +288,8 @@ pub fn console_toml(state: &LabState, bird_bin: &Path) -> String {
         "# Written by `platform-tui lab up`: an ordinary platform-tui config for this lab.\n\
          # Paths are relative to this file.\n\
          # [provision] is the lab's installer: a terraform module whose `metros` variable\n\
-         # adds and removes the lab's metros (`platform-tui provision apply --var ...`).\n\n{body}"
+         # adds and removes the lab's metros (`platform-tui provision apply --var ...`).\n\
+         # [deploy] rolls an app out to the lab's Nomad endpoints (`platform-tui deploy\n\
+         # registry.example/hello:v2`); a ref tagged `broken` fails its health check.\n\n{body}"
     )
 }

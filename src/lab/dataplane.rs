@@ -36,10 +36,71 @@ pub struct AppMetro {
     pub state: Mutex<AppState>,
 }
 
+/// The app a metro's server runs: what `spin up --from REF` would, as far as the lab
+/// plays it (its name and version from the ref; a `broken` tag fails its health check).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppVersion {
+    pub reference: String,
+    pub name: String,
+    pub version: String,
+    /// `/.well-known/spin/health` answers OK.
+    pub healthy: bool,
+}
+
+/// The app every lab metro starts with.
+pub const INITIAL_REF: &str = "registry.example/hello:v1";
+
+impl AppVersion {
+    /// The app of `reference`: `registry.example/hello:v2` serves `hello` version `v2`;
+    /// the tag `broken` serves one that fails its health check.
+    pub fn of(reference: &str) -> AppVersion {
+        match crate::domain::deploy::AppRef::parse(reference) {
+            Ok(r) => AppVersion {
+                reference: r.full.clone(),
+                name: r.name().to_string(),
+                version: r.version().to_string(),
+                healthy: r.tag.as_deref() != Some("broken"),
+            },
+            Err(_) => AppVersion {
+                reference: reference.to_string(),
+                name: "app".into(),
+                version: "unknown".into(),
+                healthy: false,
+            },
+        }
+    }
+}
+
+impl Default for AppVersion {
+    fn default() -> Self {
+        AppVersion::of(INITIAL_REF)
+    }
+}
+
+/// An allocation the app server ran before it was replaced: shown as complete.
+#[derive(Debug, Clone)]
+pub struct PastAlloc {
+    pub seq: u32,
+    pub job_version: u64,
+    pub started_at: Option<SystemTime>,
+    pub stopped_at: SystemTime,
+}
+
+/// Allocations of earlier versions kept per metro, as Nomad keeps them for a while.
+const PAST_ALLOCS: usize = 3;
+
 #[derive(Default)]
 pub struct AppState {
     pub running: bool,
     task: Option<JoinHandle<()>>,
+    /// What it serves.
+    pub app: AppVersion,
+    /// The job version its allocation belongs to.
+    pub job_version: u64,
+    /// Which allocation of the metro runs it (0: the first).
+    pub alloc: u32,
+    /// Allocations replaced by later versions, oldest first.
+    pub past: Vec<PastAlloc>,
     pub started_at: Option<SystemTime>,
     pub stopped_at: Option<SystemTime>,
     pub restarts: u32,
@@ -99,6 +160,75 @@ impl Shared {
         }
         self.bump();
         Ok(format!("{code}: app started on {}", m.addr))
+    }
+
+    /// Replaces a metro's app with `app` (job version `job_version`), as a new
+    /// allocation: the old server stops (its connections are cut, as a killed process's
+    /// are), the new one listens on the same address.
+    pub async fn replace_app(
+        self: &Arc<Self>,
+        code: &str,
+        app: AppVersion,
+        job_version: u64,
+    ) -> Result<(), String> {
+        let m = self
+            .metro(code)
+            .ok_or_else(|| format!("no metro `{code}` in this lab"))?;
+        let old = lock(&m.state).task.take();
+        if let Some(t) = old {
+            t.abort();
+            // Its listener is closed once the task is gone.
+            let _ = t.await;
+        }
+        {
+            let mut st = lock(&m.state);
+            let now = SystemTime::now();
+            let past = PastAlloc {
+                seq: st.alloc,
+                job_version: st.job_version,
+                started_at: st.started_at,
+                stopped_at: now,
+            };
+            st.past.push(past);
+            let drop = st.past.len().saturating_sub(PAST_ALLOCS);
+            st.past.drain(..drop);
+            st.running = false;
+            st.alloc += 1;
+            st.app = app;
+            st.job_version = job_version;
+            st.restarts = 0;
+            st.events.clear();
+            st.started_at = None;
+            st.stopped_at = None;
+        }
+        self.bump();
+        let mut last = String::new();
+        for _ in 0..50 {
+            match TcpListener::bind(m.addr).await {
+                Ok(listener) => {
+                    let task = tokio::spawn(serve_app(listener, m.clone()));
+                    {
+                        let mut st = lock(&m.state);
+                        let now = SystemTime::now();
+                        st.events
+                            .push((now, "Started".into(), "Task started by client".into()));
+                        st.running = true;
+                        st.task = Some(task);
+                        st.started_at = Some(now);
+                    }
+                    self.bump();
+                    return Ok(());
+                }
+                Err(e) => last = e.to_string(),
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        Err(format!("{code}: cannot listen on {}: {last}", m.addr))
+    }
+
+    /// What a metro's app server runs now.
+    pub fn app_of(&self, code: &str) -> Option<AppVersion> {
+        self.metro(code).map(|m| lock(&m.state).app.clone())
     }
 
     /// Stops a metro's app server: its port refuses connections from now on.
@@ -299,14 +429,18 @@ fn app_metro(state: &LabState, m: &LabMetro) -> Arc<AppMetro> {
 }
 
 async fn serve_app(listener: TcpListener, m: Arc<AppMetro>) {
+    // Its connections end with it: a stopped or replaced app cuts them, as a killed
+    // process would.
+    let mut connections = tokio::task::JoinSet::new();
     loop {
+        while connections.try_join_next().is_some() {}
         let Ok((stream, peer)) = listener.accept().await else {
             tokio::time::sleep(Duration::from_millis(10)).await;
             continue;
         };
         let _ = stream.set_nodelay(true);
         let m = m.clone();
-        tokio::spawn(async move {
+        connections.spawn(async move {
             let svc = hyper::service::service_fn(move |req| respond(req, peer, m.clone()));
             let _ = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), svc)
@@ -322,14 +456,38 @@ async fn respond(
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let start = Instant::now();
     tokio::time::sleep(m.delay + jitter()).await;
+    let app = lock(&m.state).app.clone();
+    // Spin answers its well-known paths before any route.
+    let (status, text, json) = match req.uri().path() {
+        "/.well-known/spin/health" if app.healthy => (200, "OK".to_string(), false),
+        "/.well-known/spin/health" => (500, "unhealthy".to_string(), false),
+        "/.well-known/spin/info" => (
+            200,
+            serde_json::json!({"name": app.name, "version": app.version}).to_string(),
+            true,
+        ),
+        _ if !app.healthy => (
+            500,
+            format!("{} {} is broken\n", app.name, app.version),
+            false,
+        ),
+        _ => (
+            200,
+            format!(
+                "hello from {} ({}), {} {}\n",
+                m.code, m.display_name, app.name, app.version
+            ),
+            false,
+        ),
+    };
     let body = if req.method() == Method::HEAD {
         Bytes::new()
     } else {
-        Bytes::from(format!("hello from {} ({})\n", m.code, m.display_name))
+        Bytes::from(text)
     };
     let took = start.elapsed().as_secs_f64() * 1000.0;
     let line = format!(
-        "{} {peer} {} {} 200 {took:.1}ms",
+        "{} {peer} {} {} {status} {took:.1}ms",
         humantime::format_rfc3339_millis(SystemTime::now()),
         req.method(),
         req.uri().path()
@@ -343,9 +501,19 @@ async fn respond(
         }
     }
     let mut resp = Response::new(Full::new(body));
+    *resp.status_mut() = hyper::StatusCode::from_u16(status).unwrap_or_default();
     let h = resp.headers_mut();
     if let Ok(v) = m.code.parse() {
         h.insert("x-served-by", v);
+    }
+    if let Ok(v) = app.version.parse() {
+        h.insert("x-app-version", v);
+    }
+    if json {
+        h.insert(
+            "content-type",
+            hyper::header::HeaderValue::from_static("application/json"),
+        );
     }
     if let Ok(v) = format!("app;dur={took:.1}").parse() {
         h.insert("server-timing", v);

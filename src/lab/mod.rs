@@ -8,6 +8,7 @@ pub mod dataplane;
 pub mod installer;
 pub mod metros;
 pub mod nomad_api;
+pub mod nomad_jobs;
 pub mod supervise;
 
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpListener};

@@ -29,11 +29,13 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
-use super::dataplane::{lock, AppMetro, Shared};
+use super::dataplane::{lock, AppMetro, PastAlloc, Shared};
+use super::nomad_jobs::{self, JobStore};
 
-pub const JOB: &str = "spin-app";
-pub const GROUP: &str = "web";
-pub const TASK: &str = "app";
+pub use super::nomad_jobs::JOB;
+/// The task group and task of the lab's first job (the console's built-in job's).
+pub const GROUP: &str = crate::deploy::job::GROUP;
+pub const TASK: &str = crate::deploy::job::TASK;
 const VERSION: &str = "1.4.1";
 /// Nomad sends a heartbeat frame on an idle event stream every 30 s.
 const HEARTBEAT: Duration = Duration::from_secs(30);
@@ -100,6 +102,7 @@ pub async fn start(
             }),
             cluster: cluster.clone(),
             addr: *addr,
+            jobs: Mutex::new(JobStore::new(code)),
         });
         if let Some(load) = load {
             tasks.push((code.clone(), tokio::spawn(churn(cluster, load))));
@@ -123,6 +126,7 @@ pub async fn serve_synthetic(listener: TcpListener, code: &str, load: Load) {
         lab: None,
         cluster: cluster.clone(),
         addr,
+        jobs: Mutex::new(JobStore::new(code)),
     });
     let churn = tokio::spawn(churn(cluster, load));
     serve(listener, ctx).await;
@@ -130,17 +134,20 @@ pub async fn serve_synthetic(listener: TcpListener, code: &str, load: Load) {
 }
 
 /// The lab's own app metro behind an endpoint.
-struct LabApp {
-    shared: Arc<Shared>,
+pub(super) struct LabApp {
+    pub(super) shared: Arc<Shared>,
     metro: Arc<AppMetro>,
 }
 
-struct Ctx {
-    code: String,
+pub(super) struct Ctx {
+    pub(super) code: String,
     /// `None`: a synthetic cluster alone.
-    lab: Option<LabApp>,
-    cluster: Arc<Cluster>,
+    pub(super) lab: Option<LabApp>,
+    pub(super) cluster: Arc<Cluster>,
     addr: SocketAddr,
+    /// The app job: versions and deployments. Locked before the cluster's state, never
+    /// while holding it.
+    pub(super) jobs: Mutex<JobStore>,
 }
 
 // ---------------------------------------------------------------------------------------
@@ -148,14 +155,14 @@ struct Ctx {
 // ---------------------------------------------------------------------------------------
 
 /// One event: its topic and its whole JSON text.
-type EventText = (&'static str, String);
+pub(super) type EventText = (&'static str, String);
 
 struct EventFrameRec {
     index: u64,
     events: Vec<EventText>,
 }
 
-struct ClusterState {
+pub(super) struct ClusterState {
     index: u64,
     frames: VecDeque<EventFrameRec>,
     /// The index of the newest frame dropped from the buffer.
@@ -163,7 +170,7 @@ struct ClusterState {
     synth: Option<Synth>,
 }
 
-struct Cluster {
+pub(super) struct Cluster {
     state: Mutex<ClusterState>,
     index: watch::Sender<u64>,
     /// Blocking queries being held now (`stats.lab.blocking_queries` of the agent, so
@@ -185,7 +192,7 @@ impl Cluster {
         }
     }
 
-    fn index(&self) -> u64 {
+    pub(super) fn index(&self) -> u64 {
         lock(&self.state).index
     }
 
@@ -206,7 +213,10 @@ impl Cluster {
 
     /// One write: the index moves on, and its events (made from the new index) are
     /// buffered for subscribers.
-    fn commit(&self, change: impl FnOnce(&mut ClusterState, u64) -> Vec<EventText>) -> u64 {
+    pub(super) fn commit(
+        &self,
+        change: impl FnOnce(&mut ClusterState, u64) -> Vec<EventText>,
+    ) -> u64 {
         let index = {
             let mut st = lock(&self.state);
             st.index += 1;
@@ -225,7 +235,13 @@ impl Cluster {
     }
 }
 
-fn event(topic: &'static str, kind: &str, key: &str, index: u64, object: &str) -> EventText {
+pub(super) fn event(
+    topic: &'static str,
+    kind: &str,
+    key: &str,
+    index: u64,
+    object: &str,
+) -> EventText {
     let key = Value::from(key);
     (
         topic,
@@ -403,33 +419,56 @@ async fn churn(cluster: Arc<Cluster>, load: Load) {
     }
 }
 
-/// The lab app's allocation and job change with its app server: one frame per change.
+/// The lab app's allocations and job change with its app server: one frame per change,
+/// with an event for each allocation that changed (a replaced one turns complete).
 async fn follow_app(ctx: Arc<Ctx>) {
     let Some(lab) = &ctx.lab else { return };
     let mut rx = lab.shared.index.subscribe();
-    let mut last = String::new();
+    let mut last: std::collections::BTreeMap<String, String> = Default::default();
     loop {
-        let now = alloc(&ctx, true).to_string();
-        if now != last {
-            ctx.cluster.commit(|_, index| {
-                vec![
-                    event(
-                        "Allocation",
-                        "AllocationUpdated",
-                        &alloc_id(&ctx.code),
-                        index,
-                        &alloc_at(&ctx, true, index).to_string(),
-                    ),
-                    event(
+        {
+            let st = lock(&ctx.jobs);
+            let now: Vec<(String, String)> = allocs(&ctx, &st, true, 0)
+                .into_iter()
+                .map(|a| {
+                    (
+                        a["ID"].as_str().unwrap_or_default().to_string(),
+                        a.to_string(),
+                    )
+                })
+                .collect();
+            let changed: Vec<String> = now
+                .iter()
+                .filter(|(id, text)| last.get(id) != Some(text))
+                .map(|(id, _)| id.clone())
+                .collect();
+            if !changed.is_empty() {
+                ctx.cluster.commit(|_, index| {
+                    let mut evs: Vec<EventText> = allocs(&ctx, &st, true, index)
+                        .into_iter()
+                        .filter(|a| changed.iter().any(|c| a["ID"] == c.as_str()))
+                        .map(|a| {
+                            let id = a["ID"].as_str().unwrap_or_default().to_string();
+                            event(
+                                "Allocation",
+                                "AllocationUpdated",
+                                &id,
+                                index,
+                                &a.to_string(),
+                            )
+                        })
+                        .collect();
+                    evs.push(event(
                         "Job",
                         "JobRegistered",
                         JOB,
                         index,
-                        &job_at(&ctx, index).to_string(),
-                    ),
-                ]
-            });
-            last = now;
+                        &job_at(&ctx, &st, index).to_string(),
+                    ));
+                    evs
+                });
+                last = now.into_iter().collect();
+            }
         }
         if rx.changed().await.is_err() {
             return;
@@ -497,8 +536,20 @@ async fn handle(
     let q = Query::of(&req);
     let path = req.uri().path().to_string();
     let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-    let alloc_path = alloc_id(&ctx.code);
     let with_lab = ctx.lab.is_some();
+    let own_alloc = |id: &str| with_lab && alloc_ids(&ctx).iter().any(|a| a == id);
+    let method = req.method().clone();
+    let write = method == Method::POST || method == Method::PUT;
+    let read_only = req
+        .headers()
+        .get("x-nomad-token")
+        .is_some_and(|t| t.as_bytes() == nomad_jobs::READ_ONLY_TOKEN.as_bytes());
+    if write && read_only && parts.first() == Some(&"v1") && parts.get(1) != Some(&"lab") {
+        return Ok(text_response(
+            StatusCode::FORBIDDEN,
+            "Permission denied".into(),
+        ));
+    }
     let resp = match parts.as_slice() {
         ["v1", "status", "leader"] => json_response(json!(format!("{}:4647", ctx.addr.ip())), None),
         ["v1", "status", "peers"] => {
@@ -522,7 +573,7 @@ async fn handle(
             })
             .await
         }
-        ["v1", "jobs"] => {
+        ["v1", "jobs"] if !write => {
             blocking(&ctx, &q, |c| {
                 list(
                     c.lab.as_ref().map(|_| job(c)),
@@ -537,17 +588,36 @@ async fn handle(
         ["v1", "allocations"] => {
             let task_states = q.get("task_states") != Some("false");
             blocking(&ctx, &q, |c| {
-                let synth: Vec<Bytes> = lock(&c.cluster.state)
-                    .synth
-                    .iter()
-                    .flat_map(|s| s.allocs.iter().map(|a| a.json.clone()))
-                    .collect();
-                list(c.lab.as_ref().map(|_| alloc(c, task_states)), synth)
+                let mut entries: Vec<Bytes> = match &c.lab {
+                    Some(_) => {
+                        let st = lock(&c.jobs);
+                        allocs(c, &st, task_states, c.cluster.index())
+                            .into_iter()
+                            .map(|a| Bytes::from(a.to_string()))
+                            .collect()
+                    }
+                    None => Vec::new(),
+                };
+                entries.extend(
+                    lock(&c.cluster.state)
+                        .synth
+                        .iter()
+                        .flat_map(|s| s.allocs.iter().map(|a| a.json.clone())),
+                );
+                list(None, entries)
             })
             .await
         }
         ["v1", "job", id, "allocations"] if *id == JOB && with_lab => {
-            blocking(&ctx, &q, |c| list(Some(alloc(c, false)), Vec::new())).await
+            blocking(&ctx, &q, |c| {
+                let st = lock(&c.jobs);
+                let own: Vec<Bytes> = allocs(c, &st, false, c.cluster.index())
+                    .into_iter()
+                    .map(|a| Bytes::from(a.to_string()))
+                    .collect();
+                list(None, own)
+            })
+            .await
         }
         ["v1", "job", id, "summary"] if *id == JOB && with_lab => {
             blocking(&ctx, &q, |c| {
@@ -555,18 +625,68 @@ async fn handle(
             })
             .await
         }
-        ["v1", "allocation", id] if *id == alloc_path && with_lab => {
-            blocking(&ctx, &q, |c| {
-                Full::new(Bytes::from(alloc(c, true).to_string())).boxed()
+        ["v1", "allocation", id] if own_alloc(id) => {
+            let id = id.to_string();
+            blocking(&ctx, &q, move |c| {
+                let st = lock(&c.jobs);
+                let a = allocs(c, &st, true, c.cluster.index())
+                    .into_iter()
+                    .find(|a| a["ID"] == id.as_str())
+                    .unwrap_or(Value::Null);
+                Full::new(Bytes::from(a.to_string())).boxed()
             })
             .await
         }
-        ["v1", "event", "stream"] => event_stream(ctx.clone(), &q),
-        ["v1", "client", "fs", "logs", id] if *id == alloc_path && with_lab => {
-            logs(ctx.clone(), &q)
+        ["v1", "jobs"] if write && with_lab => {
+            let body = read_body(req).await;
+            write_answer(body.and_then(|b| nomad_jobs::register(&ctx, &b)))
         }
+        ["v1", "job", id, "revert"] if write && *id == JOB && with_lab => {
+            let body = read_body(req).await;
+            write_answer(body.and_then(|b| nomad_jobs::revert(&ctx, &b)))
+        }
+        ["v1", "job", id] if *id == JOB && with_lab => {
+            blocking(&ctx, &q, |c| full(lock(&c.jobs).job_json().to_string())).await
+        }
+        ["v1", "job", id, "versions"] if *id == JOB && with_lab => {
+            blocking(&ctx, &q, |c| {
+                full(lock(&c.jobs).versions_json().to_string())
+            })
+            .await
+        }
+        ["v1", "job", id, "deployment"] if *id == JOB && with_lab => {
+            blocking(&ctx, &q, |c| {
+                full(lock(&c.jobs).latest_deployment_json().to_string())
+            })
+            .await
+        }
+        ["v1", "job", id, "deployments"] if *id == JOB && with_lab => {
+            blocking(&ctx, &q, |c| {
+                full(lock(&c.jobs).deployments_json().to_string())
+            })
+            .await
+        }
+        ["v1", "deployment", id] if with_lab => {
+            let found = lock(&ctx.jobs).deployment_by_id(id).is_some();
+            if found {
+                let id = id.to_string();
+                blocking(&ctx, &q, move |c| {
+                    full(
+                        lock(&c.jobs)
+                            .deployment_by_id(&id)
+                            .unwrap_or(Value::Null)
+                            .to_string(),
+                    )
+                })
+                .await
+            } else {
+                text_response(StatusCode::NOT_FOUND, "deployment not found".into())
+            }
+        }
+        ["v1", "event", "stream"] => event_stream(ctx.clone(), &q),
+        ["v1", "client", "fs", "logs", id] if own_alloc(id) => logs(ctx.clone(), &q),
         // The benchmark's hook: set the mark allocation's group; answers the index.
-        ["v1", "lab", "mark"] if req.method() == Method::PUT => mark(&ctx, q.get("group")),
+        ["v1", "lab", "mark"] if method == Method::PUT => mark(&ctx, q.get("group")),
         ["v1", ..] => text_response(StatusCode::NOT_FOUND, format!("Unknown path {path}")),
         _ => text_response(StatusCode::NOT_FOUND, "404 page not found".into()),
     };
@@ -678,7 +798,7 @@ async fn blocking(ctx: &Ctx, q: &Query, render: impl Fn(&Ctx) -> Body) -> Respon
 }
 
 /// 32 hex digits from a name (FNV-1a, twice): stable per metro, shaped like Nomad's UUIDs.
-fn uuid_for(kind: &str, code: &str) -> String {
+pub(super) fn uuid_for(kind: &str, code: &str) -> String {
     let fnv = |seed: u64| {
         format!("{kind}/{code}").bytes().fold(seed, |h, b| {
             (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
@@ -707,7 +827,7 @@ fn node_id(code: &str) -> String {
     uuid_for("node", code)
 }
 
-fn nanos(t: SystemTime) -> u128 {
+pub(super) fn nanos(t: SystemTime) -> u128 {
     t.duration_since(UNIX_EPOCH)
         .map(|d| d.as_nanos())
         .unwrap_or(0)
@@ -749,58 +869,140 @@ fn node(ctx: &Ctx) -> Value {
 }
 
 fn job(ctx: &Ctx) -> Value {
-    job_at(ctx, ctx.cluster.index())
+    let st = lock(&ctx.jobs);
+    job_at(ctx, &st, ctx.cluster.index())
 }
 
-fn job_at(ctx: &Ctx, index: u64) -> Value {
+/// The app job's list entry (`/v1/jobs`), with its summary.
+fn job_at(ctx: &Ctx, jobs: &JobStore, index: u64) -> Value {
     let (running, started) = match &ctx.lab {
         Some(l) => (lock(&l.metro.state).running, l.shared.started),
         None => (false, UNIX_EPOCH),
     };
+    let (group, _) = nomad_jobs::group_and_task(&jobs.current_spec());
+    let (version, modify) = jobs.current_version();
     json!({
         "ID": JOB, "ParentID": "", "Name": JOB, "Namespace": "default", "Datacenters": [ctx.code],
         "Type": "service", "Priority": 50, "Periodic": false, "ParameterizedJob": false, "Stop": false,
-        "Status": "running", "StatusDescription": "",
+        "Status": "running", "StatusDescription": "", "Version": version,
         "JobSummary": {
             "JobID": JOB, "Namespace": "default",
-            "Summary": {GROUP: {"Queued": 0, "Complete": 0, "Failed": if running { 0 } else { 1 },
+            "Summary": {group: {"Queued": 0, "Complete": 0, "Failed": if running { 0 } else { 1 },
                                 "Running": if running { 1 } else { 0 }, "Starting": 0, "Lost": 0, "Unknown": 0}},
             "Children": {"Pending": 0, "Running": 0, "Dead": 0},
             "CreateIndex": 1, "ModifyIndex": index
         },
-        "CreateIndex": 1, "ModifyIndex": index, "JobModifyIndex": 1,
+        "CreateIndex": 1, "ModifyIndex": index, "JobModifyIndex": modify,
         "SubmitTime": nanos(started)
     })
 }
 
-fn alloc(ctx: &Ctx, task_states: bool) -> Value {
-    alloc_at(ctx, task_states, ctx.cluster.index())
+/// The ID of a metro's `seq`th allocation (the first keeps the ID it always had).
+fn alloc_id_n(code: &str, seq: u32) -> String {
+    if seq == 0 {
+        alloc_id(code)
+    } else {
+        uuid_for(&format!("alloc{seq}"), code)
+    }
 }
 
-fn alloc_at(ctx: &Ctx, task_states: bool, index: u64) -> Value {
+/// Every allocation the endpoint knows: the running one's ID first.
+fn alloc_ids(ctx: &Ctx) -> Vec<String> {
     let Some(lab) = &ctx.lab else {
-        return Value::Null;
+        return Vec::new();
     };
-    let code = &ctx.code;
     let st = lock(&lab.metro.state);
+    std::iter::once(st.alloc)
+        .chain(st.past.iter().rev().map(|p| p.seq))
+        .map(|seq| alloc_id_n(&ctx.code, seq))
+        .collect()
+}
+
+/// The app's allocations: the one running now, then those replaced by later versions
+/// (complete), newest first.
+fn allocs(ctx: &Ctx, jobs: &JobStore, task_states: bool, index: u64) -> Vec<Value> {
+    let Some(lab) = &ctx.lab else {
+        return Vec::new();
+    };
+    let names = nomad_jobs::group_and_task(&jobs.current_spec());
+    let st = lock(&lab.metro.state);
+    let mut out = vec![alloc_at(ctx, lab, &st, &names, task_states, index)];
+    let mut next = alloc_id_n(&ctx.code, st.alloc);
+    for p in st.past.iter().rev() {
+        out.push(past_alloc(ctx, lab, p, &next, &names, task_states));
+        next = alloc_id_n(&ctx.code, p.seq);
+    }
+    out
+}
+
+fn past_alloc(
+    ctx: &Ctx,
+    lab: &LabApp,
+    p: &PastAlloc,
+    next: &str,
+    (group, task): &(String, String),
+    task_states: bool,
+) -> Value {
+    let code = &ctx.code;
+    let started = p.started_at.unwrap_or(lab.shared.started);
+    let mut v = json!({
+        "ID": alloc_id_n(code, p.seq), "EvalID": uuid_for(&format!("eval{}", p.seq), code),
+        "Name": format!("{JOB}.{group}[0]"), "Namespace": "default",
+        "NodeID": node_id(code), "NodeName": format!("lab-{code}"),
+        "JobID": JOB, "JobType": "service", "JobVersion": p.job_version, "TaskGroup": group,
+        "DesiredStatus": "stop", "DesiredDescription": "alloc is being updated due to job update",
+        "ClientStatus": "complete", "ClientDescription": "All tasks have completed",
+        "DeploymentStatus": {"Healthy": true, "Timestamp": rfc3339(p.started_at), "Canary": false, "ModifyIndex": 2},
+        "FollowupEvalID": "", "NextAllocation": next, "RescheduleTracker": null,
+        "PreemptedAllocations": null, "PreemptedByAllocation": "",
+        "CreateIndex": 2, "ModifyIndex": 2,
+        "CreateTime": nanos(started), "ModifyTime": nanos(p.stopped_at),
+    });
+    if task_states {
+        v["TaskStates"] = json!({task.as_str(): {
+            "State": "dead", "Failed": false, "Restarts": 0,
+            "LastRestart": rfc3339(None), "StartedAt": rfc3339(p.started_at),
+            "FinishedAt": rfc3339(Some(p.stopped_at)),
+            "Events": [{"Type": "Killing", "Time": nanos(p.stopped_at),
+                        "DisplayMessage": "Sent interrupt. Waiting 5s before force killing",
+                        "Message": "", "Details": {}}],
+        }});
+    }
+    v
+}
+
+fn alloc_at(
+    ctx: &Ctx,
+    lab: &LabApp,
+    st: &super::dataplane::AppState,
+    (group, task): &(String, String),
+    task_states: bool,
+    index: u64,
+) -> Value {
+    let code = &ctx.code;
     let (client, desc) = if st.running {
         ("running", "Tasks are running")
     } else {
         ("failed", "Failed tasks")
     };
     let started = lab.shared.started;
+    let created = if st.alloc == 0 {
+        started
+    } else {
+        st.started_at.unwrap_or(started)
+    };
     let mut v = json!({
-        "ID": alloc_id(code), "EvalID": uuid_for("eval", code),
-        "Name": format!("{JOB}.{GROUP}[0]"), "Namespace": "default",
+        "ID": alloc_id_n(code, st.alloc), "EvalID": uuid_for(&format!("eval{}", st.alloc), code),
+        "Name": format!("{JOB}.{group}[0]"), "Namespace": "default",
         "NodeID": node_id(code), "NodeName": format!("lab-{code}"),
-        "JobID": JOB, "JobType": "service", "JobVersion": 0, "TaskGroup": GROUP,
+        "JobID": JOB, "JobType": "service", "JobVersion": st.job_version, "TaskGroup": group,
         "DesiredStatus": "run", "DesiredDescription": "",
         "ClientStatus": client, "ClientDescription": desc,
-        "DeploymentStatus": {"Healthy": st.running, "Timestamp": rfc3339(st.started_at), "Canary": false, "ModifyIndex": index},
+        "DeploymentStatus": {"Healthy": st.running && st.app.healthy, "Timestamp": rfc3339(st.started_at), "Canary": false, "ModifyIndex": index},
         "FollowupEvalID": "", "NextAllocation": "", "RescheduleTracker": null,
         "PreemptedAllocations": null, "PreemptedByAllocation": "",
         "CreateIndex": 2, "ModifyIndex": index,
-        "CreateTime": nanos(started),
+        "CreateTime": nanos(created),
         "ModifyTime": nanos(st.stopped_at.or(st.started_at).unwrap_or(started)),
     });
     if task_states {
@@ -812,7 +1014,7 @@ fn alloc_at(ctx: &Ctx, task_states: bool, index: u64) -> Value {
             .rev()
             .map(|(t, kind, msg)| json!({"Type": kind, "Time": nanos(*t), "DisplayMessage": msg, "Message": msg, "Details": {}}))
             .collect();
-        v["TaskStates"] = json!({TASK: {
+        v["TaskStates"] = json!({task.as_str(): {
             "State": if st.running { "running" } else { "dead" },
             "Failed": !st.running,
             "Restarts": st.restarts,
@@ -823,6 +1025,30 @@ fn alloc_at(ctx: &Ctx, task_states: bool, index: u64) -> Value {
         }});
     }
     v
+}
+
+/// A write's body, up to 1 MiB.
+async fn read_body(req: Request<hyper::body::Incoming>) -> Result<Bytes, (u16, String)> {
+    let limited = http_body_util::Limited::new(req.into_body(), 1 << 20);
+    limited
+        .collect()
+        .await
+        .map(|c| c.to_bytes())
+        .map_err(|e| (400, format!("failed to read the request: {e}")))
+}
+
+/// A write's answer: its JSON, or Nomad's error text with its status.
+fn write_answer(r: Result<Value, (u16, String)>) -> Response<Body> {
+    match r {
+        Ok(v) => {
+            let index = v.get("Index").and_then(Value::as_u64);
+            json_response(v, index)
+        }
+        Err((status, text)) => text_response(
+            StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+            text,
+        ),
+    }
 }
 
 fn ndjson_stream(rx: mpsc::Receiver<Bytes>) -> Body {
@@ -924,8 +1150,9 @@ fn logs(ctx: Arc<Ctx>, q: &Query) -> Response<Body> {
     let follow = q.get("follow") == Some("true");
     let from_end = q.get("origin") == Some("end");
     let offset: u64 = q.get("offset").and_then(|o| o.parse().ok()).unwrap_or(0);
+    let task = nomad_jobs::group_and_task(&lock(&ctx.jobs).current_spec()).1;
     let file = format!(
-        "alloc/logs/{TASK}.{}.0",
+        "alloc/logs/{task}.{}.0",
         if stderr { "stderr" } else { "stdout" }
     );
     let (tx, rx) = mpsc::channel::<Bytes>(16);

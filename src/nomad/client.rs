@@ -507,7 +507,11 @@ impl Client {
         };
         let _ = tokio::time::timeout(self.settings.timeout, read).await;
         // Redacted before it is cut, so no part of a token survives the cut.
-        let body = self.redact(visible(String::from_utf8_lossy(&bytes).trim()).into_owned());
+        // Nomad's validation errors span lines ("1 error occurred:\n\t* ..."): one line
+        // here, its words kept.
+        let text = String::from_utf8_lossy(&bytes);
+        let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        let body = self.redact(visible(&flat).into_owned());
         let body = truncate(&body, BODY_EXCERPT);
         Err(if status == StatusCode::FORBIDDEN {
             NomadError::Forbidden(body)
@@ -606,9 +610,57 @@ impl Client {
         decode: fn(&[u8]) -> Result<T, serde_json::Error>,
     ) -> Result<T, NomadError> {
         let (mut resp, _) = self.send(segments, params, QueryOptions::default()).await?;
+        let body = self.read_document(&mut resp).await?;
+        decode(&body).map_err(|e| self.decode_error(e))
+    }
+
+    /// GET a (small) JSON document with blocking-query parameters, and its index.
+    pub(crate) async fn get_indexed<T>(
+        &self,
+        segments: &[&str],
+        params: &[(&str, &str)],
+        q: QueryOptions,
+        decode: fn(&[u8]) -> Result<T, serde_json::Error>,
+    ) -> Result<Indexed<T>, NomadError> {
+        let (mut resp, head) = self.send(segments, params, q).await?;
+        let body = self.read_document(&mut resp).await?;
+        let value = decode(&body).map_err(|e| self.decode_error(e))?;
+        Ok(Indexed {
+            value,
+            index: head.index,
+            known_leader: head.known_leader,
+            last_contact_ms: head.last_contact_ms,
+        })
+    }
+
+    /// POST (Nomad's write endpoints take PUT and POST alike) a JSON body; the answer
+    /// decoded. A refusal is an error with Nomad's words: 403 with what the token lacks,
+    /// 400 with the validation message.
+    pub(crate) async fn post<T>(
+        &self,
+        segments: &[&str],
+        body: &serde_json::Value,
+        decode: fn(&[u8]) -> Result<T, serde_json::Error>,
+    ) -> Result<T, NomadError> {
+        let url = self.url(segments, &[]);
+        let resp = self
+            .http
+            .post(url)
+            .timeout(self.settings.timeout)
+            .json(body)
+            .send()
+            .await
+            .map_err(|e| self.redact_err(map_reqwest(&e)))?;
+        let mut resp = self.check_status(resp).await?;
+        let body = self.read_document(&mut resp).await?;
+        decode(&body).map_err(|e| self.decode_error(e))
+    }
+
+    /// A whole (small) body, bounded like [`Client::get`]'s.
+    async fn read_document(&self, resp: &mut reqwest::Response) -> Result<Vec<u8>, NomadError> {
         let mut body = Vec::new();
         let mut read = 0;
-        while let Some(piece) = self.next_piece(&mut resp, &mut read).await? {
+        while let Some(piece) = self.next_piece(resp, &mut read).await? {
             if body.len() + piece.len() > MAX_ENTRY {
                 return Err(NomadError::Decode(format!(
                     "a document longer than {} MB",
@@ -617,7 +669,7 @@ impl Client {
             }
             body.extend_from_slice(&piece);
         }
-        decode(&body).map_err(|e| self.decode_error(e))
+        Ok(body)
     }
 
     /// GET a JSON list, decoded into rows while it streams in: the body is never held

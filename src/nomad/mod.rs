@@ -14,12 +14,14 @@ pub mod client;
 pub mod decode;
 pub mod events;
 mod follow;
+pub mod jobs;
 pub mod logs;
 pub mod models;
 pub mod watch;
 
 pub use client::{Client, Indexed, NomadError, QueryOptions, Settings, DEFAULT_MAX_BODY};
 pub use events::{Event, EventFrame, EventStream, StreamItem, StreamOptions};
+pub use jobs::{Deployment, JobVersion, RegisterResponse, Standing};
 pub use logs::{LogChunk, LogKind};
 pub use models::*;
 pub use watch::{snapshot, spawn_watch, Follow, NomadSnapshot, NomadSummary, Piece};

@@ -36,15 +36,35 @@ pub async fn run(
     pass_env: &[String],
     interrupt: &mut Interrupt,
 ) -> Result<(), CommandError> {
+    run_in(line, None, timeout, pass_env, interrupt)
+        .await
+        .map(|_| ())
+}
+
+/// Most of a command's standard output kept by [`run_in`].
+const MAX_STDOUT: usize = 64 * 1024;
+
+/// [`run`] in directory `dir` (when given), returning what it printed on stdout (the
+/// first 64 KiB, made visible line by line), e.g. `spin registry push`'s digest.
+pub async fn run_in(
+    line: &str,
+    dir: Option<&std::path::Path>,
+    timeout: Duration,
+    pass_env: &[String],
+    interrupt: &mut Interrupt,
+) -> Result<String, CommandError> {
     let mut cmd = tokio::process::Command::new("sh");
     cmd.arg("-c")
         .arg(line)
         .env_clear()
         .stdin(Stdio::null())
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0)
         .kill_on_drop(true);
+    if let Some(d) = dir {
+        cmd.current_dir(d);
+    }
     for name in BASE_ENV
         .iter()
         .copied()
@@ -61,6 +81,22 @@ pub async fn run(
         .spawn()
         .map_err(|e| CommandError::Failed(format!("cannot run command: {e}")))?;
     let group = child.id().map(|id| Pid::from_raw(id as i32));
+    let mut stdout = child.stdout.take();
+    let out_reader = tokio::spawn(async move {
+        let mut kept = Vec::new();
+        let Some(out) = stdout.as_mut() else {
+            return kept;
+        };
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = out.read(&mut buf).await {
+            if n == 0 {
+                break;
+            }
+            let take = n.min(MAX_STDOUT.saturating_sub(kept.len()));
+            kept.extend_from_slice(&buf[..take]);
+        }
+        kept
+    });
     let mut stderr = child.stderr.take();
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Vec<u8>>();
     let reader = tokio::spawn(async move {
@@ -98,12 +134,23 @@ pub async fn run(
         said.extend(chunk);
     }
     reader.abort();
+    let mut out_reader = out_reader;
+    let printed = match tokio::time::timeout(Duration::from_millis(200), &mut out_reader).await {
+        Ok(Ok(bytes)) => bytes,
+        _ => {
+            // A daemon it left holds the pipe: what it printed so far is not waited for.
+            out_reader.abort();
+            Vec::new()
+        }
+    };
+    let printed =
+        crate::domain::text::visible_lines(&String::from_utf8_lossy(&printed)).into_owned();
     let said = crate::domain::text::visible(String::from_utf8_lossy(&said).trim()).into_owned();
     match ended? {
         Err(e) => Err(CommandError::Failed(format!(
             "cannot wait for command: {e}"
         ))),
-        Ok(status) if status.success() => Ok(()),
+        Ok(status) if status.success() => Ok(printed),
         Ok(status) if said.is_empty() => {
             Err(CommandError::Failed(format!("command failed ({status})")))
         }

@@ -23,6 +23,7 @@ use std::time::SystemTime;
 use nix::libc;
 
 use crate::config::Config;
+use crate::domain::deploy::HistoryEntry as DeployEntry;
 use crate::domain::journal::{latest_desired, unanswered, AuditRecord, Journal, Unfinished};
 use crate::domain::provision::HistoryEntry;
 use crate::domain::Desired;
@@ -125,6 +126,7 @@ impl StateDir {
         // directory in a file's place refuses the action instead of failing half way.
         for (role, path) in [
             ("audit log", self.audit_path()),
+            ("deployment history", self.deploy_history_path()),
             ("desired state", self.desired_path()),
             ("lock", self.lock_path()),
         ] {
@@ -241,6 +243,31 @@ impl StateDir {
     /// The provisioning history's last runs (up to 64 KiB of it), oldest first.
     pub fn history(&self) -> Result<Vec<HistoryEntry>, String> {
         tail_of(&self.history_path()).map_err(|e| format!("history {e}"))
+    }
+
+    /// Deployments, one JSON line each (`domain::deploy::HistoryEntry`).
+    pub fn deploy_history_path(&self) -> PathBuf {
+        self.dir.join("deploy.jsonl")
+    }
+
+    /// Appends one line to the deployment history (fsynced, like the audit log).
+    pub fn append_deploy_history(&self, entry: &DeployEntry) -> Result<(), String> {
+        append_line(&self.dir, &self.deploy_history_path(), entry)
+            .map_err(|e| format!("history {}: {e}", self.deploy_history_path().display()))
+    }
+
+    /// The deployment history's last entries (up to 256 KiB of it), oldest first.
+    pub fn deploy_history(&self) -> Result<Vec<DeployEntry>, String> {
+        let path = self.deploy_history_path();
+        let mut f = match open_private(&path, OpenOptions::new().read(true)) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(format!("history {}: {e}", path.display())),
+        };
+        let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+        let from = len.saturating_sub(4 * TAIL_BYTES);
+        read_records(&mut f, from, len, from > 0)
+            .map_err(|e| format!("history {}: {e}", path.display()))
     }
 
     /// Appends one audit line and fsyncs it. An error means the line is not durable and

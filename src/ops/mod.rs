@@ -4,6 +4,7 @@
 
 pub mod collect;
 pub mod command;
+pub mod deploy;
 pub mod interlock;
 pub mod journal;
 pub mod provision;

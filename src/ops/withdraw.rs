@@ -77,10 +77,10 @@ pub async fn execute(cfg: &Config, req: &Request, caller: &mut Caller<'_>) -> Ou
         refuse(&mut outcome, "read-only mode");
         return outcome;
     }
-    let Some(metro) = cfg.metro(&req.metro) else {
+    if cfg.metro(&req.metro).is_none() {
         refuse(&mut outcome, &crate::config::no_metro(cfg, &req.metro));
         return outcome;
-    };
+    }
     let state = StateDir::of(cfg);
     if let Err(e) = state.prepare() {
         refuse(&mut outcome, &e);
@@ -108,6 +108,52 @@ pub async fn execute(cfg: &Config, req: &Request, caller: &mut Caller<'_>) -> Ou
             return outcome;
         }
     };
+    let waited = guard.waited;
+    let outcome = execute_locked(cfg, req, caller, &state, waited, &[]).await;
+    drop(guard);
+    outcome
+}
+
+/// [`execute`] for a caller that holds the state directory's lock already (a
+/// deployment drains and restores metros inside its own hold of the lock: a second
+/// `flock` in this process would wait for itself). `waited`: how long the caller waited
+/// for the lock, for the audit line. `in_flight`: the ids of the caller's own intents,
+/// which are running, not abandoned.
+pub async fn execute_locked(
+    cfg: &Config,
+    req: &Request,
+    caller: &mut Caller<'_>,
+    state: &StateDir,
+    waited: Duration,
+    in_flight: &[&str],
+) -> Outcome {
+    let method = cfg
+        .metro(&req.metro)
+        .map(|m| m.withdraw.name())
+        .unwrap_or("-");
+    let mut outcome = Outcome {
+        metro: req.metro.clone(),
+        action: req.action,
+        method: method.to_string(),
+        verdict: Verdict::Refused,
+        message: String::new(),
+        converged_ms: None,
+        best_after: None,
+    };
+    let verb = req.action.verb();
+    let refuse = |outcome: &mut Outcome, why: &str| {
+        outcome.verdict = Verdict::Refused;
+        outcome.message = format!("refused: {why}; {verb} of {} not performed", req.metro);
+    };
+    if cfg.console.read_only {
+        refuse(&mut outcome, "read-only mode");
+        return outcome;
+    }
+    let Some(metro) = cfg.metro(&req.metro) else {
+        refuse(&mut outcome, &crate::config::no_metro(cfg, &req.metro));
+        return outcome;
+    };
+    let me_user = journal::user();
     let mut poller = Poller::new(cfg, POLL_TIMEOUT);
     let before = poller.snapshot().await;
     let tail = match state.tail() {
@@ -127,14 +173,19 @@ pub async fn execute(cfg: &Config, req: &Request, caller: &mut Caller<'_>) -> Ou
             return outcome;
         }
     };
-    close_abandoned(&state, &tail, &mut desired, &before, caller);
+    let others: Vec<AuditRecord> = tail
+        .iter()
+        .filter(|r| !in_flight.contains(&r.id.as_str()))
+        .cloned()
+        .collect();
+    close_abandoned(state, &others, &mut desired, &before, caller);
 
     let mut record = AuditRecord {
         time: journal::timestamp(SystemTime::now()),
         id: new_id(),
         phase: Phase::Intent,
-        user: me.user.clone(),
-        pid: me.pid,
+        user: me_user,
+        pid: std::process::id(),
         via: Some(caller.via),
         metro: req.metro.clone(),
         action: req.action.into(),
@@ -144,7 +195,7 @@ pub async fn execute(cfg: &Config, req: &Request, caller: &mut Caller<'_>) -> Ou
         detail: None,
         convergence_ms: None,
         best_after: None,
-        lock_wait_ms: Some(round3(guard.waited.as_secs_f64() * 1000.0)),
+        lock_wait_ms: Some(round3(waited.as_secs_f64() * 1000.0)),
         desired: Some(desired.clone()),
     };
 
@@ -204,7 +255,6 @@ pub async fn execute(cfg: &Config, req: &Request, caller: &mut Caller<'_>) -> Ou
             "; but its outcome could not be written to the audit log: {e}"
         ));
     }
-    drop(guard);
     outcome
 }
 
@@ -227,7 +277,7 @@ pub(crate) fn new_id() -> String {
 
 /// Whether `metro` advertises the prefix: the observer's view when it answered, else
 /// the metro's own export; `None` when neither is known.
-fn observed(snap: &Snapshot, metro: &str) -> Option<bool> {
+pub(crate) fn observed(snap: &Snapshot, metro: &str) -> Option<bool> {
     match &snap.observer {
         Some(Ok(view)) => Some(view.has_route_from(metro)),
         _ => snap
@@ -275,39 +325,40 @@ pub(crate) fn close_abandoned_seen(
     seen: &dyn Fn(&str) -> Option<Option<bool>>,
     progress: &mut dyn FnMut(&str),
 ) {
-    let Some(intent) = unanswered(tail).cloned() else {
-        return;
-    };
-    let found = format!(
-        "no outcome was recorded: process {} ended mid-action; found by the next action (pid {})",
-        intent.pid,
-        std::process::id(),
-    );
-    let detail = match intent.action.routing() {
-        Some(action) => match seen(&intent.metro) {
-            Some(now) => {
-                if now == Some(action == ActionKind::Restore) {
-                    desired.insert(intent.metro.clone(), action.desired());
+    // A deployment that died inside its drain leaves two intents: the withdraw's and
+    // its own. Each is closed, innermost first.
+    let mut tail = tail.to_vec();
+    while let Some(intent) = unanswered(&tail).cloned() {
+        let found = format!(
+            "no outcome was recorded: process {} ended mid-action; found by the next action (pid {})",
+            intent.pid,
+            std::process::id(),
+        );
+        let detail = match intent.action.routing() {
+            Some(action) => match seen(&intent.metro) {
+                Some(now) => {
+                    if now == Some(action == ActionKind::Restore) {
+                        desired.insert(intent.metro.clone(), action.desired());
+                    }
+                    format!("{found}: {} {}", intent.metro, state_word(now))
                 }
-                format!("{found}: {} {}", intent.metro, state_word(now))
-            }
-            None => format!("{found}: {} not checked", intent.metro),
-        },
-        None => {
-            format!("{found}: the installer may be part-way; `provision plan` shows what is left")
-        }
-    };
-    progress(&format!("{}: {detail}", intent.describe()));
-    let closing = AuditRecord {
-        time: journal::timestamp(SystemTime::now()),
-        phase: Phase::Outcome,
-        result: Some(Verdict::Interrupted.word().into()),
-        detail: Some(detail),
-        lock_wait_ms: None,
-        desired: Some(desired.clone()),
-        ..intent
-    };
-    let _ = state.append(&closing);
+                None => format!("{found}: {} not checked", intent.metro),
+            },
+            None => format!("{found}: {}", intent.action.left_for()),
+        };
+        progress(&format!("{}: {detail}", intent.describe()));
+        let closing = AuditRecord {
+            time: journal::timestamp(SystemTime::now()),
+            phase: Phase::Outcome,
+            result: Some(Verdict::Interrupted.word().into()),
+            detail: Some(detail),
+            lock_wait_ms: None,
+            desired: Some(desired.clone()),
+            ..intent
+        };
+        let _ = state.append(&closing);
+        tail.push(closing);
+    }
 }
 
 /// Acts and polls until the metro's export and the observer agree with the ask; fills

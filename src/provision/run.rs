@@ -130,6 +130,12 @@ impl Cancel {
         let _ = rx.wait_for(|n| *n > 0).await;
     }
 
+    /// Resolves once cancelling was asked for `n` times.
+    pub async fn reached(&self, n: u8) {
+        let mut rx = self.subscribe();
+        let _ = rx.wait_for(|c| *c >= n).await;
+    }
+
     fn subscribe(&self) -> watch::Receiver<u8> {
         self.tx.subscribe()
     }

@@ -14,6 +14,7 @@
 //! where that worker's data was shown.
 
 mod config_watch;
+mod deploy;
 mod nomad;
 mod provision;
 mod routing;
@@ -46,6 +47,7 @@ pub async fn run_console(cfg: Config, source: String) -> color_eyre::Result<()> 
     let mut probes = start_probes(&cfg, &tx, &kick);
     let mut nomad = nomad::Nomad::start(&cfg, &tx);
     let mut provision = provision::Provision::new(cfg.clone(), &tx);
+    let mut deploy = deploy::Deploy::new(cfg.clone(), &tx);
     // The config file is followed: a change (from the provisioning pane, the command
     // line or an editor) reaches the state machine, which answers with `Reconfigure`.
     let _config_watch = cfg.source.clone().map(|path| {
@@ -119,6 +121,7 @@ pub async fn run_console(cfg: Config, source: String) -> color_eyre::Result<()> 
                             nomad = nomad::Nomad::start(&new, &tx);
                         }
                         provision.reconfigure(new.clone());
+                        deploy.reconfigure(new.clone());
                         cfg = new;
                     }
                     e @ (Effect::Execute(_) | Effect::Interrupt | Effect::Refresh) => {
@@ -132,6 +135,9 @@ pub async fn run_console(cfg: Config, source: String) -> color_eyre::Result<()> 
                     | Effect::ProvisionCancel
                     | Effect::ProvisionWrite(_)
                     | Effect::ProvisionRead) => provision.handle(e),
+                    e @ (Effect::Deploy { .. } | Effect::DeployCancel | Effect::DeployRead) => {
+                        deploy.handle(e)
+                    }
                 }
             }
         }
@@ -143,6 +149,8 @@ pub async fn run_console(cfg: Config, source: String) -> color_eyre::Result<()> 
     // A running apply stops gracefully and records its outcome (quit asked for it
     // already; a signal or a lost terminal asks here).
     provision.stop().await;
+    // A running rollout stops before its next step, every metro consistent.
+    deploy.stop().await;
     tui::restore();
     if terminal.show_cursor().is_err() {
         // The terminal hung up. ratatui's Drop would retry and eprintln! the failure,

@@ -76,6 +76,11 @@ fn hints(state: &State) -> Line<'static> {
         (&[Command::Logs], "log"),
         (&[Command::ProvisionWrite], "write"),
     ];
+    let deploy: &[(&[Command], &str)] = &[
+        (&[Command::DeployEdit], "ref"),
+        (&[Command::DeployDrain], "drain"),
+        (&[Command::DeployCancel], "stop"),
+    ];
     let tail: &[(&[Command], &str)] = &[
         (
             &[
@@ -83,6 +88,7 @@ fn hints(state: &State) -> Line<'static> {
                 Command::ViewLatency,
                 Command::ViewNomad,
                 Command::ViewProvision,
+                Command::ViewDeploy,
             ],
             "view",
         ),
@@ -95,6 +101,7 @@ fn hints(state: &State) -> Line<'static> {
         View::Nomad if state.nomad_view.logs.is_some() => logs,
         View::Nomad => nomad,
         View::Provision => provision,
+        View::Deploy => deploy,
     };
     for (actions, label) in middle.iter().chain(tail) {
         let actions: &[Command] = actions;
@@ -108,6 +115,7 @@ fn hints(state: &State) -> Line<'static> {
                         | Command::ProvisionApply
                         | Command::ProvisionDestroy
                         | Command::ProvisionWrite
+                        | Command::DeployEdit
                 )
             })
         {

@@ -10,6 +10,7 @@
 //! ```
 
 mod confirm;
+mod deploy;
 mod events;
 mod footer;
 mod header;
@@ -86,6 +87,7 @@ fn draw_views(state: &State, frame: &mut Frame) {
         }
         View::Nomad => nomad::draw(state, frame, body),
         View::Provision => provision::draw(state, frame, body),
+        View::Deploy => deploy::draw(state, frame, body),
     }
     footer::draw(state, frame, footer_area);
     match &state.mode {
@@ -93,6 +95,7 @@ fn draw_views(state: &State, frame: &mut Frame) {
         Mode::Help => help::draw(state, frame, area),
         Mode::Confirm(p) => confirm::draw(state, p, frame, area),
         Mode::ConfirmProvision(c) => provision::draw_confirm(state, c, frame, area),
+        Mode::ConfirmDeploy(c) => deploy::draw_confirm(state, c, frame, area),
     }
 }
 
