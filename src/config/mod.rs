@@ -298,6 +298,9 @@ pub struct MetroNomad {
     pub timeout: Option<Duration>,
     /// The largest answer read from one endpoint, in bytes (`max_body_mb`).
     pub max_body: Option<u64>,
+    /// Never from the file: the local end of the SSH tunnel to `address` (a Unix
+    /// socket) that the `ssh` transport puts here for a remote metro.
+    pub unix_socket: Option<PathBuf>,
 }
 
 /// How a metro's advertisement is withdrawn and restored.

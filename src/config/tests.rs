@@ -304,6 +304,7 @@ fn metro_nomad() {
             skip_verify: Some(true),
             timeout: Some(Duration::from_millis(600_000)),
             max_body: Some(64 << 20),
+            unix_socket: None,
         })
     );
     // Inline, in the second metro.

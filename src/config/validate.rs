@@ -522,6 +522,7 @@ impl Cx<'_> {
             skip_verify: raw.skip_verify.map(Spanned::into_inner),
             timeout,
             max_body,
+            unix_socket: None,
         })
     }
 

@@ -54,6 +54,10 @@ pub struct Settings {
     /// Largest answer read from one endpoint, in bytes; a list's rows may take
     /// half of it in memory ([`super::decode`]).
     pub max_body: u64,
+    /// Connect through this Unix socket (an SSH tunnel's local end) instead of the
+    /// address's host and port; the address still names the server (Host header, TLS
+    /// name).
+    pub unix_socket: Option<PathBuf>,
 }
 
 impl Default for Settings {
@@ -68,6 +72,7 @@ impl Default for Settings {
             skip_verify: false,
             timeout: Duration::from_secs(10),
             max_body: DEFAULT_MAX_BODY,
+            unix_socket: None,
         }
     }
 }
@@ -84,6 +89,7 @@ impl fmt::Debug for Settings {
             .field("skip_verify", &self.skip_verify)
             .field("timeout", &self.timeout)
             .field("max_body", &self.max_body)
+            .field("unix_socket", &self.unix_socket)
             .finish()
     }
 }
@@ -386,6 +392,15 @@ impl Client {
                 .tls_server_name
                 .as_deref()
                 .filter(|n| !n.is_empty())
+                .filter(|_| settings.unix_socket.is_some())
+            {
+                // Through a tunnel nothing is resolved here: only the name changes.
+                base.set_host(Some(name))
+                    .map_err(|e| NomadError::InvalidAddress(format!("tls server name: {e}")))?;
+            } else if let Some(name) = settings
+                .tls_server_name
+                .as_deref()
+                .filter(|n| !n.is_empty())
             {
                 use std::net::ToSocketAddrs;
                 let host = base.host_str().unwrap_or_default().to_string();
@@ -401,6 +416,9 @@ impl Client {
             }
         }
 
+        if let Some(path) = &settings.unix_socket {
+            builder = builder.unix_socket(path.clone());
+        }
         let http = builder.build().map_err(|e| map_reqwest(&e))?;
         Ok(Client {
             http,
