@@ -15,6 +15,7 @@ pub use crate::world::{MetroState, World};
 
 mod keys;
 pub mod latency;
+mod links;
 pub mod nomad;
 mod routing;
 
@@ -106,6 +107,11 @@ pub enum Msg {
     /// The clock moved; ages on screen follow it.
     Tick(SystemTime),
     Resize,
+    /// A remote metro's SSH link changed.
+    Link {
+        metro: String,
+        status: crate::domain::link::LinkStatus,
+    },
     /// A worker panicked or ended while it should run on.
     WorkerStopped {
         worker: Worker,
@@ -126,6 +132,8 @@ pub enum Worker {
     Logs,
     /// Runs a withdraw or restore.
     Action,
+    /// Follows one remote metro's SSH link.
+    Link(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -203,6 +211,8 @@ pub struct State {
     pub chart: ChartView,
     pub markers: Vec<Marker>,
     pub nomad_view: nomad::NomadView,
+    /// Each remote metro's SSH link, as last heard.
+    pub links: BTreeMap<String, crate::domain::link::LinkStatus>,
 }
 
 impl std::ops::Deref for State {
@@ -245,6 +255,7 @@ impl State {
             chart: ChartView::default(),
             markers: Vec::new(),
             nomad_view: nomad::NomadView::default(),
+            links: BTreeMap::new(),
         }
     }
 
@@ -372,6 +383,7 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
             Vec::new()
         }
         Msg::Resize => Vec::new(),
+        Msg::Link { metro, status } => links::on_link(state, &metro, status),
         Msg::WorkerStopped { worker, error } => routing::on_worker_stopped(state, worker, error),
     }
 }

@@ -36,6 +36,14 @@ pub(super) fn on_worker_stopped(state: &mut State, worker: Worker, error: String
                 crate::nomad::NomadSnapshot::failed(format!("watcher stopped: {error}")),
             );
         }
+        Worker::Link(metro) => {
+            state.event(
+                Level::Error,
+                format!(
+                    "ssh link follower for {metro} stopped: {error}; its state on screen is stale"
+                ),
+            );
+        }
         Worker::Logs => {
             if let Some(l) = state.nomad_view.logs.as_mut() {
                 l.error = Some(format!("log follower stopped: {error}"));

@@ -58,6 +58,24 @@ pub fn user() -> String {
         .unwrap_or_else(|| format!("uid {}", nix::unistd::getuid()))
 }
 
+/// The name of the shared SSH key this process's console was opened with (`--shared-key`,
+/// set by the line `platform-tui share` installs). Set once, at start.
+static SHARED_KEY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Records the shared key's name for the audit log; only the first call counts.
+pub fn set_shared_key(name: &str) {
+    let _ = SHARED_KEY.set(name.to_string());
+}
+
+/// Where this process was reached from over SSH (sshd's `SSH_CONNECTION`, the shared
+/// key's name), for the audit log; `None` when not over SSH.
+pub fn ssh_origin() -> Option<crate::domain::journal::SshOrigin> {
+    crate::domain::journal::SshOrigin::from_env(
+        std::env::var("SSH_CONNECTION").ok().as_deref(),
+        SHARED_KEY.get().map(String::as_str),
+    )
+}
+
 /// RFC 3339 UTC with milliseconds, as every audit line carries it.
 pub fn timestamp(t: SystemTime) -> String {
     humantime::format_rfc3339_millis(t).to_string()
@@ -458,6 +476,7 @@ mod tests {
             id: id.into(),
             phase,
             user: user(),
+            ssh: None,
             pid: std::process::id(),
             via: Some(Via::Cli),
             metro: "am".into(),

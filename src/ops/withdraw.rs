@@ -134,6 +134,7 @@ pub async fn execute(cfg: &Config, req: &Request, caller: &mut Caller<'_>) -> Ou
         id: new_id(),
         phase: Phase::Intent,
         user: me.user.clone(),
+        ssh: journal::ssh_origin(),
         pid: me.pid,
         via: Some(caller.via),
         metro: req.metro.clone(),

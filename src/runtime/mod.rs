@@ -13,6 +13,7 @@
 //! Every worker is supervised (`workers`): a panic or an early end is a message, shown
 //! where that worker's data was shown.
 
+mod links;
 mod nomad;
 mod routing;
 pub mod workers;
@@ -31,9 +32,15 @@ use crate::{tui, ui};
 
 const FRAME: Duration = Duration::from_millis(33);
 
-/// Runs the interactive console until the operator quits or a signal arrives.
+/// Runs the interactive console until the operator quits or a signal arrives. Remote
+/// metros are reached through SSH links kept (and reconnected) while it runs, and
+/// closed when it ends — however it ends (a panic unwinds through the transport's drop).
 pub async fn run_console(cfg: Config, source: String) -> color_eyre::Result<()> {
-    let cfg = Arc::new(cfg);
+    // Listening before any ssh master starts: a signal then ends the console cleanly.
+    let mut stop = crate::signals::Stop::new(true)?;
+    let transport = crate::ssh::Transport::start(&cfg, crate::ssh::Mode::Supervised)
+        .map_err(|e| color_eyre::eyre::eyre!(e))?;
+    let cfg = Arc::new(transport.local_config(&cfg));
     let desired = StateDir::of(&cfg).desired().unwrap_or_default();
     let mut state = State::new(&cfg, desired, source, SystemTime::now());
     let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
@@ -53,8 +60,8 @@ pub async fn run_console(cfg: Config, source: String) -> color_eyre::Result<()> 
     .map(|(target, h)| workers::supervise(Worker::Probe(target), h, true, &tx))
     .collect();
     let mut nomad = nomad::Nomad::start(&cfg, &tx);
+    let _links = links::follow(&transport, &tx);
 
-    let mut stop = crate::signals::Stop::new(true)?;
     let mut terminal = tui::init()?;
     let mut events = EventStream::new();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -112,6 +119,8 @@ pub async fn run_console(cfg: Config, source: String) -> color_eyre::Result<()> 
         // which panics on a dead stderr and aborts before the lab is torn down.
         std::mem::forget(terminal);
     }
-    // Dropping the executors and the probes stops every worker.
+    // Every master asked to exit and its sockets removed; dropping the executors and the
+    // probes stops every worker.
+    transport.close().await;
     result.map(|_| ())
 }

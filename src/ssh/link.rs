@@ -133,16 +133,20 @@ pub async fn run(link: LinkSpec, mut stop: watch::Receiver<bool>) {
                 let connect_ms = started.elapsed().as_secs_f64() * 1000.0;
                 let mut tunnels = check_all(&link, &master).await;
                 let now = SystemTime::now();
-                link.publish(|s| {
-                    s.state = LinkState::Up;
-                    s.since = now;
-                    s.error = None;
-                    s.hint = None;
-                    s.attempt = 0;
-                    s.retry_at = None;
-                    s.connect_ms = Some(connect_ms);
-                });
-                publish_tunnels(&link, &tunnels);
+                // One change per metro: up, with its tunnels' verdicts.
+                for ((_, tx), (bird, nomad)) in link.metros.iter().zip(&tunnels) {
+                    tx.send_modify(|s| {
+                        s.state = LinkState::Up;
+                        s.since = now;
+                        s.error = None;
+                        s.hint = None;
+                        s.attempt = 0;
+                        s.retry_at = None;
+                        s.connect_ms = Some(connect_ms);
+                        s.bird = bird.clone();
+                        s.nomad = nomad.clone();
+                    });
+                }
                 loop {
                     let refused = tunnels.iter().any(|(b, n)| {
                         matches!(b, Tunnel::Refused(_)) || matches!(n, Some(Tunnel::Refused(_)))
@@ -161,7 +165,14 @@ pub async fn run(link: LinkSpec, mut stop: watch::Receiver<bool>) {
                         }
                     }
                     tunnels = check_all(&link, &master).await;
-                    publish_tunnels(&link, &tunnels);
+                    for ((_, tx), (bird, nomad)) in link.metros.iter().zip(&tunnels) {
+                        tx.send_if_modified(|s| {
+                            let changed = s.bird != *bird || s.nomad != *nomad;
+                            s.bird = bird.clone();
+                            s.nomad = nomad.clone();
+                            changed
+                        });
+                    }
                 }
             }
             Err(e) => e,
@@ -213,15 +224,6 @@ async fn connect(link: &LinkSpec) -> Result<Master, LinkError> {
 }
 
 type Checked = (Tunnel, Option<Tunnel>);
-
-fn publish_tunnels(link: &LinkSpec, tunnels: &[Checked]) {
-    for ((_, tx), (bird, nomad)) in link.metros.iter().zip(tunnels) {
-        tx.send_modify(|s| {
-            s.bird = bird.clone();
-            s.nomad = nomad.clone();
-        });
-    }
-}
 
 /// Every metro's tunnels, checked through themselves, all at once.
 async fn check_all(link: &LinkSpec, master: &Master) -> Vec<Checked> {
