@@ -442,7 +442,14 @@ impl Client {
     pub(crate) fn redact_err(&self, e: NomadError) -> NomadError {
         match e {
             NomadError::InvalidAddress(m) => NomadError::InvalidAddress(self.redact(m)),
-            NomadError::Connect(m) => NomadError::Connect(self.redact(m)),
+            // Through an SSH tunnel, a missing or dead local end means the link is down.
+            NomadError::Connect(m) => NomadError::Connect(match &self.settings.unix_socket {
+                Some(_) if m.contains("No such file") || m.contains("refused") => {
+                    "the ssh link is not up (the tunnel has no listening local end)".into()
+                }
+                Some(_) => format!("through the ssh tunnel: {}", self.redact(m)),
+                None => self.redact(m),
+            }),
             NomadError::Forbidden(m) => NomadError::Forbidden(self.redact(m)),
             NomadError::Http { status, body } => NomadError::Http {
                 status,

@@ -3,6 +3,8 @@
 //! own server socket, killed on drop.
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod sshd;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
