@@ -5,6 +5,7 @@
 //!    Established and its Nomad cell filled), next to the same lab read locally;
 //! 3. reconnect time: from sshd answering again to the link being up, in a console's
 //!    supervised transport (the backoff's wait included, as an operator sees it).
+//!
 //! Plain main (harness = false): prints its figures. Loopback only, every loop bounded.
 #![allow(clippy::unwrap_used)]
 
