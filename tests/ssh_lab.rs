@@ -392,6 +392,14 @@ fn a_teammates_console_through_the_share_line_is_read_only_and_read_write_is_aud
     t.wait_for("read-only mode: withdraw of am refused");
     drop(t);
 
+    // The operator's own console, on the same config, watching.
+    let own = Tmux::start(
+        "sshshare-own",
+        120,
+        30,
+        &format!("{} --config {}", bin(), lab.config.display()),
+    );
+    own.wait_for("Established");
     let t = Tmux::start("sshshare-rw", 100, 30, &login(&lead.private));
     let screen = t.wait_for("Established");
     assert!(!screen.contains("[READ-ONLY]"), "{screen}");
@@ -410,6 +418,10 @@ fn a_teammates_console_through_the_share_line_is_read_only_and_read_write_is_aud
             .starts_with("127.0.0.1 port "),
         "{last:#}"
     );
+    // Two consoles on one config: the teammate's withdraw is an event in the operator's,
+    // saying whose key did it, and never drift.
+    let screen = own.wait_for("am withdrawn by root (ssh key lead@laptop from 127.0.0.1 port");
+    assert!(!screen.contains("DRIFT"), "{screen}");
     t.keys(&["r"]);
     t.wait_for("Restore am (Amsterdam)?");
     t.keys(&["y"]);

@@ -140,7 +140,7 @@ pub(super) fn foreign_record(state: &mut State, r: &AuditRecord) {
                 "{} of {} started by {} {via} (pid {})",
                 r.action.verb(),
                 r.metro,
-                r.user,
+                r.who(),
                 r.pid
             ),
         ),
@@ -167,7 +167,7 @@ pub(super) fn foreign_record(state: &mut State, r: &AuditRecord) {
                 .unwrap_or_default();
             state.event(
                 Level::Good,
-                format!("{} {past} by {} {via}{took}{now}", r.metro, r.user),
+                format!("{} {past} by {} {via}{took}{now}", r.metro, r.who()),
             );
         }
         (Phase::Outcome, v) => {
@@ -182,7 +182,7 @@ pub(super) fn foreign_record(state: &mut State, r: &AuditRecord) {
                     "{} of {} by {} {via}: {what}",
                     r.action.verb(),
                     r.metro,
-                    r.user,
+                    r.who(),
                 ),
             );
         }

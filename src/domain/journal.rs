@@ -169,18 +169,21 @@ impl AuditRecord {
             Some(Via::Demo) => "demo, ",
             None => "",
         };
-        let over = self
-            .ssh
-            .as_ref()
-            .map(|o| format!(" ({})", o.words()))
-            .unwrap_or_default();
         format!(
-            "{} of {} by {}{over} at {clock} ({via}pid {})",
+            "{} of {} by {} at {clock} ({via}pid {})",
             self.action.verb(),
             self.metro,
-            self.user,
+            self.who(),
             self.pid
         )
+    }
+
+    /// Who acted: "root", or "root (ssh key teammate from 203.0.113.7 port 51234)".
+    pub fn who(&self) -> String {
+        match &self.ssh {
+            Some(o) => format!("{} ({})", self.user, o.words()),
+            None => self.user.clone(),
+        }
     }
 
     pub fn verdict(&self) -> Option<Verdict> {

@@ -426,8 +426,16 @@ impl JournalReader {
 
     fn new_records(&mut self) -> Vec<AuditRecord> {
         let path = self.state.audit_path();
-        let Ok(mut f) = open_private(&path, OpenOptions::new().read(true)) else {
-            return Vec::new();
+        let mut f = match open_private(&path, OpenOptions::new().read(true)) {
+            Ok(f) => f,
+            Err(e) => {
+                if e.kind() == std::io::ErrorKind::NotFound {
+                    // No log yet, so no history: every line written from now on is news
+                    // (the first action of another console included).
+                    self.offset.get_or_insert(0);
+                }
+                return Vec::new();
+            }
         };
         let len = f.metadata().map(|m| m.len()).unwrap_or(0);
         let Some(offset) = self.offset else {
@@ -585,6 +593,26 @@ mod tests {
         assert_eq!(second.records.len(), 1);
         let u = second.unfinished.expect("an unanswered intent");
         assert!(!u.running, "nobody holds the lock");
+    }
+
+    #[test]
+    fn a_reader_started_before_the_log_exists_sees_its_first_records() {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let s = StateDir {
+            dir: tmp.path().join("state"),
+        };
+        s.prepare().expect("prepare");
+        let mut r = JournalReader::new(s.clone());
+        let g = r.generation();
+        assert!(r.read(g).records.is_empty());
+        s.append(&record("1", Phase::Intent)).expect("append");
+        s.append(&record("1", Phase::Outcome)).expect("append");
+        let g = r.generation();
+        assert_eq!(
+            r.read(g).records.len(),
+            2,
+            "another process's first action is news"
+        );
     }
 
     #[test]
