@@ -9,7 +9,7 @@ use std::time::{Duration, Instant, SystemTime};
 use backon::BackoffBuilder as _;
 use tokio::sync::watch;
 
-use super::args::{self, FailureKind};
+use super::args;
 use super::master::{LinkError, Master, Spec};
 use crate::domain::link::{LinkState, LinkStatus, Tunnel};
 
@@ -309,17 +309,6 @@ async fn check_nomad(n: &NomadEnd, master: &Master) -> Tunnel {
                     crate::domain::text::visible(&e.to_string())
                 ),
             })
-        }
-    }
-}
-
-impl FailureKind {
-    /// The word for a failure kind in tests and logs.
-    pub fn word(self) -> &'static str {
-        match self {
-            FailureKind::HostKey => "host key",
-            FailureKind::Auth => "authentication",
-            FailureKind::Other => "connection",
         }
     }
 }

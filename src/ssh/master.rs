@@ -58,14 +58,18 @@ pub struct Master {
 /// The `ssh` program (on PATH, as the operator runs it).
 fn ssh() -> Command {
     let mut c = Command::new("ssh");
-    c.env_clear();
-    for name in CLIENT_ENV {
-        if let Some(v) = std::env::var_os(name) {
-            c.env(name, v);
-        }
-    }
-    c.stdin(Stdio::null()).kill_on_drop(true);
+    c.env_clear()
+        .envs(client_env())
+        .stdin(Stdio::null())
+        .kill_on_drop(true);
     c
+}
+
+/// The variables of [`CLIENT_ENV`] that are set: all an `ssh` gets.
+fn client_env() -> impl Iterator<Item = (&'static str, std::ffi::OsString)> {
+    CLIENT_ENV
+        .into_iter()
+        .filter_map(|name| std::env::var_os(name).map(|v| (name, v)))
 }
 
 impl Master {
@@ -76,13 +80,9 @@ impl Master {
         // `setsid` runs ssh in a new session without a terminal (our child is no process
         // group leader, so setsid does not fork: the pid is ssh's).
         let mut cmd = Command::new("setsid");
-        cmd.env_clear();
-        for name in CLIENT_ENV {
-            if let Some(v) = std::env::var_os(name) {
-                cmd.env(name, v);
-            }
-        }
-        cmd.arg("ssh")
+        cmd.env_clear()
+            .envs(client_env())
+            .arg("ssh")
             .args(args::master(
                 &spec.control,
                 spec.config.as_deref(),
@@ -131,12 +131,15 @@ impl Master {
                 Err(e) => return Err(LinkError::other(format!("cannot watch ssh: {e}"))),
             }
             if Instant::now() >= deadline {
-                let e = master.error(&format!("not connected after {}s", limit.as_secs()));
                 let _ = master.child.kill().await;
-                return Err(LinkError {
-                    line: format!("not connected after {}s: {}", limit.as_secs(), e.line),
-                    ..e
-                });
+                // What ssh said so far (e.g. a jump host's refusal), after the timeout.
+                let said = master.error("").line;
+                let line = format!("not connected after {}s", limit.as_secs());
+                return Err(LinkError::other(if said.is_empty() {
+                    line
+                } else {
+                    format!("{line}: {said}")
+                }));
             }
             tokio::time::sleep(Duration::from_millis(15)).await;
         }
@@ -273,13 +276,9 @@ pub fn exit_blocking(
     limit: Duration,
 ) -> bool {
     let mut c = std::process::Command::new("ssh");
-    c.env_clear();
-    for name in CLIENT_ENV {
-        if let Some(v) = std::env::var_os(name) {
-            c.env(name, v);
-        }
-    }
-    c.args(args::control(control, config, destination, "exit"))
+    c.env_clear()
+        .envs(client_env())
+        .args(args::control(control, config, destination, "exit"))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());

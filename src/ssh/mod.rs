@@ -74,7 +74,15 @@ pub struct Transport {
     config: Option<PathBuf>,
     running: Vec<Running>,
     /// Metro → its ends and status.
-    metros: BTreeMap<String, (MetroEnds, watch::Receiver<LinkStatus>)>,
+    metros: BTreeMap<String, Remote>,
+}
+
+/// One remote metro: its tunnels' ends, its master, its link's state.
+struct Remote {
+    ends: MetroEnds,
+    control: PathBuf,
+    destination: String,
+    status: watch::Receiver<LinkStatus>,
 }
 
 impl Transport {
@@ -127,7 +135,15 @@ impl Transport {
                     now,
                     ends.nomad.is_some(),
                 ));
-                t.metros.insert(m.name.clone(), (ends.clone(), rx.clone()));
+                t.metros.insert(
+                    m.name.clone(),
+                    Remote {
+                        ends: ends.clone(),
+                        control: control.clone(),
+                        destination: route.destination.clone(),
+                        status: rx.clone(),
+                    },
+                );
                 if let Ok(mut links) = LINKS.lock() {
                     links.push((ends.bird_local.clone(), rx));
                 }
@@ -167,25 +183,19 @@ impl Transport {
     pub fn local_config(&self, cfg: &Config) -> Config {
         let mut out = cfg.clone();
         for m in &mut out.metros {
-            let Some((ends, _)) = self.metros.get(&m.name) else {
+            let Some(r) = self.metros.get(&m.name) else {
                 continue;
             };
-            m.bird_socket = ends.bird_local.clone();
-            if let (Some(n), Some(end)) = (m.nomad.as_mut(), &ends.nomad) {
+            m.bird_socket = r.ends.bird_local.clone();
+            if let (Some(n), Some(end)) = (m.nomad.as_mut(), &r.ends.nomad) {
                 n.unix_socket = Some(end.local.clone());
             }
-            if let (WithdrawMethod::Command(c), Some(route), Some(run)) = (
-                &mut m.withdraw,
-                m.ssh.as_ref(),
-                self.running
-                    .iter()
-                    .find(|r| Some(&r.destination) == m.ssh.as_ref().map(|s| &s.destination)),
-            ) {
+            if let WithdrawMethod::Command(c) = &mut m.withdraw {
                 let remote = |line: &str| {
                     args::remote_shell_line(
-                        &run.control,
+                        &r.control,
                         self.config.as_deref(),
-                        &route.destination,
+                        &r.destination,
                         line,
                     )
                     .unwrap_or_else(|| {
@@ -203,7 +213,7 @@ impl Transport {
     pub fn statuses(&self) -> BTreeMap<String, LinkStatus> {
         self.metros
             .iter()
-            .map(|(m, (_, rx))| (m.clone(), rx.borrow().clone()))
+            .map(|(m, r)| (m.clone(), r.status.borrow().clone()))
             .collect()
     }
 
@@ -211,14 +221,14 @@ impl Transport {
     pub fn subscribe(&self) -> Vec<(String, watch::Receiver<LinkStatus>)> {
         self.metros
             .iter()
-            .map(|(m, (_, rx))| (m.clone(), rx.clone()))
+            .map(|(m, r)| (m.clone(), r.status.clone()))
             .collect()
     }
 
     /// Waits until no link is still making its first connection, at most `limit`.
     pub async fn settled(&self, limit: Duration) {
-        let all = self.metros.values().map(|(_, rx)| {
-            let mut rx = rx.clone();
+        let all = self.metros.values().map(|r| {
+            let mut rx = r.status.clone();
             async move {
                 let _ = rx.wait_for(|s| s.state != LinkState::Connecting).await;
             }
@@ -248,7 +258,7 @@ impl Drop for Transport {
     /// owns the process, killed on drop) aborted, and the directory removed.
     fn drop(&mut self) {
         if let Ok(mut links) = LINKS.lock() {
-            links.retain(|(p, _)| !self.metros.values().any(|(e, _)| &e.bird_local == p));
+            links.retain(|(p, _)| !self.metros.values().any(|r| &r.ends.bird_local == p));
         }
         for r in &self.running {
             if !r.task.is_finished() && r.control.exists() {
