@@ -21,6 +21,7 @@ fn record(id: &str, phase: Phase) -> AuditRecord {
         id: id.into(),
         phase,
         user: "root".into(),
+        ssh: None,
         pid: std::process::id(),
         via: Some(Via::Cli),
         metro: "am".into(),

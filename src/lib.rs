@@ -16,6 +16,7 @@ pub mod probe;
 pub mod provision;
 pub mod runtime;
 pub mod signals;
+pub mod ssh;
 pub mod tui;
 pub mod ui;
 pub mod world;

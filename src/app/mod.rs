@@ -16,6 +16,7 @@ pub use crate::world::{MetroState, World};
 pub mod deploy;
 mod keys;
 pub mod latency;
+mod links;
 pub mod nomad;
 pub mod provision;
 mod routing;
@@ -123,6 +124,11 @@ pub enum Msg {
     Provision(provision::ProvisionMsg),
     /// From the deployment executor.
     Deploy(deploy::DeployMsg),
+    /// A remote metro's SSH link changed.
+    Link {
+        metro: String,
+        status: crate::domain::link::LinkStatus,
+    },
     /// A worker panicked or ended while it should run on.
     WorkerStopped {
         worker: Worker,
@@ -149,6 +155,8 @@ pub enum Worker {
     Deploy,
     /// Follows the config file.
     Config,
+    /// Follows one remote metro's SSH link.
+    Link(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -256,6 +264,8 @@ pub struct State {
     pub nomad_view: nomad::NomadView,
     pub provision_view: provision::ProvisionView,
     pub deploy_view: deploy::DeployView,
+    /// Each remote metro's SSH link, as last heard.
+    pub links: BTreeMap<String, crate::domain::link::LinkStatus>,
 }
 
 impl std::ops::Deref for State {
@@ -300,6 +310,7 @@ impl State {
             nomad_view: nomad::NomadView::default(),
             provision_view: provision::ProvisionView::new(cfg),
             deploy_view: deploy::DeployView::new(cfg),
+            links: BTreeMap::new(),
         }
     }
 
@@ -438,6 +449,7 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
             );
             Vec::new()
         }
+        Msg::Link { metro, status } => links::on_link(state, &metro, status),
         Msg::WorkerStopped { worker, error } => routing::on_worker_stopped(state, worker, error),
     }
 }
@@ -457,6 +469,7 @@ fn on_config(state: &mut State, cfg: std::sync::Arc<Config>) -> Vec<Effect> {
     state.deploy_view.job = cfg.deploy.job.clone();
     state.deploy_view.order = cfg.deploy.order.clone();
     state.read_only = cfg.console.read_only;
+    state.links.retain(|m, _| cfg.metro(m).is_some());
     if let Some(m) = &state.nomad_view.metro {
         if !state.metros.iter().any(|x| &x.name == m) {
             state.nomad_view.metro = None;

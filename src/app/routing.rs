@@ -70,6 +70,14 @@ pub(super) fn on_worker_stopped(state: &mut State, worker: Worker, error: String
             Level::Error,
             format!("config follower stopped: {error}; changes to the config file are not picked up until a restart"),
         ),
+        Worker::Link(metro) => {
+            state.event(
+                Level::Error,
+                format!(
+                    "ssh link follower for {metro} stopped: {error}; its state on screen is stale"
+                ),
+            );
+        }
         Worker::Logs => {
             if let Some(l) = state.nomad_view.logs.as_mut() {
                 l.error = Some(format!("log follower stopped: {error}"));
@@ -166,7 +174,7 @@ pub(super) fn foreign_record(state: &mut State, r: &AuditRecord) {
                 "{} of {} started by {} {via} (pid {})",
                 r.action.verb(),
                 r.metro,
-                r.user,
+                r.who(),
                 r.pid
             ),
         ),
@@ -211,7 +219,7 @@ pub(super) fn foreign_record(state: &mut State, r: &AuditRecord) {
                 .unwrap_or_default();
             state.event(
                 Level::Good,
-                format!("{} {past} by {} {via}{took}{now}", r.metro, r.user),
+                format!("{} {past} by {} {via}{took}{now}", r.metro, r.who()),
             );
         }
         (Phase::Outcome, v) => {
@@ -226,7 +234,7 @@ pub(super) fn foreign_record(state: &mut State, r: &AuditRecord) {
                     "{} of {} by {} {via}: {what}",
                     r.action.verb(),
                     r.metro,
-                    r.user,
+                    r.who(),
                 ),
             );
         }

@@ -439,6 +439,7 @@ fn record(pid: u32, phase: Phase, metro: &str, result: Option<&str>) -> AuditRec
         id: "1-4711-0".into(),
         phase,
         user: "root".into(),
+        ssh: None,
         pid,
         via: Some(Via::Cli),
         metro: metro.into(),

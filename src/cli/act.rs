@@ -11,10 +11,16 @@ use crate::domain::{Request, Via};
 use crate::ops::{self, journal::StateDir, Interrupt};
 use crate::world::World;
 
+/// Remote metros through their SSH links (the action interrupts itself on a signal and
+/// records it, so it is never cut short), then the prompt and the action.
 pub async fn run(cfg: &Config, req: Request, yes: bool) -> Result<(), Failure> {
     if cfg.metro(&req.metro).is_none() {
         return Err(usage(config::no_metro(cfg, &req.metro)));
     }
+    super::remote::with_links(cfg, true, |cfg, _| async move { act(&cfg, req, yes).await }).await
+}
+
+async fn act(cfg: &Config, req: Request, yes: bool) -> Result<(), Failure> {
     if !yes && !cfg.console.read_only {
         let desired = StateDir::of(cfg).desired().unwrap_or_default();
         let world = World::from_poll(cfg, desired, snapshot(cfg).await, Vec::new(), Vec::new());

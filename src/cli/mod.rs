@@ -6,6 +6,8 @@ mod deploy;
 mod lab_cmd;
 mod probe;
 mod provision;
+mod remote;
+mod share;
 pub mod status;
 
 pub use probe::ProbeArgs;
@@ -34,6 +36,10 @@ pub struct Cli {
     /// The console refuses withdraw and restore (a console for watching).
     #[arg(long)]
     pub read_only: bool,
+    /// Internal: the name of the SSH key a shared console was opened with (set by the
+    /// line `share` installs), recorded in the audit log.
+    #[arg(long, hide = true, value_name = "NAME")]
+    pub shared_key: Option<String>,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -151,6 +157,21 @@ pub enum Command {
         /// One JSON object per step, ending with a result object (see the README).
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Print the authorized_keys line that gives a teammate's SSH key this console,
+    /// read-only on a real pty; with --install, append it.
+    Share {
+        /// The teammate's public key (a .pub file, or the key line) to append.
+        #[arg(long, value_name = "PUBKEY")]
+        install: Option<PathBuf>,
+        /// The file to append to (default: ~/.ssh/authorized_keys).
+        #[arg(long, value_name = "PATH")]
+        authorized_keys: Option<PathBuf>,
+        /// Let the key withdraw and restore too (every action is audited with its name).
+        #[arg(long)]
+        read_write: bool,
         #[command(flatten)]
         config: ConfigArg,
     },
@@ -334,7 +355,8 @@ impl Command {
             Command::Status { config, .. }
             | Command::Probe { config, .. }
             | Command::Withdraw { config, .. }
-            | Command::Restore { config, .. } => config.path.as_deref(),
+            | Command::Restore { config, .. }
+            | Command::Share { config, .. } => config.path.as_deref(),
             Command::Provision { command } => match command {
                 ProvisionCommand::Plan { config, .. }
                 | ProvisionCommand::Apply { config, .. }
@@ -420,8 +442,24 @@ pub async fn run(mut cli: Cli) -> Result<(), Failure> {
     if let Some(p) = cli.command.as_ref().and_then(Command::config_path) {
         cli.config = Some(p.to_path_buf());
     }
+    if let Some(name) = &cli.shared_key {
+        ops::journal::set_shared_key(name);
+    }
     match &cli.command {
         None => console(&cli).await,
+        Some(Command::Share {
+            install,
+            authorized_keys,
+            read_write,
+            ..
+        }) => share::run(
+            &cli,
+            share::ShareArgs {
+                install: install.as_deref(),
+                authorized_keys: authorized_keys.as_deref(),
+                read_write: *read_write,
+            },
+        ),
         Some(Command::Lab { command }) => lab_cmd::run(command).await,
         Some(Command::Status { json, .. }) => status::run(&need_config(&cli)?, *json).await,
         Some(Command::Probe {

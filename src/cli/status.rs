@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use super::{failed, Failure};
 use crate::config::Config;
+use crate::domain::link::{LinkStatus, Tunnel};
 use crate::domain::{BestPath, Desired, Snapshot};
 use crate::ops::{self, journal::StateDir, Poller};
 use crate::world::{Health, MetroState, World, ANYCAST};
@@ -46,6 +47,64 @@ pub struct MetroReport {
     pub latency: Option<LatencyReport>,
     /// Null when the metro has no `[metro.nomad]`.
     pub nomad: Option<NomadReport>,
+    /// The metro's SSH link; null for a metro reached locally.
+    pub ssh: Option<SshReport>,
+}
+
+/// A remote metro's SSH link (`metros[].ssh`).
+#[derive(Debug, Serialize)]
+pub struct SshReport {
+    pub destination: String,
+    /// `connecting`, `up`, `down` or `reconnecting`.
+    pub state: &'static str,
+    /// ssh's own line for the failure, when not up.
+    pub error: Option<String>,
+    /// What a person must do (a host key to check, a key to load), naming the command.
+    pub hint: Option<String>,
+    /// Seconds in this state.
+    pub age_s: u64,
+    /// How long connecting took, in milliseconds.
+    pub connect_ms: Option<f64>,
+    /// The BIRD tunnel, checked through itself.
+    pub bird: TunnelReport,
+    /// The Nomad tunnel; null without `[metro.nomad]`.
+    pub nomad: Option<TunnelReport>,
+}
+
+/// One tunnel: `ok` null while unchecked (the link is not up).
+#[derive(Debug, Serialize)]
+pub struct TunnelReport {
+    pub ok: Option<bool>,
+    pub error: Option<String>,
+}
+
+impl SshReport {
+    pub fn of(l: &LinkStatus, now: std::time::SystemTime) -> SshReport {
+        let tunnel = |t: &Tunnel| match t {
+            Tunnel::Unchecked => TunnelReport {
+                ok: None,
+                error: None,
+            },
+            Tunnel::Ok => TunnelReport {
+                ok: Some(true),
+                error: None,
+            },
+            Tunnel::Refused(why) => TunnelReport {
+                ok: Some(false),
+                error: Some(why.clone()),
+            },
+        };
+        SshReport {
+            destination: l.destination.clone(),
+            state: l.state.word(),
+            error: l.error.clone(),
+            hint: l.hint.clone(),
+            age_s: crate::domain::time::secs_between(l.since, now),
+            connect_ms: l.connect_ms.map(|ms| (ms * 10.0).round() / 10.0),
+            bird: tunnel(&l.bird),
+            nomad: l.nomad.as_ref().map(tunnel),
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -240,6 +299,7 @@ fn metro_report(w: &World, m: &MetroState) -> MetroReport {
                     .collect(),
             }
         }),
+        ssh: None,
     }
 }
 
@@ -310,13 +370,29 @@ async fn nomad_snapshots(cfg: &Config) -> Vec<(String, crate::nomad::NomadSnapsh
     futures_util::future::join_all(futs).await
 }
 
+/// `status`: remote metros through their SSH links (tried once each), then one poll.
 pub async fn run(cfg: &Config, json: bool) -> Result<(), Failure> {
+    super::remote::with_links(cfg, false, |cfg, links| async move {
+        report(&cfg, json, &links).await
+    })
+    .await
+}
+
+async fn report(
+    cfg: &Config,
+    json: bool,
+    links: &BTreeMap<String, LinkStatus>,
+) -> Result<(), Failure> {
     let world = observe(cfg).await;
     let problems = world.problems();
     if json {
+        let mut report = StatusReport::of(&world);
+        for m in &mut report.metros {
+            m.ssh = links.get(&m.name).map(|l| SshReport::of(l, world.now));
+        }
         println!(
             "{}",
-            serde_json::to_string_pretty(&StatusReport::of(&world)).unwrap_or_default()
+            serde_json::to_string_pretty(&report).unwrap_or_default()
         );
     } else {
         print!(

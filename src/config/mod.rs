@@ -72,6 +72,11 @@ pub const DEFAULT_SERVED_BY_HEADER: &str = "x-served-by";
 pub const STATUS_PROBES_RANGE: std::ops::RangeInclusive<i64> = 0..=100;
 /// Probes per target taken by `platform-tui status` when not set.
 pub const DEFAULT_STATUS_PROBES: u32 = 3;
+/// A remote metro's BIRD control socket when `bird_socket` is not set (Debian's).
+pub const DEFAULT_REMOTE_BIRD_SOCKET: &str = "/run/bird/bird.ctl";
+/// A remote metro's Nomad address when `[metro.nomad] address` is not set, as seen on
+/// that host.
+pub const DEFAULT_REMOTE_NOMAD_ADDRESS: &str = "http://127.0.0.1:4646";
 /// Allowed `metro.nomad.timeout_ms`.
 pub const NOMAD_TIMEOUT_MS_RANGE: std::ops::RangeInclusive<i64> = 100..=600_000;
 /// Allowed `metro.nomad.max_body_mb`.
@@ -142,6 +147,10 @@ pub struct Console {
     pub state_dir: Option<PathBuf>,
     /// How long a destructive action waits for another one to finish (`lock_wait_ms`).
     pub lock_wait: Duration,
+    /// `ssh_config`: the OpenSSH client config passed to every `ssh` as `-F`; `None`:
+    /// the user's own (`~/.ssh/config`). Resolved against the config file's directory,
+    /// a leading `~/` against `$HOME`.
+    pub ssh_config: Option<PathBuf>,
     pub keymap: Keymap,
     pub theme: Theme,
 }
@@ -153,6 +162,7 @@ impl Default for Console {
             refresh: DEFAULT_REFRESH,
             state_dir: None,
             lock_wait: DEFAULT_LOCK_WAIT,
+            ssh_config: None,
             keymap: Keymap::default(),
             theme: Theme::default(),
         }
@@ -238,6 +248,11 @@ impl fmt::Display for ProbeMethod {
 pub struct Metro {
     pub name: String,
     pub display_name: String,
+    /// `ssh`/`ssh_options`: the metro is reached through OpenSSH; `None`: its sockets and
+    /// addresses are local.
+    pub ssh: Option<SshRoute>,
+    /// The BIRD control socket. With `ssh`, a path on that host (absolute; default
+    /// [`DEFAULT_REMOTE_BIRD_SOCKET`]).
     pub bird_socket: PathBuf,
     /// BIRD protocols that originate the prefix; `disable` acts on these. Non-empty.
     pub origin_protocols: Vec<String>,
@@ -254,13 +269,24 @@ pub struct Metro {
     pub nomad: Option<MetroNomad>,
 }
 
+/// How a remote metro is reached: `ssh = "DESTINATION"` and `ssh_options`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SshRoute {
+    /// Anything `ssh` accepts as a destination: `root@203.0.113.5`, a `Host` alias,
+    /// `ssh://user@host:port`.
+    pub destination: String,
+    /// More `ssh` arguments, e.g. `["-J", "bastion"]`, placed before the destination.
+    pub options: Vec<String>,
+}
+
 /// `[metro.nomad]`: where the metro's Nomad HTTP API is and how to talk to it. Unset
 /// values follow Nomad's own conventions (`NOMAD_ADDR`, `NOMAD_TOKEN`, ...) when the
 /// client is built, not here. The token itself is never in the config, only the name
 /// of the environment variable holding it, so deriving `Debug` leaks nothing.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MetroNomad {
-    /// `http(s)://host[:port]`; default: `NOMAD_ADDR`.
+    /// `http(s)://host[:port]`; default: `NOMAD_ADDR` (with `ssh`:
+    /// [`DEFAULT_REMOTE_NOMAD_ADDRESS`], as seen on that host).
     pub address: Option<String>,
     /// Name of the environment variable holding the ACL token; default: `NOMAD_TOKEN`.
     pub token_env: Option<String>,
@@ -276,6 +302,9 @@ pub struct MetroNomad {
     pub timeout: Option<Duration>,
     /// The largest answer read from one endpoint, in bytes (`max_body_mb`).
     pub max_body: Option<u64>,
+    /// Never from the file: the local end of the SSH tunnel to `address` (a Unix
+    /// socket) that the `ssh` transport puts here for a remote metro.
+    pub unix_socket: Option<PathBuf>,
 }
 
 /// `[provision]`: where the installer is and how `terraform`/`tofu` runs it.

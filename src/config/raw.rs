@@ -31,6 +31,7 @@ pub(super) struct RawConsole {
     pub(super) refresh_ms: Option<Spanned<i64>>,
     pub(super) state_dir: Option<Spanned<String>>,
     pub(super) lock_wait_ms: Option<Spanned<i64>>,
+    pub(super) ssh_config: Option<Spanned<String>>,
     pub(super) keys: Option<RawKeys>,
     pub(super) theme: Option<RawTheme>,
 }
@@ -76,6 +77,8 @@ pub(super) struct RawProbe {
 pub(super) struct RawMetro {
     pub(super) name: Option<Spanned<String>>,
     pub(super) display_name: Option<Spanned<String>>,
+    pub(super) ssh: Option<Spanned<String>>,
+    pub(super) ssh_options: Option<Spanned<Vec<Spanned<String>>>>,
     pub(super) bird_socket: Option<Spanned<String>>,
     pub(super) origin_protocols: Option<Spanned<Vec<Spanned<String>>>>,
     pub(super) export_protocol: Option<Spanned<String>>,

@@ -304,6 +304,7 @@ fn metro_nomad() {
             skip_verify: Some(true),
             timeout: Some(Duration::from_millis(600_000)),
             max_body: Some(64 << 20),
+            unix_socket: None,
         })
     );
     // Inline, in the second metro.
@@ -404,6 +405,87 @@ fn prefixes_normalise() {
     ] {
         assert!(normalise_prefix(bad).is_err(), "{bad}");
     }
+}
+
+#[test]
+fn remote_metros() {
+    let text = r#"
+[console]
+ssh_config = "ssh/config"
+[anycast]
+prefix = "198.18.0.10/32"
+[[metro]]
+name = "am"
+ssh = "root@am1"
+ssh_options = ["-J", "bastion", "-o", "ServerAliveInterval=10"]
+[metro.nomad]
+token_env = "T_AM"
+[[metro]]
+name = "da"
+ssh = "metro-da"
+bird_socket = "/run/bird/bird2.ctl"
+"#;
+    let c = parse_ok(text);
+    assert_eq!(
+        c.console.ssh_config,
+        Some(PathBuf::from("/etc/ptui/ssh/config"))
+    );
+    let am = c.metro("am").unwrap();
+    assert_eq!(
+        am.ssh,
+        Some(SshRoute {
+            destination: "root@am1".into(),
+            options: vec![
+                "-J".into(),
+                "bastion".into(),
+                "-o".into(),
+                "ServerAliveInterval=10".into()
+            ],
+        })
+    );
+    // As seen on that host: the defaults are the remote ones, never resolved here.
+    assert_eq!(am.bird_socket, PathBuf::from(DEFAULT_REMOTE_BIRD_SOCKET));
+    assert_eq!(
+        am.nomad.as_ref().unwrap().address.as_deref(),
+        Some(DEFAULT_REMOTE_NOMAD_ADDRESS)
+    );
+    let da = c.metro("da").unwrap();
+    assert_eq!(da.bird_socket, PathBuf::from("/run/bird/bird2.ctl"));
+    assert_eq!(parse_ok(MINIMAL).metro("am").unwrap().ssh, None);
+
+    let bad = |metro: &str| {
+        parse_err(&format!(
+            "[anycast]\nprefix = \"198.18.0.10/32\"\n[[metro]]\nname = \"am\"\n{metro}"
+        ))
+    };
+    assert_eq!(
+        bad("ssh = \"am1\"\nbird_socket = \"run/am.ctl\"\n"),
+        "c.toml:6:15: metro[0].bird_socket: with `ssh`, the BIRD socket is a path on that host and must be absolute (e.g. /run/bird/bird.ctl)"
+    );
+    assert_eq!(
+        bad("ssh = \"-oProxyCommand=x\"\n"),
+        "c.toml:5:7: metro[0].ssh: `-oProxyCommand=x` is not an ssh destination: options go in `ssh_options`"
+    );
+    assert!(bad("ssh = \"root@am1 -p 2\"\n").contains("one word"));
+    assert_eq!(
+        bad("ssh = \"am1\"\nssh_options = [\"-o\", \"ControlPath=/tmp/x\"]\n"),
+        "c.toml:6:22: metro[0].ssh_options: `ControlPath=/tmp/x`: the console sets this option itself (its own master, BatchMode=yes: no prompt ever waits inside the console)"
+    );
+    for own in ["-M", "-S/tmp/c", "-F", "-L", "-oBatchMode=no"] {
+        let e = bad(&format!("ssh = \"am1\"\nssh_options = [\"{own}\"]\n"));
+        assert!(
+            e.contains("metro[0].ssh_options") && e.contains("itself"),
+            "{e}"
+        );
+    }
+    assert_eq!(
+        bad("bird_socket = \"x\"\nssh_options = [\"-J\", \"b\"]\n"),
+        "c.toml:6:15: metro[0].ssh_options: `ssh_options` is only used with `ssh = \"DESTINATION\"`"
+    );
+    assert_eq!(
+        bad(""),
+        "c.toml:3:1: metro[0]: missing required key `bird_socket`"
+    );
 }
 
 #[test]

@@ -202,6 +202,13 @@ impl Cx<'_> {
         if let Some(ms) = raw.lock_wait_ms {
             console.lock_wait = self.millis(&ms, "console.lock_wait_ms", &LOCK_WAIT_MS_RANGE)?;
         }
+        if let Some(p) = raw.ssh_config {
+            let v = self.non_empty(&p, "console.ssh_config")?;
+            console.ssh_config = Some(match v.strip_prefix("~/") {
+                Some(rest) => home_dir().join(rest),
+                None => self.resolve(v),
+            });
+        }
         if let Some(keys) = raw.keys {
             console.keymap = self.keymap(keys)?;
         }
@@ -311,10 +318,51 @@ impl Cx<'_> {
             Some(d) => self.non_empty(&d, &key("display_name"))?.to_string(),
             None => name.clone(),
         };
-        let Some(sock) = raw.bird_socket else {
-            return Err(self.missing(table, "bird_socket"));
+        let ssh = match raw.ssh {
+            Some(dest) => {
+                let d = self.non_empty(&dest, &key("ssh"))?;
+                check_ssh_destination(d).map_err(|m| self.err(&dest, &key("ssh"), m))?;
+                let mut options = Vec::new();
+                for o in raw.ssh_options.iter().flat_map(|l| l.get_ref()) {
+                    let v = self.non_empty(o, &key("ssh_options"))?;
+                    check_ssh_option(v).map_err(|m| self.err(o, &key("ssh_options"), m))?;
+                    options.push(v.to_string());
+                }
+                Some(SshRoute {
+                    destination: d.to_string(),
+                    options,
+                })
+            }
+            None => {
+                if let Some(o) = &raw.ssh_options {
+                    return Err(self.err(
+                        o,
+                        &key("ssh_options"),
+                        "`ssh_options` is only used with `ssh = \"DESTINATION\"`",
+                    ));
+                }
+                None
+            }
         };
-        let bird_socket = self.resolve(self.non_empty(&sock, &key("bird_socket"))?);
+        let bird_socket = match (raw.bird_socket, &ssh) {
+            // As seen on that host: never resolved against this file's directory.
+            (Some(sock), Some(_)) => {
+                let v = self.non_empty(&sock, &key("bird_socket"))?;
+                if !Path::new(v).is_absolute() {
+                    return Err(self.err(
+                        &sock,
+                        &key("bird_socket"),
+                        format!(
+                            "with `ssh`, the BIRD socket is a path on that host and must be absolute (e.g. {DEFAULT_REMOTE_BIRD_SOCKET})"
+                        ),
+                    ));
+                }
+                PathBuf::from(v)
+            }
+            (None, Some(_)) => PathBuf::from(DEFAULT_REMOTE_BIRD_SOCKET),
+            (Some(sock), None) => self.resolve(self.non_empty(&sock, &key("bird_socket"))?),
+            (None, None) => return Err(self.missing(table, "bird_socket")),
+        };
         let origin_protocols = match raw.origin_protocols {
             Some(list) => {
                 if list.get_ref().is_empty() {
@@ -361,12 +409,20 @@ impl Cx<'_> {
             None => None,
         };
         let nomad = match raw.nomad {
-            Some(n) => Some(self.nomad(n, &key("nomad"))?),
+            Some(n) => {
+                let mut n = self.nomad(n, &key("nomad"))?;
+                if ssh.is_some() && n.address.is_none() {
+                    // As seen on that host, not this one's NOMAD_ADDR.
+                    n.address = Some(DEFAULT_REMOTE_NOMAD_ADDRESS.to_string());
+                }
+                Some(n)
+            }
             None => None,
         };
         Ok(Metro {
             name,
             display_name,
+            ssh,
             bird_socket,
             origin_protocols,
             export_protocol,
@@ -684,6 +740,7 @@ impl Cx<'_> {
             skip_verify: raw.skip_verify.map(Spanned::into_inner),
             timeout,
             max_body,
+            unix_socket: None,
         })
     }
 
@@ -793,6 +850,13 @@ fn unknown_action(name: &str) -> String {
             backticked(Command::all().map(|a| a.name()))
         ),
     }
+}
+
+/// `$HOME`, for a `~/` path; `/` when unset (the path then names nothing of the user's).
+fn home_dir() -> PathBuf {
+    std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .map_or_else(|| PathBuf::from("/"), PathBuf::from)
 }
 
 fn backticked<'a>(names: impl Iterator<Item = &'a str>) -> String {

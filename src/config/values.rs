@@ -188,3 +188,61 @@ pub(super) fn variable_value(v: &toml::Value) -> Result<String, String> {
     }
     Ok(text)
 }
+
+/// `[[metro]] ssh`: one word that `ssh` takes as its destination (`user@host`, a `Host`
+/// alias, `ssh://user@host:port`); never an option.
+pub(super) fn check_ssh_destination(dest: &str) -> Result<(), String> {
+    if dest.starts_with('-') {
+        return Err(format!(
+            "`{dest}` is not an ssh destination: options go in `ssh_options`"
+        ));
+    }
+    if dest.chars().any(char::is_whitespace) {
+        return Err(format!(
+            "`{dest}` is not an ssh destination: one word, e.g. root@203.0.113.5 or a Host alias; options go in `ssh_options`"
+        ));
+    }
+    Ok(())
+}
+
+/// Options the console sets itself on every `ssh` it runs: the master, its socket and
+/// its forwards are the console's, and it never waits for a prompt.
+const SSH_OWN_FLAGS: [&str; 11] = [
+    "-M", "-S", "-O", "-F", "-f", "-N", "-L", "-R", "-D", "-W", "-G",
+];
+const SSH_OWN_OPTIONS: [&str; 6] = [
+    "controlmaster",
+    "controlpath",
+    "controlpersist",
+    "batchmode",
+    "exitonforwardfailure",
+    "sessiontype",
+];
+
+/// `[[metro]] ssh_options`: more `ssh` arguments, but none that would take the master,
+/// its control socket, its forwards or its no-prompt rule away from the console.
+pub(super) fn check_ssh_option(arg: &str) -> Result<(), String> {
+    let shown = crate::domain::text::visible(arg);
+    if let Some(flag) = SSH_OWN_FLAGS
+        .iter()
+        .find(|f| arg == **f || (arg.starts_with(**f) && arg.len() > 2 && f.len() == 2))
+    {
+        return Err(format!(
+            "`{shown}`: the console sets `{flag}` itself (one master per destination, its own forwards; `-F` is `console.ssh_config`)"
+        ));
+    }
+    let option = arg
+        .strip_prefix("-o")
+        .map(str::trim_start)
+        .unwrap_or(arg)
+        .split(['=', ' '])
+        .next()
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    if SSH_OWN_OPTIONS.contains(&option.as_str()) {
+        return Err(format!(
+            "`{shown}`: the console sets this option itself (its own master, BatchMode=yes: no prompt ever waits inside the console)"
+        ));
+    }
+    Ok(())
+}

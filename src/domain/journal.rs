@@ -148,6 +148,10 @@ pub struct AuditRecord {
     #[serde(default = "outcome_phase")]
     pub phase: Phase,
     pub user: String,
+    /// When the acting process was reached over SSH: from where, and with which shared
+    /// key (a teammate's console opened through `share`'s line).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssh: Option<SshOrigin>,
     #[serde(default)]
     pub pid: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -180,6 +184,43 @@ pub struct AuditRecord {
     pub desired: Option<BTreeMap<String, Desired>>,
 }
 
+/// Where a process acting over SSH was reached from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SshOrigin {
+    /// The client's address and port, from sshd's `SSH_CONNECTION` (`203.0.113.7 port
+    /// 51234`); `unknown` when sshd did not say.
+    pub from: String,
+    /// The name (comment) of the shared key the console was opened with, when it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+}
+
+impl SshOrigin {
+    /// From `SSH_CONNECTION` (`client_ip client_port server_ip server_port`) and the
+    /// shared key's name; `None` when neither is known (not over SSH).
+    pub fn from_env(ssh_connection: Option<&str>, key: Option<&str>) -> Option<SshOrigin> {
+        let from = ssh_connection.and_then(|c| {
+            let mut w = c.split_whitespace();
+            Some(format!("{} port {}", w.next()?, w.next()?))
+        });
+        if from.is_none() && key.is_none() {
+            return None;
+        }
+        Some(SshOrigin {
+            from: super::text::visible(&from.unwrap_or_else(|| "unknown".into())).into_owned(),
+            key: key.map(|k| super::text::visible(k).into_owned()),
+        })
+    }
+
+    /// "ssh key teammate from 203.0.113.7 port 51234", "ssh from …".
+    pub fn words(&self) -> String {
+        match &self.key {
+            Some(k) => format!("ssh key {k} from {}", self.from),
+            None => format!("ssh from {}", self.from),
+        }
+    }
+}
+
 fn outcome_phase() -> Phase {
     Phase::Outcome
 }
@@ -198,9 +239,17 @@ impl AuditRecord {
             "{} of {} by {} at {clock} ({via}pid {})",
             self.action.verb(),
             self.metro,
-            self.user,
+            self.who(),
             self.pid
         )
+    }
+
+    /// Who acted: "root", or "root (ssh key teammate from 203.0.113.7 port 51234)".
+    pub fn who(&self) -> String {
+        match &self.ssh {
+            Some(o) => format!("{} ({})", self.user, o.words()),
+            None => self.user.clone(),
+        }
     }
 
     pub fn verdict(&self) -> Option<Verdict> {
@@ -317,6 +366,7 @@ mod tests {
             id: id.into(),
             phase,
             user: "root".into(),
+            ssh: None,
             pid: 4711,
             via: Some(Via::Cli),
             metro: metro.into(),
@@ -355,6 +405,29 @@ mod tests {
         assert_eq!(unanswered(&nested).map(|r| r.id.as_str()), Some("d"));
         nested.push(rec("d", Phase::Outcome, "am,da"));
         assert_eq!(unanswered(&nested), None);
+    }
+
+    #[test]
+    fn a_shared_consoles_actions_say_whose_key_and_from_where() {
+        assert_eq!(SshOrigin::from_env(None, None), None);
+        let o = SshOrigin::from_env(Some("203.0.113.7 51234 10.0.0.2 22"), Some("teammate"))
+            .expect("over ssh");
+        assert_eq!(o.words(), "ssh key teammate from 203.0.113.7 port 51234");
+        let mut r = rec("1", Phase::Intent, "am");
+        r.ssh = Some(o);
+        assert_eq!(
+            r.describe(),
+            "withdraw of am by root (ssh key teammate from 203.0.113.7 port 51234) at 12:03:01 (command line, pid 4711)"
+        );
+        let line = serde_json::to_string(&r).expect("json");
+        assert!(
+            line.contains(r#""ssh":{"from":"203.0.113.7 port 51234","key":"teammate"}"#),
+            "{line}"
+        );
+        assert_eq!(
+            SshOrigin::from_env(Some("::1 40000 ::1 22"), None).map(|o| o.words()),
+            Some("ssh from ::1 port 40000".into())
+        );
     }
 
     #[test]

@@ -6,8 +6,10 @@ use std::time::SystemTime;
 
 use serde::Serialize;
 
+pub mod backoff;
 pub mod deploy;
 pub mod journal;
+pub mod link;
 pub mod nomad;
 pub mod provision;
 pub mod text;
@@ -249,9 +251,17 @@ pub fn best_path(observer: Option<&Result<ObserverView, String>>) -> BestPath {
 /// The one word for why a router (a metro's or the observer) could not be read, from
 /// the text `ops::collect::describe` gives it: `unreachable` only when its socket cannot
 /// be connected to, `silent` when it does not answer in time, else `error` (it answered,
-/// but not usably).
+/// but not usably). A remote metro's router is not tried while its SSH link is down
+/// (`ssh down`) or still connecting (`connecting`), and is `refused` when the far end
+/// refuses its BIRD socket ([`link::LinkStatus::router_error`]).
 pub fn failure_word(error: &str) -> &'static str {
-    if error.starts_with(UNREACHABLE) {
+    if error.starts_with(link::LINK_DOWN) {
+        "ssh down"
+    } else if error.starts_with(link::LINK_CONNECTING) {
+        "connecting"
+    } else if error.starts_with(link::TUNNEL_REFUSED) {
+        "refused"
+    } else if error.starts_with(UNREACHABLE) {
         "unreachable"
     } else if error.starts_with(SILENT) {
         "silent"
@@ -471,6 +481,15 @@ mod tests {
         );
         assert_eq!(failure_word("router silent: no reply within 2s"), "silent");
         assert_eq!(failure_word("BIRD 9001: syntax error"), "error");
+        assert_eq!(
+            failure_word("ssh link down: metro-am: Connection refused"),
+            "ssh down"
+        );
+        assert_eq!(failure_word("ssh link connecting: metro-am"), "connecting");
+        assert_eq!(
+            failure_word("ssh tunnel refused: metro-am: permission denied"),
+            "refused"
+        );
     }
 
     #[test]

@@ -53,6 +53,10 @@ pub struct Settings {
     /// Largest answer read from one endpoint, in bytes; a list's rows may take
     /// half of it in memory ([`super::decode`]).
     pub max_body: u64,
+    /// Connect through this Unix socket (an SSH tunnel's local end) instead of the
+    /// address's host and port; the address still names the server (Host header, TLS
+    /// name).
+    pub unix_socket: Option<PathBuf>,
 }
 
 impl Default for Settings {
@@ -67,6 +71,7 @@ impl Default for Settings {
             skip_verify: false,
             timeout: Duration::from_secs(10),
             max_body: DEFAULT_MAX_BODY,
+            unix_socket: None,
         }
     }
 }
@@ -83,6 +88,7 @@ impl fmt::Debug for Settings {
             .field("skip_verify", &self.skip_verify)
             .field("timeout", &self.timeout)
             .field("max_body", &self.max_body)
+            .field("unix_socket", &self.unix_socket)
             .finish()
     }
 }
@@ -385,6 +391,15 @@ impl Client {
                 .tls_server_name
                 .as_deref()
                 .filter(|n| !n.is_empty())
+                .filter(|_| settings.unix_socket.is_some())
+            {
+                // Through a tunnel nothing is resolved here: only the name changes.
+                base.set_host(Some(name))
+                    .map_err(|e| NomadError::InvalidAddress(format!("tls server name: {e}")))?;
+            } else if let Some(name) = settings
+                .tls_server_name
+                .as_deref()
+                .filter(|n| !n.is_empty())
             {
                 use std::net::ToSocketAddrs;
                 let host = base.host_str().unwrap_or_default().to_string();
@@ -400,6 +415,9 @@ impl Client {
             }
         }
 
+        if let Some(path) = &settings.unix_socket {
+            builder = builder.unix_socket(path.clone());
+        }
         let http = builder.build().map_err(|e| map_reqwest(&e))?;
         Ok(Client {
             http,
@@ -423,7 +441,14 @@ impl Client {
     pub(crate) fn redact_err(&self, e: NomadError) -> NomadError {
         match e {
             NomadError::InvalidAddress(m) => NomadError::InvalidAddress(self.redact(m)),
-            NomadError::Connect(m) => NomadError::Connect(self.redact(m)),
+            // Through an SSH tunnel, a missing or dead local end means the link is down.
+            NomadError::Connect(m) => NomadError::Connect(match &self.settings.unix_socket {
+                Some(_) if m.contains("No such file") || m.contains("refused") => {
+                    "the ssh link is not up (the tunnel has no listening local end)".into()
+                }
+                Some(_) => format!("through the ssh tunnel: {}", self.redact(m)),
+                None => self.redact(m),
+            }),
             NomadError::Forbidden(m) => NomadError::Forbidden(self.redact(m)),
             NomadError::Http { status, body } => NomadError::Http {
                 status,

@@ -10,9 +10,9 @@
 //! lost in between ([`StreamItem::Connected`]). Topics are always named: no topic
 //! means `*`, which needs a management token.
 
-use super::backoff::Backoff;
 use super::client::{truncate, Client, NomadError};
 use super::models::nullable;
+use crate::domain::backoff::Backoff;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use std::sync::atomic::{AtomicU64, Ordering};

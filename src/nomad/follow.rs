@@ -20,11 +20,11 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::backoff::Backoff;
 use super::client::{Client, Indexed, NomadError, QueryOptions};
 use super::decode::{alloc_event, job_event, node_event, Names};
 use super::events::{Event, EventFrame, EventStream, StreamItem};
 use super::watch::{Indexes, NomadSnapshot, State, Update, WatchOptions};
+use crate::domain::backoff::Backoff;
 use crate::domain::nomad::{AllocList, AllocRow, JobKey, JobRow, NodeRow};
 use crate::domain::text::visible;
 

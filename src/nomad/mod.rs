@@ -9,7 +9,6 @@
 //! its own single-node cluster, so callers hold one [`Client`] per metro. Knows
 //! nothing about the terminal UI.
 
-pub mod backoff;
 pub mod client;
 pub mod decode;
 pub mod events;

@@ -16,11 +16,11 @@
 //! from index 0; after a transport error the index is also reset, so a
 //! restarted agent is re-listed at once instead of after a full `wait`.
 
-use super::backoff::Backoff;
 use super::client::{Client, NomadError, QueryOptions};
 use super::events::StreamOptions;
 use super::follow::FirstLists;
 use super::models::AgentSelf;
+use crate::domain::backoff::Backoff;
 use crate::domain::nomad::{AllocCounts, AllocList, JobRow, NodeRow};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};

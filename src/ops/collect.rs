@@ -1,6 +1,8 @@
 //! Polls every metro's BIRD and the observer into one `Snapshot`, concurrently, each with
 //! its own persistent connection and timeout, so one slow or dead daemon costs only its
-//! own cell.
+//! own cell. A remote metro's BIRD socket is the local end of an SSH tunnel
+//! ([`crate::ssh::link_of`]): while its link is not up the router is not tried, and the
+//! link's own error (ssh's words, the retry) is the router's.
 
 use std::time::{Duration, SystemTime};
 
@@ -16,7 +18,7 @@ use crate::domain::{
 /// Persistent connections for polling, one per metro plus the observer; optionally the
 /// state directory, read around the routers.
 pub struct Poller {
-    metros: Vec<(Metro, BirdClient)>,
+    metros: Vec<(Metro, BirdClient, Option<Link>)>,
     observer: Option<BirdClient>,
     prefix: String,
     journal: Option<super::journal::JournalReader>,
@@ -28,7 +30,13 @@ impl Poller {
             metros: cfg
                 .metros
                 .iter()
-                .map(|m| (m.clone(), BirdClient::new(m.bird_socket.clone(), timeout)))
+                .map(|m| {
+                    (
+                        m.clone(),
+                        BirdClient::new(m.bird_socket.clone(), timeout),
+                        crate::ssh::link_of(&m.bird_socket),
+                    )
+                })
                 .collect(),
             observer: cfg
                 .anycast
@@ -55,12 +63,12 @@ impl Poller {
         let mapping: Vec<(String, String)> = self
             .metros
             .iter()
-            .map(|(m, _)| (m.observer_protocol.clone(), m.name.clone()))
+            .map(|(m, _, _)| (m.observer_protocol.clone(), m.name.clone()))
             .collect();
         let metro_futs = self
             .metros
             .iter_mut()
-            .map(|(m, c)| metro_status(m, c, &prefix));
+            .map(|(m, c, link)| metro_status(m, c, link.as_ref(), &prefix));
         let observer_fut = async {
             match self.observer.as_mut() {
                 Some(c) => Some(observer_view(c, &prefix, &mapping).await),
@@ -83,10 +91,40 @@ impl Poller {
     }
 }
 
-async fn metro_status(m: &Metro, c: &mut BirdClient, prefix: &str) -> MetroStatus {
+type Link = tokio::sync::watch::Receiver<crate::domain::link::LinkStatus>;
+
+async fn metro_status(
+    m: &Metro,
+    c: &mut BirdClient,
+    link: Option<&Link>,
+    prefix: &str,
+) -> MetroStatus {
+    let link = link.map(|l| l.borrow().clone());
+    if let Some(e) = link
+        .as_ref()
+        .and_then(|l| l.router_error(SystemTime::now()))
+    {
+        return MetroStatus {
+            name: m.name.clone(),
+            router: Err(e),
+        };
+    }
+    let router = router_status(m, c, prefix)
+        .await
+        .map_err(|e| match (&link, e) {
+            // The tunnel's local end accepted, and the far end closed it: sshd could not
+            // open the socket there (since the link's own check, or it would have said).
+            (Some(l), BirdError::Connect { message, .. }) => format!(
+                "{}: {}: the far end closed the tunnel before BIRD's greeting ({})",
+                domain::link::TUNNEL_REFUSED,
+                l.destination,
+                visible(&message)
+            ),
+            (_, e) => describe(e),
+        });
     MetroStatus {
         name: m.name.clone(),
-        router: router_status(m, c, prefix).await.map_err(describe),
+        router,
     }
 }
 

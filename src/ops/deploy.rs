@@ -263,6 +263,7 @@ pub async fn deploy(
         id: new_id(),
         phase: Phase::Intent,
         user: me.user.clone(),
+        ssh: journal::ssh_origin(),
         pid: me.pid,
         via: Some(run.via),
         metro: plan
@@ -549,6 +550,7 @@ impl Rollout<'_, '_, '_> {
             id: id.clone(),
             phase: Phase::Intent,
             user: self.user.clone(),
+            ssh: journal::ssh_origin(),
             pid: std::process::id(),
             via: Some(self.run.via),
             metro: metro.to_string(),
@@ -582,6 +584,7 @@ impl Rollout<'_, '_, '_> {
                 id,
                 phase: Phase::Outcome,
                 user: self.user.clone(),
+                ssh: journal::ssh_origin(),
                 pid: std::process::id(),
                 via: Some(self.run.via),
                 metro: metro.to_string(),

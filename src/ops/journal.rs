@@ -60,6 +60,24 @@ pub fn user() -> String {
         .unwrap_or_else(|| format!("uid {}", nix::unistd::getuid()))
 }
 
+/// The name of the shared SSH key this process's console was opened with (`--shared-key`,
+/// set by the line `platform-tui share` installs). Set once, at start.
+static SHARED_KEY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Records the shared key's name for the audit log; only the first call counts.
+pub fn set_shared_key(name: &str) {
+    let _ = SHARED_KEY.set(name.to_string());
+}
+
+/// Where this process was reached from over SSH (sshd's `SSH_CONNECTION`, the shared
+/// key's name), for the audit log; `None` when not over SSH.
+pub fn ssh_origin() -> Option<crate::domain::journal::SshOrigin> {
+    crate::domain::journal::SshOrigin::from_env(
+        std::env::var("SSH_CONNECTION").ok().as_deref(),
+        SHARED_KEY.get().map(String::as_str),
+    )
+}
+
 /// RFC 3339 UTC with milliseconds, as every audit line carries it.
 pub fn timestamp(t: SystemTime) -> String {
     humantime::format_rfc3339_millis(t).to_string()
@@ -458,8 +476,16 @@ impl JournalReader {
 
     fn new_records(&mut self) -> Vec<AuditRecord> {
         let path = self.state.audit_path();
-        let Ok(mut f) = open_private(&path, OpenOptions::new().read(true)) else {
-            return Vec::new();
+        let mut f = match open_private(&path, OpenOptions::new().read(true)) {
+            Ok(f) => f,
+            Err(e) => {
+                if e.kind() == std::io::ErrorKind::NotFound {
+                    // No log yet, so no history: every line written from now on is news
+                    // (the first action of another console included).
+                    self.offset.get_or_insert(0);
+                }
+                return Vec::new();
+            }
         };
         let len = f.metadata().map(|m| m.len()).unwrap_or(0);
         let Some(offset) = self.offset else {
@@ -508,6 +534,7 @@ mod tests {
             id: id.into(),
             phase,
             user: user(),
+            ssh: None,
             pid: std::process::id(),
             via: Some(Via::Cli),
             metro: "am".into(),
@@ -616,6 +643,26 @@ mod tests {
         assert_eq!(second.records.len(), 1);
         let u = second.unfinished.expect("an unanswered intent");
         assert!(!u.running, "nobody holds the lock");
+    }
+
+    #[test]
+    fn a_reader_started_before_the_log_exists_sees_its_first_records() {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let s = StateDir {
+            dir: tmp.path().join("state"),
+        };
+        s.prepare().expect("prepare");
+        let mut r = JournalReader::new(s.clone());
+        let g = r.generation();
+        assert!(r.read(g).records.is_empty());
+        s.append(&record("1", Phase::Intent)).expect("append");
+        s.append(&record("1", Phase::Outcome)).expect("append");
+        let g = r.generation();
+        assert_eq!(
+            r.read(g).records.len(),
+            2,
+            "another process's first action is news"
+        );
     }
 
     #[test]

@@ -228,6 +228,7 @@ pub async fn apply(
         id: super::withdraw::new_id(),
         phase: Phase::Intent,
         user: me.user.clone(),
+        ssh: journal::ssh_origin(),
         pid: me.pid,
         via: Some(run.via),
         metro: target.clone(),

@@ -147,5 +147,6 @@ pub fn nomad_settings(metro: &Metro) -> Option<crate::nomad::Settings> {
     if let Some(b) = n.max_body {
         s.max_body = b;
     }
+    s.unix_socket = n.unix_socket.clone();
     Some(s)
 }

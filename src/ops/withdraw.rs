@@ -185,6 +185,7 @@ pub async fn execute_locked(
         id: new_id(),
         phase: Phase::Intent,
         user: me_user,
+        ssh: journal::ssh_origin(),
         pid: std::process::id(),
         via: Some(caller.via),
         metro: req.metro.clone(),

@@ -15,6 +15,7 @@
 
 mod config_watch;
 mod deploy;
+mod links;
 mod nomad;
 mod provision;
 mod routing;
@@ -34,9 +35,17 @@ use crate::{tui, ui};
 
 const FRAME: Duration = Duration::from_millis(33);
 
-/// Runs the interactive console until the operator quits or a signal arrives.
+/// Runs the interactive console until the operator quits or a signal arrives. Remote
+/// metros are reached through SSH links kept (and reconnected) while it runs, and
+/// closed when it ends — however it ends (a panic unwinds through the transport's drop).
 pub async fn run_console(cfg: Config, source: String) -> color_eyre::Result<()> {
-    let cfg = Arc::new(cfg);
+    // Listening before any ssh master starts: a signal then ends the console cleanly.
+    let mut stop = crate::signals::Stop::new(true)?;
+    let mut transport = crate::ssh::Transport::start(&cfg, crate::ssh::Mode::Supervised)
+        .map_err(|e| color_eyre::eyre::eyre!(e))?;
+    // The config as written (remote paths), which the config follower compares with.
+    let written = Arc::new(cfg);
+    let cfg = Arc::new(transport.local_config(&written));
     let desired = StateDir::of(&cfg).desired().unwrap_or_default();
     let mut state = State::new(&cfg, desired, source, SystemTime::now());
     let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
@@ -51,12 +60,13 @@ pub async fn run_console(cfg: Config, source: String) -> color_eyre::Result<()> 
     // The config file is followed: a change (from the provisioning pane, the command
     // line or an editor) reaches the state machine, which answers with `Reconfigure`.
     let _config_watch = cfg.source.clone().map(|path| {
-        let watch = config_watch::watch(path, cfg.clone(), cfg.console.read_only, tx.clone());
+        let watch = config_watch::watch(path, written.clone(), cfg.console.read_only, tx.clone());
         workers::supervise(Worker::Config, tokio::spawn(watch), true, &tx)
     });
     let mut cfg = cfg;
+    let mut routes = ssh_routes(&written);
+    let mut links = links::follow(&transport, &tx);
 
-    let mut stop = crate::signals::Stop::new(true)?;
     let mut terminal = tui::init()?;
     let mut events = EventStream::new();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -84,9 +94,11 @@ pub async fn run_console(cfg: Config, source: String) -> color_eyre::Result<()> 
                 _ = tokio::time::sleep_until(next_frame), if dirty => continue,
                 why = stop.recv() => return Ok(Some(why)),
             };
+            let msg = through_links(msg, &mut transport, &mut routes, &mut links, &tx).await;
             let mut effects = update(&mut state, msg);
             // Batch whatever else is queued before drawing.
             while let Ok(m) = rx.try_recv() {
+                let m = through_links(m, &mut transport, &mut routes, &mut links, &tx).await;
                 effects.extend(update(&mut state, m));
             }
             dirty = true;
@@ -157,8 +169,10 @@ pub async fn run_console(cfg: Config, source: String) -> color_eyre::Result<()> 
         // which panics on a dead stderr and aborts before the lab is torn down.
         std::mem::forget(terminal);
     }
-    // Dropping the executors and the probes stops every worker.
+    // Every master asked to exit and its sockets removed; dropping the executors and the
+    // probes stops every worker.
     drop(probes);
+    transport.close().await;
     result.map(|_| ())
 }
 
@@ -179,4 +193,56 @@ fn start_probes(
     .into_iter()
     .map(|(target, h)| workers::supervise(Worker::Probe(target), h, true, tx))
     .collect()
+}
+
+/// What the SSH links depend on: each remote metro's route and far ends.
+type Routes = Vec<(
+    String,
+    crate::config::SshRoute,
+    std::path::PathBuf,
+    Option<String>,
+)>;
+
+fn ssh_routes(cfg: &Config) -> Routes {
+    cfg.metros
+        .iter()
+        .filter_map(|m| {
+            let route = m.ssh.clone()?;
+            let nomad = m.nomad.as_ref().and_then(|n| n.address.clone());
+            Some((m.name.clone(), route, m.bird_socket.clone(), nomad))
+        })
+        .collect()
+}
+
+/// A changed config file as this process sees it: its remote metros' sockets at their
+/// tunnels' local ends. When the remote metros changed, the links are started anew for
+/// the new config (the old ones closed); if that cannot be done the change is refused and
+/// the console keeps the config it has.
+async fn through_links(
+    msg: Msg,
+    transport: &mut crate::ssh::Transport,
+    routes: &mut Routes,
+    followers: &mut Vec<workers::Supervised>,
+    tx: &mpsc::UnboundedSender<Msg>,
+) -> Msg {
+    let Msg::ConfigChanged(written) = msg else {
+        return msg;
+    };
+    let new_routes = ssh_routes(&written);
+    if new_routes != *routes {
+        match crate::ssh::Transport::start(&written, crate::ssh::Mode::Supervised) {
+            Ok(t) => {
+                // The old followers go first: their links ending is no news.
+                followers.clear();
+                let old = std::mem::replace(transport, t);
+                old.close().await;
+                *followers = links::follow(transport, tx);
+                *routes = new_routes;
+            }
+            Err(e) => {
+                return Msg::ConfigInvalid(format!("the remote metros' ssh links: {e}"));
+            }
+        }
+    }
+    Msg::ConfigChanged(Arc::new(transport.local_config(&written)))
 }

@@ -216,10 +216,14 @@ fn cells<'a>(state: &'a State, m: &'a MetroState, is_best: bool) -> Vec<(Col, Ce
                 .map(|s| secs_between(s, state.now))
                 .unwrap_or(0);
             // Unreachable, silent or error: never "unreachable" for a router that answers.
-            out.push((
-                Col::Bgp,
-                Cell::from(Span::styled(failure_word(e), style::error(t))),
-            ));
+            // A remote metro's first connection is not a failure yet.
+            let word = failure_word(e);
+            let st = if word == "connecting" {
+                style::dim(t)
+            } else {
+                style::error(t)
+            };
+            out.push((Col::Bgp, Cell::from(Span::styled(word, st))));
             out.push((Col::Since, Cell::from(age(since))));
             let last =
                 m.last_good

@@ -5,6 +5,8 @@
 #![allow(dead_code, clippy::unwrap_used)]
 
 use std::fmt::Display;
+pub mod sshd;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};

@@ -1,5 +1,6 @@
-//! One retry pace for every Nomad loop (list loops, the event stream): exponential, with
-//! jitter, so that N metros whose agents restarted together do not retry in lockstep.
+//! One retry pace for every loop that reconnects (Nomad lists and event streams, SSH
+//! links): exponential, with jitter, so that N metros whose agents restarted together do
+//! not retry in lockstep.
 
 use std::time::Duration;
 
