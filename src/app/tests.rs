@@ -771,6 +771,8 @@ mod latency_and_nomad {
         update(&mut s, code(KeyCode::Tab));
         assert_eq!(s.view, View::Provision);
         update(&mut s, code(KeyCode::Tab));
+        assert_eq!(s.view, View::Deploy);
+        update(&mut s, code(KeyCode::Tab));
         assert_eq!(s.view, View::Overview);
     }
 
@@ -1101,7 +1103,7 @@ mod latency_and_nomad {
                 Effect::FollowLogs {
                     metro: "da".into(),
                     alloc_id: id.clone(),
-                    task: "app".into(),
+                    task: "spin".into(),
                     stderr: false
                 }
             ]
@@ -1147,7 +1149,7 @@ mod latency_and_nomad {
                 Effect::FollowLogs {
                     metro: "da".into(),
                     alloc_id: id,
-                    task: "app".into(),
+                    task: "spin".into(),
                     stderr: true
                 }
             ]
