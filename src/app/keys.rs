@@ -382,9 +382,9 @@ pub(super) fn on_nomad_action(state: &mut State, action: Command) -> Option<Vec<
             };
             match chosen {
                 Some((metro, alloc_id, task)) => {
-                    // Without task states in the list, ask the allocation's first task by
-                    // the lab's and Hippo's convention of one task per group.
-                    let task = task.unwrap_or_else(|| crate::lab::nomad_api::TASK.to_string());
+                    // Without task states in the list, ask for the task of the console's
+                    // own Spin job (one task per group, as the platform's jobs have).
+                    let task = task.unwrap_or_else(|| crate::deploy::job::TASK.to_string());
                     // The detail (if open) stays underneath: Esc returns to it.
                     state.nomad_view.logs = Some(nomad::Logs::new(&metro, &alloc_id, &task, false));
                     vec![

@@ -772,6 +772,8 @@ mod latency_and_nomad {
         update(&mut s, code(KeyCode::Tab));
         assert_eq!(s.view, View::Provision);
         update(&mut s, code(KeyCode::Tab));
+        assert_eq!(s.view, View::Deploy);
+        update(&mut s, code(KeyCode::Tab));
         assert_eq!(s.view, View::Overview);
     }
 
@@ -1102,7 +1104,7 @@ mod latency_and_nomad {
                 Effect::FollowLogs {
                     metro: "da".into(),
                     alloc_id: id.clone(),
-                    task: "app".into(),
+                    task: "spin".into(),
                     stderr: false
                 }
             ]
@@ -1148,7 +1150,7 @@ mod latency_and_nomad {
                 Effect::FollowLogs {
                     metro: "da".into(),
                     alloc_id: id,
-                    task: "app".into(),
+                    task: "spin".into(),
                     stderr: true
                 }
             ]
