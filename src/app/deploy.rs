@@ -283,7 +283,10 @@ fn start(state: &mut State, c: DeployConfirm) -> Vec<Effect> {
     v.rows = rows_of(&c.plan);
     v.plan = Some(c.plan.clone());
     let reference = c.plan.app.full.clone();
-    v.log_line(now, format!("deploying {reference}: {}", c.plan.order_words()));
+    v.log_line(
+        now,
+        format!("deploying {reference}: {}", c.plan.order_words()),
+    );
     state.marker(format!("deploy {}", c.plan.app.version()));
     vec![Effect::Deploy {
         reference,

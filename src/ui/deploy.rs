@@ -246,7 +246,10 @@ fn draw_metros(state: &State, v: &DeployView, frame: &mut Frame, area: Rect) {
         let seen: String = seen.chars().take(8).collect();
         lines.push(Line::from(vec![
             Span::raw(format!(" {metro:<8} ")),
-            Span::styled(format!("{:<11} ", r.phase.word()), phase_style(state, r.phase)),
+            Span::styled(
+                format!("{:<11} ", r.phase.word()),
+                phase_style(state, r.phase),
+            ),
             Span::raw(format!("{allocs:<7} {seen:<8} ")),
             Span::styled(
                 format!("{drain:<6} "),
@@ -321,7 +324,10 @@ fn draw_history(state: &State, v: &DeployView, frame: &mut Frame, area: Rect) {
         })
         .collect();
     if lines.is_empty() {
-        lines.push(Line::from(Span::styled(" no deployments yet", style::dim(t))));
+        lines.push(Line::from(Span::styled(
+            " no deployments yet",
+            style::dim(t),
+        )));
     }
     frame.render_widget(
         Paragraph::new(lines).block(Block::bordered().title(" history (UTC) ")),
@@ -382,13 +388,11 @@ pub fn draw_confirm(state: &State, c: &DeployConfirm, frame: &mut Frame, area: R
     let popup = centered(area, width, (rows as u16 + 2).min(area.height));
     frame.render_widget(Clear, popup);
     frame.render_widget(
-        Paragraph::new(text)
-            .wrap(Wrap { trim: false })
-            .block(
-                Block::bordered()
-                    .title(" Deploy to every metro? ")
-                    .border_style(style::warn(t)),
-            ),
+        Paragraph::new(text).wrap(Wrap { trim: false }).block(
+            Block::bordered()
+                .title(" Deploy to every metro? ")
+                .border_style(style::warn(t)),
+        ),
         popup,
     );
 }
