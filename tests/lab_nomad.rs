@@ -81,7 +81,7 @@ async fn client_reads_the_lab_endpoint_and_its_logs() {
     let id = allocs.value.rows[0].id.to_string();
     let full = client.allocation(&id).await.unwrap();
     assert_eq!(full.client, "running");
-    assert_eq!(full.tasks(), ["app"]);
+    assert_eq!(full.tasks(), ["spin"]);
 
     // A blocking query returns once the app stops, with a higher index.
     let index = allocs.index;

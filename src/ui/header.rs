@@ -76,27 +76,48 @@ pub fn draw(state: &State, frame: &mut Frame, area: Rect) {
         (None, Some(p)) => format!("polled {} ago", age(secs_between(p, state.now))),
         (None, None) => "waiting for the first poll".to_string(),
     };
-    let mut second = vec![Span::raw(" ")];
-    // Tabs name the key that shows them, as the keymap has it.
-    for view in <crate::app::View as strum::IntoEnumIterator>::iter() {
-        let st = if state.view == view {
-            style::selected(t)
-        } else {
-            style::dim(t)
-        };
-        let label = format!("[{} {}]", state.keymap.label(view.command()), view.title());
-        second.push(Span::styled(label, st));
-        second.push(Span::raw(" "));
-    }
-    second.extend([
+    let status = [
         Span::raw(" advertising: "),
         Span::styled(adv_text, adv_style),
         Span::styled(format!("  {polled} · {}", state.source), style::dim(t)),
-    ]);
+    ];
+    let status_width: usize = status.iter().map(Span::width).sum();
+    // Tabs name the key that shows them, as the keymap has it. When every title does not
+    // fit beside the status, only the shown view keeps its title (the keys stay; `?`
+    // lists what they show).
+    let full = tabs(state, true);
+    let fits =
+        full.iter().map(Span::width).sum::<usize>() + status_width <= usize::from(area.width);
+    let mut second = if fits { full } else { tabs(state, false) };
+    second.extend(status);
     frame.render_widget(
         Paragraph::new(vec![Line::from(first), Line::from(second)]),
         area,
     );
+}
+
+/// `[1 overview] [2 latency] …`, or with `titled` false `[1] [2 latency] …` (only the
+/// shown view titled).
+fn tabs(state: &State, titled: bool) -> Vec<Span<'static>> {
+    let t = &state.theme;
+    let mut out = vec![Span::raw(" ")];
+    for view in <crate::app::View as strum::IntoEnumIterator>::iter() {
+        let shown = state.view == view;
+        let st = if shown {
+            style::selected(t)
+        } else {
+            style::dim(t)
+        };
+        let key = state.keymap.label(view.command());
+        let label = if titled || shown {
+            format!("[{key} {}]", view.title())
+        } else {
+            format!("[{key}]")
+        };
+        out.push(Span::styled(label, st));
+        out.push(Span::raw(" "));
+    }
+    out
 }
 
 /// The anycast figure: healthy only while the latest probes answer.

@@ -544,7 +544,9 @@ fn a_remapped_key_is_shown_remapped_everywhere() {
     );
     let screen = render(&s, 100, 30);
     assert!(screen.contains(" W withdraw"), "footer: {screen}");
-    assert!(screen.contains("[L latency]"), "tabs: {screen}");
+    assert!(screen.contains(" [L] "), "tabs: {screen}");
+    let wide = render(&s, 160, 30);
+    assert!(wide.contains("[L latency]"), "tabs: {wide}");
     update(&mut s, Msg::Key(key('w')));
     assert_eq!(s.mode, crate::app::Mode::Normal, "w no longer withdraws");
     update(&mut s, Msg::Key(key('W')));
