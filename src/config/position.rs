@@ -78,9 +78,32 @@ pub(super) fn place_toml_error(
             Some(format!("{table}.token")),
             NOMAD_TOKEN_MESSAGE.to_string(),
         ),
+        key if message.starts_with("unknown key") => (key, suggest_key(&message)),
         key => (key, message),
     };
     (at, key, message)
+}
+
+/// "unknown key `refrsh_ms`, expected one of …" gains "(did you mean `refresh_ms`?)" when
+/// one expected key is close to the one written.
+fn suggest_key(message: &str) -> String {
+    let Some((head, list)) = message.split_once(", expected one of ") else {
+        return message.to_string();
+    };
+    let written = head
+        .trim_start_matches("unknown key `")
+        .trim_end_matches('`');
+    let closest = list
+        .split(", ")
+        .map(|k| k.trim_matches('`'))
+        .map(|k| (strsim::jaro_winkler(written, k), k))
+        .max_by(|a, b| a.0.total_cmp(&b.0));
+    match closest {
+        Some((score, near)) if score > 0.85 => {
+            format!("{head} (did you mean `{near}`?), expected one of {list}")
+        }
+        _ => message.to_string(),
+    }
 }
 
 /// What `token = ...` under `[metro.nomad]` gets instead of "unknown key": the value is

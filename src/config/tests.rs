@@ -340,7 +340,9 @@ fn metro_nomad() {
     }
     assert!(parse_err(&nomad("region = \" \"")).ends_with("must not be empty"));
     assert!(parse_err(&nomad("tokn_env = \"X\""))
-        .starts_with("c.toml:9:1: metro[0].nomad: unknown key `tokn_env`, expected one of"));
+        .starts_with(
+        "c.toml:9:1: metro[0].nomad: unknown key `tokn_env` (did you mean `token_env`?), expected one of"
+    ));
 }
 
 #[test]
