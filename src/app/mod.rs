@@ -10,9 +10,10 @@ use crossterm::event::KeyEvent;
 use crate::config::keymap::Keymap;
 use crate::config::theme::Theme;
 use crate::config::Config;
-use crate::domain::{BestPath, Desired, Event, Level, Outcome, Request, Snapshot};
+use crate::domain::{BestPath, Desired, Event, Level, Outcome, Request, Snapshot, ANYCAST};
 pub use crate::world::{MetroState, World};
 
+pub mod demo;
 mod keys;
 pub mod latency;
 pub mod nomad;
@@ -42,6 +43,8 @@ pub enum View {
     Overview,
     Latency,
     Nomad,
+    /// Who serves the viewer, in big type: the presenter's view (and the demo's).
+    Anycast,
 }
 
 impl View {
@@ -52,6 +55,7 @@ impl View {
             View::Overview => Command::ViewOverview,
             View::Latency => Command::ViewLatency,
             View::Nomad => Command::ViewNomad,
+            View::Anycast => Command::ViewAnycast,
         }
     }
 
@@ -60,6 +64,7 @@ impl View {
             View::Overview => "overview",
             View::Latency => "latency",
             View::Nomad => "nomad",
+            View::Anycast => "anycast",
         }
     }
 
@@ -203,6 +208,8 @@ pub struct State {
     pub chart: ChartView,
     pub markers: Vec<Marker>,
     pub nomad_view: nomad::NomadView,
+    /// The demo's story, when the console runs as `platform-tui demo`.
+    pub demo: Option<demo::Demo>,
 }
 
 impl std::ops::Deref for State {
@@ -245,6 +252,39 @@ impl State {
             chart: ChartView::default(),
             markers: Vec::new(),
             nomad_view: nomad::NomadView::default(),
+            demo: None,
+        }
+    }
+
+    /// The console as `platform-tui demo`: the presenter's view, the story stepped by
+    /// the space bar (or every `auto`).
+    pub fn with_demo(mut self, auto: Option<std::time::Duration>) -> State {
+        self.view = View::Anycast;
+        self.demo = Some(demo::Demo::new(auto));
+        self
+    }
+
+    /// What the demo looks at, from the world.
+    pub fn demo_facts(&self) -> demo::Facts {
+        let row = self.latency_row(ANYCAST);
+        let figure = match self.anycast_health() {
+            Some(crate::world::Health::Answering { ms, .. }) => Some(ms),
+            _ => None,
+        };
+        let run = row.and_then(|r| r.current_run());
+        demo::Facts {
+            best: self.best().map(str::to_string),
+            advertising: self.advertising(),
+            served_by: figure.and(row.and_then(|r| r.served_by.clone())),
+            figure,
+            change: figure.and_then(|ms| run.and_then(|r| r.change(ms))),
+            busy: self.busy.is_some(),
+            read_only: self.read_only,
+            names: self
+                .metros
+                .iter()
+                .map(|m| (m.name.clone(), m.display_name.clone()))
+                .collect(),
         }
     }
 
@@ -307,6 +347,23 @@ impl State {
 
 /// The state machine. Returns the effects for the runtime to carry out.
 pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
+    let looks = matches!(
+        msg,
+        Msg::Tick(_) | Msg::Probe { .. } | Msg::Snapshot(_) | Msg::Done(_)
+    );
+    let mut effects = on_msg(state, msg);
+    // The demo looks at the world after every change of it; `--auto` moves it on.
+    if looks && !state.quitting {
+        let facts = state.demo_facts();
+        let now = state.now;
+        if let Some(request) = state.demo.as_mut().and_then(|d| d.observe(&facts, now)) {
+            effects.extend(keys::start(state, request));
+        }
+    }
+    effects
+}
+
+fn on_msg(state: &mut State, msg: Msg) -> Vec<Effect> {
     match msg {
         Msg::Key(key) => keys::on_key(state, key),
         Msg::Snapshot(snap) => {
@@ -357,9 +414,21 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
         }
         Msg::Done(outcome) => {
             let moved = outcome.ok();
+            let now = state.now;
+            if let Some(d) = state.demo.as_mut() {
+                d.on_done(&outcome, now);
+            }
             routing::on_done(state, outcome);
             if state.quitting {
-                vec![Effect::Quit]
+                // The demo puts back what it withdrew before the console goes.
+                match state
+                    .demo
+                    .as_mut()
+                    .and_then(demo::Demo::restore_before_quitting)
+                {
+                    Some(request) => keys::start(state, request),
+                    None => vec![Effect::Quit],
+                }
             } else if moved {
                 // The route moved: the new latency is one round trip away, not a tick.
                 vec![Effect::ProbeNow, Effect::Refresh]

@@ -790,7 +790,11 @@ mod latency_and_nomad {
         update(&mut s, code(KeyCode::Tab));
         assert_eq!(s.view, View::Nomad);
         update(&mut s, code(KeyCode::Tab));
+        assert_eq!(s.view, View::Anycast);
+        update(&mut s, code(KeyCode::Tab));
         assert_eq!(s.view, View::Overview);
+        update(&mut s, key('6'));
+        assert_eq!(s.view, View::Anycast);
     }
 
     fn nomad_state() -> State {

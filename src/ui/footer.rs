@@ -73,6 +73,7 @@ fn hints(state: &State) -> Line<'static> {
                 Command::ViewOverview,
                 Command::ViewLatency,
                 Command::ViewNomad,
+                Command::ViewAnycast,
             ],
             "view",
         ),
@@ -81,7 +82,7 @@ fn hints(state: &State) -> Line<'static> {
     ];
     let middle = match state.view {
         View::Overview => common,
-        View::Latency => latency,
+        View::Latency | View::Anycast => latency,
         View::Nomad if state.nomad_view.logs.is_some() => logs,
         View::Nomad => nomad,
     };

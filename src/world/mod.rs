@@ -14,7 +14,7 @@ use crate::config::Config;
 use crate::domain::journal::{Journal, Unfinished};
 use crate::domain::{ActionKind, Desired, ObserverView, Request, RouterStatus, Snapshot};
 use crate::probe::ProbeSample;
-pub use latency::{Health, LatencyRow, ANYCAST};
+pub use latency::{Health, LatencyRow, ServedRun, ANYCAST};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct MetroState {
@@ -206,8 +206,9 @@ impl World {
             previous: row.served_by.clone(),
             served: served.clone(),
         };
-        if served.is_some() {
+        if let Some(by) = &served {
             if let Some(ttfb) = sample.ttfb_ms() {
+                row.note_served(sample.at, by, inferred, ttfb);
                 row.note_answer(news.previous != served, ttfb);
             }
             row.served_by = served;
