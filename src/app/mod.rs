@@ -210,7 +210,14 @@ pub struct State {
     pub nomad_view: nomad::NomadView,
     /// The demo's story, when the console runs as `platform-tui demo`.
     pub demo: Option<demo::Demo>,
+    /// The route just moved to this metro: anycast answers from elsewhere (probes in
+    /// flight, a data plane a moment behind its control plane) ask for another probe at
+    /// once, this many more times at most.
+    pub awaiting: Option<(String, u8)>,
 }
+
+/// Extra probes asked for while the answers lag a move of the route.
+pub const REPROBES: u8 = 3;
 
 impl std::ops::Deref for State {
     type Target = World;
@@ -253,6 +260,7 @@ impl State {
             markers: Vec::new(),
             nomad_view: nomad::NomadView::default(),
             demo: None,
+            awaiting: None,
         }
     }
 
@@ -371,6 +379,7 @@ fn on_msg(state: &mut State, msg: Msg) -> Vec<Effect> {
             routing::on_snapshot(state, snap);
             // Another process's action, or the network, moved the best path.
             if polled && state.best() != best.as_deref() {
+                state.awaiting = state.best().map(|b| (b.to_string(), REPROBES));
                 vec![Effect::ProbeNow]
             } else {
                 Vec::new()
@@ -378,7 +387,7 @@ fn on_msg(state: &mut State, msg: Msg) -> Vec<Effect> {
         }
         Msg::Probe { target, sample } => {
             latency::on_probe(state, &target, sample);
-            Vec::new()
+            latency::reprobe(state, &target)
         }
         Msg::Nomad { metro, snapshot } => {
             nomad::on_nomad(state, &metro, snapshot);
@@ -414,6 +423,7 @@ fn on_msg(state: &mut State, msg: Msg) -> Vec<Effect> {
         }
         Msg::Done(outcome) => {
             let moved = outcome.ok();
+            let best_after = outcome.best_after.clone();
             let now = state.now;
             if let Some(d) = state.demo.as_mut() {
                 d.on_done(&outcome, now);
@@ -431,6 +441,7 @@ fn on_msg(state: &mut State, msg: Msg) -> Vec<Effect> {
                 }
             } else if moved {
                 // The route moved: the new latency is one round trip away, not a tick.
+                state.awaiting = best_after.map(|b| (b, REPROBES));
                 vec![Effect::ProbeNow, Effect::Refresh]
             } else {
                 vec![Effect::Refresh]

@@ -1287,9 +1287,31 @@ fn a_best_path_moved_elsewhere_probes_at_once() {
         Msg::Snapshot(snapshot(2, &[("am", Ok(false)), ("da", Ok(true))])),
     );
     assert_eq!(moved, vec![Effect::ProbeNow]);
+    // Answers from the old metro (in flight, or a data plane behind BGP) ask again, a
+    // few times at most; an answer from the new best path ends it.
+    let probe = |s: &mut State, t: u64, by: &str| {
+        update(
+            s,
+            Msg::Probe {
+                target: "anycast".into(),
+                sample: crate::app::testing::sample(t, t, Some(70.0), Some(by)),
+            },
+        )
+    };
+    assert_eq!(probe(&mut s, 2, "am"), vec![Effect::ProbeNow]);
+    assert_eq!(probe(&mut s, 2, "da"), vec![]);
+    assert_eq!(probe(&mut s, 2, "am"), vec![], "not awaiting any more");
+    update(
+        &mut s,
+        Msg::Snapshot(snapshot(3, &[("am", Ok(true)), ("da", Ok(true))])),
+    );
+    for _ in 0..crate::app::REPROBES {
+        assert_eq!(probe(&mut s, 3, "da"), vec![Effect::ProbeNow]);
+    }
+    assert_eq!(probe(&mut s, 3, "da"), vec![], "bounded");
     let same = update(
         &mut s,
-        Msg::Snapshot(snapshot(3, &[("am", Ok(false)), ("da", Ok(true))])),
+        Msg::Snapshot(snapshot(4, &[("am", Ok(true)), ("da", Ok(true))])),
     );
     assert!(same.is_empty());
 }

@@ -358,7 +358,7 @@ fn timeline_entries(state: &State) -> Vec<Vec<Span<'static>>> {
         }
         entries.push((*at, spans));
     }
-    for (j, r) in runs.iter().enumerate().filter(|(j, _)| !used[*j]) {
+    for (_, r) in runs.iter().enumerate().filter(|(j, _)| !used[*j]) {
         entries.push((
             r.since,
             vec![
