@@ -165,11 +165,10 @@ impl Demo {
                         && f.served_by.is_some()
                         && f.served_by.as_deref() != self.metro.as_deref()
                 }
-                // Answered by the restored metro, or by whichever the observer prefers.
+                // Answered by the restored metro (else shown after the settle limit:
+                // the observer may prefer another).
                 Step::Restore => {
-                    f.figure.is_some()
-                        && f.served_by.is_some()
-                        && (f.served_by == self.metro || f.served_by == f.best)
+                    f.figure.is_some() && f.served_by.is_some() && f.served_by == self.metro
                 }
                 Step::Hold => true,
             };

@@ -1315,3 +1315,41 @@ fn a_best_path_moved_elsewhere_probes_at_once() {
     );
     assert!(same.is_empty());
 }
+
+#[test]
+fn a_slow_probe_from_before_a_move_does_not_take_the_figure_back() {
+    use crate::app::testing::sample;
+    let mut s = state(false);
+    update(&mut s, both_up());
+    let probe = |s: &mut State, seq: u64, started_ms: u64, ms: f64, by: &str| {
+        let mut p = sample(seq, 10, Some(ms), Some(by));
+        p.at += std::time::Duration::from_millis(started_ms);
+        update(
+            s,
+            Msg::Probe {
+                target: "anycast".into(),
+                sample: p,
+            },
+        );
+    };
+    probe(&mut s, 0, 0, 303.0, "da");
+    // The route moves back to am: a probe begun at 900 ms answers via am at 72 ms, before
+    // a probe through da begun at 800 ms answers at 303 ms.
+    probe(&mut s, 2, 900, 72.0, "am");
+    probe(&mut s, 1, 800, 303.0, "da");
+    let row = s.latency_row("anycast").expect("row");
+    assert_eq!(row.served_by.as_deref(), Some("am"));
+    assert_eq!(row.headline(), Some(72.0));
+    assert_eq!(row.runs.back().map(|r| r.by.as_str()), Some("am"));
+    assert_eq!(
+        row.stats.window().received,
+        3,
+        "it still counts as a measurement"
+    );
+    let moves = s
+        .events
+        .iter()
+        .filter(|e| e.text.starts_with("anycast now served by"))
+        .count();
+    assert_eq!(moves, 1, "one move, to am: {:?}", s.events);
+}

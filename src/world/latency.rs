@@ -32,6 +32,9 @@ pub struct LatencyRow {
     pub failing_since: Option<SystemTime>,
     /// The probe worker for this target stopped (it panicked or ended).
     pub worker_error: Option<String>,
+    /// When the latest answer counted as who serves now began: a probe that began
+    /// before it (a slow one from before a move of the route) is history.
+    pub newest: Option<SystemTime>,
     /// Who served the target, one entry per change of serving metro, oldest first; the
     /// first entry may begin before `HISTORY` (it says who served from the window's start).
     pub runs: VecDeque<ServedRun>,
@@ -149,6 +152,7 @@ impl LatencyRow {
             recent: VecDeque::new(),
             failing_since: None,
             worker_error: None,
+            newest: None,
             runs: VecDeque::new(),
         }
     }
