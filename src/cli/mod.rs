@@ -257,6 +257,13 @@ impl Command {
     }
 }
 
+impl Cli {
+    /// Whether the command runs on one thread (the `probe` command).
+    pub fn single_threaded(&self) -> bool {
+        matches!(self.command, Some(Command::Probe { .. }))
+    }
+}
+
 /// A failed command: its message and exit code.
 #[derive(Debug)]
 pub struct Failure {
