@@ -725,3 +725,80 @@ async fn probe_schedule_timeouts_are_losses_on_time() {
     })
     .await;
 }
+
+/// A server that answers every connection's request with `answer`, then, when `flood`,
+/// keeps sending filler without closing. Its task ends with the test.
+async fn answer_with(answer: &'static [u8], flood: bool) -> (Target, JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    let task = tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let _ = read_head(&mut stream).await;
+                if stream.write_all(answer).await.is_err() {
+                    return;
+                }
+                while flood && stream.write_all(&[b'x'; 4096]).await.is_ok() {}
+            });
+        }
+    });
+    (Target::from_url("raw", &url).unwrap(), task)
+}
+
+#[tokio::test]
+async fn probe_head_skips_an_interim_answer() {
+    bounded(async {
+        let (target, task) = answer_with(
+            b"HTTP/1.1 103 Early Hints\r\nx-served-by: hint\r\n\r\n\
+              HTTP/1.1 200 OK\r\nx-served-by:  final \r\nConnection: close\r\n\r\n",
+            false,
+        )
+        .await;
+        let s = probe_once(&target, &opts(2000), 0).await;
+        assert!(s.ok(), "{s:?}");
+        assert_eq!(s.status, Some(200));
+        assert_eq!(s.served_by.as_deref(), Some("final"));
+        task.abort();
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn probe_head_endless_or_malformed_heads_are_protocol_errors() {
+    bounded(async {
+        // A head that never ends: refused once it passes the bound, long before the
+        // timeout.
+        let (target, task) = answer_with(b"HTTP/1.1 200 OK\r\n", true).await;
+        let t = Instant::now();
+        let s = probe_once(&target, &opts(5000), 0).await;
+        assert_eq!(s.error, Some(ErrorKind::Http), "{s:?}");
+        assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+        task.abort();
+        for bad in [
+            &b"HTTP/1.1 2000 OK\r\n\r\n"[..],
+            b"HTTP/1.1 200 OK\r\nbad header\r\n\r\n",
+            b"\xff\xfe\r\n\r\n",
+        ] {
+            let (target, task) = answer_with(bad, false).await;
+            let s = probe_once(&target, &opts(2000), 0).await;
+            assert_eq!(s.error, Some(ErrorKind::Http), "{bad:?}: {s:?}");
+            assert!(s.ttfb.is_none());
+            task.abort();
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn probe_head_answer_is_delivered_while_the_server_keeps_sending() {
+    bounded(async {
+        let (target, task) = answer_with(b"HTTP/1.1 200 OK\r\nx-served-by: am\r\n\r\n", true).await;
+        let t = Instant::now();
+        let s = probe_once(&target, &opts(2000), 0).await;
+        assert!(s.ok(), "{s:?}");
+        assert_eq!(s.served_by.as_deref(), Some("am"));
+        assert!(t.elapsed() < Duration::from_secs(1), "{:?}", t.elapsed());
+        task.abort();
+    })
+    .await;
+}

@@ -163,7 +163,25 @@ pub(super) fn on_action(state: &mut State, action: Command) -> Vec<Effect> {
                 state.event(Level::Warn, "cancelling terraform, then quitting");
                 vec![Effect::ProvisionCancel]
             }
-            None => vec![Effect::Quit],
+            None => match state
+                .demo
+                .as_mut()
+                .and_then(super::demo::Demo::restore_before_quitting)
+            {
+                // The demo puts back what it withdrew, then the console goes.
+                Some(request) => {
+                    state.quitting = true;
+                    state.event(
+                        Level::Info,
+                        format!(
+                            "the demo restores {} before quitting; quit again to leave it withdrawn",
+                            request.metro
+                        ),
+                    );
+                    start(state, request)
+                }
+                None => vec![Effect::Quit],
+            },
             // A confirmed action finishes and is recorded before the console goes.
             Some(busy) if !state.quitting => {
                 state.quitting = true;
@@ -189,6 +207,8 @@ pub(super) fn on_action(state: &mut State, action: Command) -> Vec<Effect> {
         Command::ViewNomad => set_view(state, View::Nomad),
         Command::ViewProvision => set_view(state, View::Provision),
         Command::ViewDeploy => set_view(state, View::Deploy),
+        Command::ViewAnycast => set_view(state, View::Anycast),
+        Command::DemoNext => demo_next(state),
         Command::NextView => set_view(state, state.view.next()),
         Command::Freeze => {
             state.chart.frozen_at = match state.chart.frozen_at {
@@ -445,5 +465,26 @@ pub(super) fn set_view(state: &mut State, view: View) -> Vec<Effect> {
         View::Provision => vec![Effect::ProvisionRead],
         View::Deploy => vec![Effect::DeployRead],
         _ => Vec::new(),
+    }
+}
+
+/// The space bar in the demo: the next step of the story, or why not yet.
+fn demo_next(state: &mut State) -> Vec<Effect> {
+    let facts = state.demo_facts();
+    let now = state.now;
+    let Some(d) = state.demo.as_mut() else {
+        return Vec::new();
+    };
+    match d.next(&facts, now) {
+        Ok(Some(request)) => start(state, request),
+        Ok(None) => Vec::new(),
+        Err(why) => {
+            state.flash = Some(Event {
+                at: now,
+                level: Level::Info,
+                text: why,
+            });
+            Vec::new()
+        }
     }
 }

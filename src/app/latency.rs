@@ -118,3 +118,29 @@ pub(super) fn on_probe(state: &mut State, target: &str, sample: crate::probe::Pr
         }
     }
 }
+
+/// After the route moved, an anycast answer from another metro than the new best path
+/// (a probe already in flight, or a data plane a moment behind BGP) asks for one more
+/// probe at once, up to [`super::REPROBES`] times; an answer from the new best ends it.
+pub(super) fn reprobe(state: &mut State, target: &str) -> Vec<super::Effect> {
+    if target != ANYCAST {
+        return Vec::new();
+    }
+    let Some((best, left)) = state.awaiting.take() else {
+        return Vec::new();
+    };
+    let served = state.latency_row(ANYCAST).and_then(|r| {
+        r.stats
+            .last_sample()
+            .filter(|s| s.ok())
+            .and(r.served_by.as_deref())
+    });
+    match served {
+        Some(by) if by == best => Vec::new(),
+        _ if left > 0 => {
+            state.awaiting = Some((best, left - 1));
+            vec![super::Effect::ProbeNow]
+        }
+        _ => Vec::new(),
+    }
+}

@@ -10,9 +10,10 @@ use crossterm::event::KeyEvent;
 use crate::config::keymap::Keymap;
 use crate::config::theme::Theme;
 use crate::config::Config;
-use crate::domain::{BestPath, Desired, Event, Level, Outcome, Request, Snapshot};
+use crate::domain::{BestPath, Desired, Event, Level, Outcome, Request, Snapshot, ANYCAST};
 pub use crate::world::{MetroState, World};
 
+pub mod demo;
 pub mod deploy;
 mod keys;
 pub mod latency;
@@ -47,6 +48,8 @@ pub enum View {
     Nomad,
     Provision,
     Deploy,
+    /// Who serves the viewer, in big type: the presenter's view (and the demo's).
+    Anycast,
 }
 
 impl View {
@@ -59,6 +62,7 @@ impl View {
             View::Nomad => Command::ViewNomad,
             View::Provision => Command::ViewProvision,
             View::Deploy => Command::ViewDeploy,
+            View::Anycast => Command::ViewAnycast,
         }
     }
 
@@ -69,6 +73,7 @@ impl View {
             View::Nomad => "nomad",
             View::Provision => "provision",
             View::Deploy => "deploy",
+            View::Anycast => "anycast",
         }
     }
 
@@ -266,7 +271,16 @@ pub struct State {
     pub deploy_view: deploy::DeployView,
     /// Each remote metro's SSH link, as last heard.
     pub links: BTreeMap<String, crate::domain::link::LinkStatus>,
+    /// The demo's story, when the console runs as `platform-tui demo`.
+    pub demo: Option<demo::Demo>,
+    /// The route just moved to this metro: anycast answers from elsewhere (probes in
+    /// flight, a data plane a moment behind its control plane) ask for another probe at
+    /// once, this many more times at most.
+    pub awaiting: Option<(String, u8)>,
 }
+
+/// Extra probes asked for while the answers lag a move of the route.
+pub const REPROBES: u8 = 3;
 
 impl std::ops::Deref for State {
     type Target = World;
@@ -311,6 +325,40 @@ impl State {
             provision_view: provision::ProvisionView::new(cfg),
             deploy_view: deploy::DeployView::new(cfg),
             links: BTreeMap::new(),
+            demo: None,
+            awaiting: None,
+        }
+    }
+
+    /// The console as `platform-tui demo`: the presenter's view, the story stepped by
+    /// the space bar (or every `auto`).
+    pub fn with_demo(mut self, auto: Option<std::time::Duration>) -> State {
+        self.view = View::Anycast;
+        self.demo = Some(demo::Demo::new(auto));
+        self
+    }
+
+    /// What the demo looks at, from the world.
+    pub fn demo_facts(&self) -> demo::Facts {
+        let row = self.latency_row(ANYCAST);
+        let figure = match self.anycast_health() {
+            Some(crate::world::Health::Answering { ms, .. }) => Some(ms),
+            _ => None,
+        };
+        let run = row.and_then(|r| r.current_run());
+        demo::Facts {
+            best: self.best().map(str::to_string),
+            advertising: self.advertising(),
+            served_by: figure.and(row.and_then(|r| r.served_by.clone())),
+            figure,
+            change: figure.and_then(|ms| run.and_then(|r| r.change(ms))),
+            busy: self.busy.is_some(),
+            read_only: self.read_only,
+            names: self
+                .metros
+                .iter()
+                .map(|m| (m.name.clone(), m.display_name.clone()))
+                .collect(),
         }
     }
 
@@ -373,6 +421,23 @@ impl State {
 
 /// The state machine. Returns the effects for the runtime to carry out.
 pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
+    let looks = matches!(
+        msg,
+        Msg::Tick(_) | Msg::Probe { .. } | Msg::Snapshot(_) | Msg::Done(_)
+    );
+    let mut effects = on_msg(state, msg);
+    // The demo looks at the world after every change of it; `--auto` moves it on.
+    if looks && !state.quitting {
+        let facts = state.demo_facts();
+        let now = state.now;
+        if let Some(request) = state.demo.as_mut().and_then(|d| d.observe(&facts, now)) {
+            effects.extend(keys::start(state, request));
+        }
+    }
+    effects
+}
+
+fn on_msg(state: &mut State, msg: Msg) -> Vec<Effect> {
     match msg {
         Msg::Key(key) => keys::on_key(state, key),
         Msg::Snapshot(snap) => {
@@ -380,6 +445,7 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
             routing::on_snapshot(state, snap);
             // Another process's action, or the network, moved the best path.
             if polled && state.best() != best.as_deref() {
+                state.awaiting = state.best().map(|b| (b.to_string(), REPROBES));
                 vec![Effect::ProbeNow]
             } else {
                 Vec::new()
@@ -387,7 +453,7 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
         }
         Msg::Probe { target, sample } => {
             latency::on_probe(state, &target, sample);
-            Vec::new()
+            latency::reprobe(state, &target)
         }
         Msg::Nomad { metro, snapshot } => {
             nomad::on_nomad(state, &metro, snapshot);
@@ -423,11 +489,25 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
         }
         Msg::Done(outcome) => {
             let moved = outcome.ok();
+            let best_after = outcome.best_after.clone();
+            let now = state.now;
+            if let Some(d) = state.demo.as_mut() {
+                d.on_done(&outcome, now);
+            }
             routing::on_done(state, outcome);
             if state.quitting {
-                vec![Effect::Quit]
+                // The demo puts back what it withdrew before the console goes.
+                match state
+                    .demo
+                    .as_mut()
+                    .and_then(demo::Demo::restore_before_quitting)
+                {
+                    Some(request) => keys::start(state, request),
+                    None => vec![Effect::Quit],
+                }
             } else if moved {
                 // The route moved: the new latency is one round trip away, not a tick.
+                state.awaiting = best_after.map(|b| (b, REPROBES));
                 vec![Effect::ProbeNow, Effect::Refresh]
             } else {
                 vec![Effect::Refresh]

@@ -774,7 +774,11 @@ mod latency_and_nomad {
         update(&mut s, code(KeyCode::Tab));
         assert_eq!(s.view, View::Deploy);
         update(&mut s, code(KeyCode::Tab));
+        assert_eq!(s.view, View::Anycast);
+        update(&mut s, code(KeyCode::Tab));
         assert_eq!(s.view, View::Overview);
+        update(&mut s, key('6'));
+        assert_eq!(s.view, View::Anycast);
     }
 
     fn nomad_state() -> State {
@@ -1267,11 +1271,71 @@ fn a_best_path_moved_elsewhere_probes_at_once() {
         Msg::Snapshot(snapshot(2, &[("am", Ok(false)), ("da", Ok(true))])),
     );
     assert_eq!(moved, vec![Effect::ProbeNow]);
+    // Answers from the old metro (in flight, or a data plane behind BGP) ask again, a
+    // few times at most; an answer from the new best path ends it.
+    let probe = |s: &mut State, t: u64, by: &str| {
+        update(
+            s,
+            Msg::Probe {
+                target: "anycast".into(),
+                sample: crate::app::testing::sample(t, t, Some(70.0), Some(by)),
+            },
+        )
+    };
+    assert_eq!(probe(&mut s, 2, "am"), vec![Effect::ProbeNow]);
+    assert_eq!(probe(&mut s, 2, "da"), vec![]);
+    assert_eq!(probe(&mut s, 2, "am"), vec![], "not awaiting any more");
+    update(
+        &mut s,
+        Msg::Snapshot(snapshot(3, &[("am", Ok(true)), ("da", Ok(true))])),
+    );
+    for _ in 0..crate::app::REPROBES {
+        assert_eq!(probe(&mut s, 3, "da"), vec![Effect::ProbeNow]);
+    }
+    assert_eq!(probe(&mut s, 3, "da"), vec![], "bounded");
     let same = update(
         &mut s,
-        Msg::Snapshot(snapshot(3, &[("am", Ok(false)), ("da", Ok(true))])),
+        Msg::Snapshot(snapshot(4, &[("am", Ok(true)), ("da", Ok(true))])),
     );
     assert!(same.is_empty());
+}
+
+#[test]
+fn a_slow_probe_from_before_a_move_does_not_take_the_figure_back() {
+    use crate::app::testing::sample;
+    let mut s = state(false);
+    update(&mut s, both_up());
+    let probe = |s: &mut State, seq: u64, started_ms: u64, ms: f64, by: &str| {
+        let mut p = sample(seq, 10, Some(ms), Some(by));
+        p.at += std::time::Duration::from_millis(started_ms);
+        update(
+            s,
+            Msg::Probe {
+                target: "anycast".into(),
+                sample: p,
+            },
+        );
+    };
+    probe(&mut s, 0, 0, 303.0, "da");
+    // The route moves back to am: a probe begun at 900 ms answers via am at 72 ms, before
+    // a probe through da begun at 800 ms answers at 303 ms.
+    probe(&mut s, 2, 900, 72.0, "am");
+    probe(&mut s, 1, 800, 303.0, "da");
+    let row = s.latency_row("anycast").expect("row");
+    assert_eq!(row.served_by.as_deref(), Some("am"));
+    assert_eq!(row.headline(), Some(72.0));
+    assert_eq!(row.runs.back().map(|r| r.by.as_str()), Some("am"));
+    assert_eq!(
+        row.stats.window().received,
+        3,
+        "it still counts as a measurement"
+    );
+    let moves = s
+        .events
+        .iter()
+        .filter(|e| e.text.starts_with("anycast now served by"))
+        .count();
+    assert_eq!(moves, 1, "one move, to am: {:?}", s.events);
 }
 
 #[test]

@@ -175,6 +175,19 @@ pub enum Command {
         #[command(flatten)]
         config: ConfigArg,
     },
+    /// The presenter's story on the embedded lab (or a given config): warm-up, withdraw
+    /// the best metro, hold, restore — each a real, verified and audited action, stepped
+    /// by the space bar; `q` ends it (restoring what it withdrew) and leaves nothing
+    /// running.
+    Demo {
+        /// Step on by itself, this many seconds after each step is shown.
+        #[arg(long, value_name = "SECONDS")]
+        auto: Option<f64>,
+        /// Run the story on this config's platform instead of the embedded lab (only an
+        /// explicit config: the demo never picks up a default one).
+        #[arg(long = "config", value_name = "PATH")]
+        config: Option<PathBuf>,
+    },
     /// Check a config file, or print a documented template.
     Config {
         #[command(subcommand)]
@@ -368,8 +381,16 @@ impl Command {
                 ..
             } => config.path.as_deref(),
             Command::Deploy { config, .. } => config.path.as_deref(),
+            Command::Demo { config, .. } => config.as_deref(),
             Command::Lab { .. } | Command::Config { .. } => None,
         }
+    }
+}
+
+impl Cli {
+    /// Whether the command runs on one thread (the `probe` command).
+    pub fn single_threaded(&self) -> bool {
+        matches!(self.command, Some(Command::Probe { .. }))
     }
 }
 
@@ -460,6 +481,7 @@ pub async fn run(mut cli: Cli) -> Result<(), Failure> {
                 read_write: *read_write,
             },
         ),
+        Some(Command::Demo { auto, .. }) => demo(&cli, *auto).await,
         Some(Command::Lab { command }) => lab_cmd::run(command).await,
         Some(Command::Status { json, .. }) => status::run(&need_config(&cli)?, *json).await,
         Some(Command::Probe {
@@ -603,10 +625,36 @@ fn check_terminal() -> Result<(), Failure> {
 
 async fn console(cli: &Cli) -> Result<(), Failure> {
     check_terminal()?;
-    let result = match resolve_config(cli)? {
+    let config = resolve_config(cli)?;
+    run_on(cli, config, crate::runtime::Start::default()).await
+}
+
+/// `platform-tui demo`: the console as the demo, on the embedded lab unless a config is
+/// given. A default config (which may be a real platform) is never picked up by itself.
+async fn demo(cli: &Cli, auto: Option<f64>) -> Result<(), Failure> {
+    let auto = match auto {
+        None => None,
+        Some(s) if s.is_finite() && (1.0..=3600.0).contains(&s) => {
+            Some(std::time::Duration::from_secs_f64(s))
+        }
+        Some(_) => return Err(usage("--auto must be between 1 and 3600 seconds")),
+    };
+    check_terminal()?;
+    let start = crate::runtime::Start { demo: Some(auto) };
+    run_on(cli, cli.config.clone(), start).await
+}
+
+/// Runs the console on `config`, or with none on the embedded lab, which it starts and
+/// stops.
+async fn run_on(
+    cli: &Cli,
+    config: Option<PathBuf>,
+    start: crate::runtime::Start,
+) -> Result<(), Failure> {
+    let result = match config {
         Some(path) => {
             let cfg = load(&path, cli.read_only)?;
-            crate::runtime::run_console(cfg, format!("config {}", path.display())).await
+            crate::runtime::run_console_with(cfg, format!("config {}", path.display()), start).await
         }
         None => {
             // No config anywhere: the embedded lab, owned by a supervisor that follows
@@ -636,7 +684,9 @@ async fn console(cli: &Cli) -> Result<(), Failure> {
                 .await
                 .map_err(|e| failed(e.to_string()))?;
             let result = match load(&lab.config_path(), cli.read_only) {
-                Ok(cfg) => crate::runtime::run_console(cfg, "embedded lab".to_string()).await,
+                Ok(cfg) => {
+                    crate::runtime::run_console_with(cfg, "embedded lab".to_string(), start).await
+                }
                 Err(e) => {
                     lab.down();
                     return Err(e);

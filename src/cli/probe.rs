@@ -116,7 +116,14 @@ pub async fn run(
         tokio::select! {
             sample = rx.recv() => {
                 let Some(sample) = sample else { break };
-                pending.insert(sample.seq, sample);
+                if sample.seq == next {
+                    // In order, as nearly always.
+                    stats.record(&sample);
+                    println!("{}", output::sample_line(&sample));
+                    next += 1;
+                } else {
+                    pending.insert(sample.seq, sample);
+                }
                 while let Some(s) = pending.remove(&next) {
                     stats.record(&s);
                     println!("{}", output::sample_line(&s));

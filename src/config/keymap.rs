@@ -110,6 +110,10 @@ pub enum Command {
     Cancel,
     #[strum(message = "in the last-metro dialog: force it (asked twice)")]
     Force,
+    #[strum(message = "show the anycast panel: who serves the viewer, in big type")]
+    ViewAnycast,
+    #[strum(message = "in the demo: the next step of the story")]
+    DemoNext,
 }
 
 /// Where a command's keys apply: everywhere, or only in a confirmation dialog.
@@ -189,6 +193,8 @@ impl Command {
             Command::Confirm => &["y", "enter"],
             Command::Cancel => &["n", "esc", "q", "ctrl-c"],
             Command::Force => &["F"],
+            Command::ViewAnycast => &["6"],
+            Command::DemoNext => &["space"],
         }
     }
 }
@@ -571,6 +577,8 @@ mod tests {
             (Command::Logs, "logs", "l"),
             (Command::LogStream, "log_stream", "o"),
             (Command::Back, "back", "esc"),
+            (Command::ViewAnycast, "view_anycast", "6"),
+            (Command::DemoNext, "demo_next", "space"),
         ] {
             assert_eq!(action.name(), name);
             assert_eq!(labels(action), [want], "{name}");

@@ -24,8 +24,11 @@ use crate::bird::BirdClient;
 
 /// Access lines kept per metro (the Nomad endpoint serves them as the task's logs).
 const ACCESS_LOG_LINES: usize = 2000;
-/// How long the front door trusts the upstream's answer.
-const ROUTE_CACHE: Duration = Duration::from_millis(50);
+/// How long the front door trusts the upstream's answer: short, so that a connection
+/// made just after the best path moved follows it (as a router's forwarding table would
+/// within milliseconds), while a burst of connections asks BIRD at most 100 times a
+/// second.
+const ROUTE_CACHE: Duration = Duration::from_millis(10);
 
 /// One metro's app server and what is known about it.
 pub struct AppMetro {

@@ -10,7 +10,12 @@
 //! [`ProbeOptions::timeout`].
 //!
 //! Cold probes (the default) open a new connection each time and send
-//! `Connection: close`, so the server closes first and keeps the TIME_WAIT. Kept-alive
+//! `Connection: close`, so the server closes first and keeps the TIME_WAIT. They are
+//! driven in the caller's task (no connection task): a cold `HEAD` is written in one
+//! piece and its answer's head parsed with `httparse` (bounded in size, interim 1xx heads
+//! skipped); a cold `GET` goes through hyper's connection polled alongside the request.
+//! The sample is ready when the head (or the body) is in; the wait for the server's
+//! close comes after, bounded. Kept-alive
 //! probes ([`Prober`], or [`spawn_schedule`] with [`ProbeOptions::keep_alive`]) reuse one
 //! connection; when it is gone (or busy with an overlapping probe) they open another and
 //! mark the sample `reconnected`, like httping's `C`. A request that fails on a reused
@@ -26,6 +31,7 @@ use std::fmt;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use http_body_util::{BodyExt, Empty};
@@ -34,6 +40,7 @@ use hyper::client::conn::http1;
 use hyper::header::{HeaderMap, CONNECTION, HOST, USER_AGENT};
 use hyper::Request;
 use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
 
@@ -46,28 +53,19 @@ const MAX_ADDRS: usize = 8;
 /// Extra time a finished cold connection may take to close.
 const COLD_LINGER: Duration = Duration::from_secs(1);
 
-/// Aborts the task driving a connection when dropped, unless detached.
-struct ConnTask(Option<JoinHandle<()>>);
-
-impl ConnTask {
-    /// Lets the task finish on its own (it is bounded by its own timeout).
-    fn detach(mut self) {
-        self.0 = None;
-    }
-}
+/// Aborts the task driving a kept-alive connection when dropped.
+struct ConnTask(JoinHandle<()>);
 
 impl Drop for ConnTask {
     fn drop(&mut self) {
-        if let Some(h) = self.0.take() {
-            h.abort();
-        }
+        self.0.abort();
     }
 }
 
-/// An open HTTP/1 connection.
+/// An open, kept-alive HTTP/1 connection.
 pub(super) struct Conn {
     sender: http1::SendRequest<Empty<Bytes>>,
-    task: ConnTask,
+    _task: ConnTask,
     peer: SocketAddr,
 }
 
@@ -78,9 +76,203 @@ struct Failure {
 }
 
 /// Probes `target` once on a new connection (`Connection: close`), whatever
-/// `opts.keep_alive` says.
+/// `opts.keep_alive` says. What is left of the connection closes in the background.
 pub async fn probe_once(target: &Target, opts: &ProbeOptions, seq: u64) -> ProbeSample {
-    probe_with(target, opts, seq, false, None, true).await.0
+    let (sample, closing) = probe_cold(target, opts, seq, &cold_request(target)).await;
+    if closing.0.is_some() {
+        tokio::spawn(closing.finish());
+    }
+    sample
+}
+
+/// A cold connection once its answer is in, until the server closes it: the caller
+/// drives it after delivering the sample, in its own task (so a probe costs no task of
+/// its own). Dropping it closes the socket at once.
+pub(super) struct Closing(Option<(Open, Duration)>);
+
+/// The connection a finished cold probe leaves.
+enum Open {
+    /// A HEAD's socket: its answer is complete, only the server's close is to come.
+    Socket(TcpStream),
+    /// A GET's connection, driven by hyper (boxed: it is most of a probe's size).
+    Hyper(Box<http1::Connection<TokioIo<TcpStream>, Empty<Bytes>>>),
+}
+
+impl Closing {
+    /// Reads until the server has closed (it was asked to, so that TIME_WAIT stays on its
+    /// side), at most the linger; then closes the socket, without a `shutdown` of its own.
+    pub(super) async fn finish(self) {
+        let Some((open, limit)) = self.0 else {
+            return;
+        };
+        let mut rest = [0u8; 512];
+        if let Open::Socket(stream) = &open {
+            // Most servers have closed by now: then no timer is needed to wait for it. A
+            // few reads at most here; a server that keeps sending is waited for below,
+            // under the limit.
+            for _ in 0..4 {
+                match stream.try_read(&mut rest) {
+                    Ok(0) => return,
+                    Ok(_) => {}
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(_) => return,
+                }
+            }
+        }
+        let _ = tokio::time::timeout(limit, async move {
+            match open {
+                Open::Socket(mut stream) => {
+                    // Anything more (a body a HEAD should not have) is read and dropped.
+                    while matches!(stream.read(&mut rest).await, Ok(n) if n > 0) {}
+                }
+                Open::Hyper(mut conn) => {
+                    let _ = std::future::poll_fn(|cx| conn.poll_without_shutdown(cx)).await;
+                }
+            }
+        })
+        .await;
+    }
+}
+
+/// One cold probe: the sample as soon as it is complete, and the connection's closing.
+/// `request` is [`cold_request`]'s for `target` (used by a `HEAD`).
+pub(super) async fn probe_cold(
+    target: &Target,
+    opts: &ProbeOptions,
+    seq: u64,
+    request: &[u8],
+) -> (ProbeSample, Closing) {
+    let mut sample = ProbeSample::start(seq);
+    let t0 = Instant::now();
+    let mut closing = Closing(None);
+    let run = cold(target, opts, request, t0, &mut sample, &mut closing);
+    match tokio::time::timeout(opts.timeout, run).await {
+        Ok(Ok(())) => {}
+        Ok(Err(kind)) => sample.fail(kind),
+        // The head arrived in time and only the body was still coming: an answer.
+        Err(_) if sample.ttfb.is_some() => {}
+        Err(_) => sample.fail(ErrorKind::Timeout),
+    }
+    (sample, closing)
+}
+
+/// Connects and exchanges one request, driving the connection in this task (no task is
+/// spawned for it); leaves the connection in `closing` when the server has not closed it
+/// yet.
+async fn cold(
+    target: &Target,
+    opts: &ProbeOptions,
+    request: &[u8],
+    t0: Instant,
+    sample: &mut ProbeSample,
+    closing: &mut Closing,
+) -> Result<(), ErrorKind> {
+    let (stream, peer) = open(target, t0, sample).await?;
+    sample.peer = Some(peer);
+    let linger = opts.timeout.saturating_mul(2) + COLD_LINGER;
+    if opts.method == Method::Head {
+        let stream = head(stream, target, request, t0, sample).await?;
+        closing.0 = Some((Open::Socket(stream), linger));
+        return Ok(());
+    }
+    let (mut sender, mut conn) = http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| map_hyper(&e))?;
+    let mut ended = false;
+    let mut failed = None;
+    let exchange = send(&mut sender, target, opts.method, false, t0, sample);
+    let mut exchange = std::pin::pin!(exchange);
+    std::future::poll_fn(|cx| {
+        if !ended {
+            match conn.poll_without_shutdown(cx) {
+                Poll::Ready(Ok(())) => ended = true,
+                Poll::Ready(Err(e)) => {
+                    ended = true;
+                    failed = Some(map_hyper(&e));
+                }
+                Poll::Pending => {}
+            }
+        }
+        match std::future::Future::poll(exchange.as_mut(), cx) {
+            Poll::Ready(r) => Poll::Ready(r.map(|_| ()).map_err(|f| f.kind)),
+            // The connection failed and took the exchange with it.
+            Poll::Pending => match failed.take() {
+                Some(kind) => Poll::Ready(Err(kind)),
+                None => Poll::Pending,
+            },
+        }
+    })
+    .await?;
+    if !ended {
+        closing.0 = Some((Open::Hyper(Box::new(conn)), linger));
+    }
+    Ok(())
+}
+
+/// Longest response head a HEAD probe reads (hyper's default limit is of this order).
+const MAX_HEAD: usize = 64 * 1024;
+/// Most header fields a response head may have.
+const MAX_HEADERS: usize = 100;
+
+/// A HEAD on a new connection, without an HTTP client: the request written in one piece,
+/// the answer's head parsed as it arrives (by `httparse`, hyper's own parser). A HEAD's
+/// answer has no body (RFC 9110 9.3.2), so the head is the whole answer; interim 1xx
+/// heads are skipped as hyper skips them. No channel, task or header map per probe: this
+/// is the default probe, and what keeps its CPU cost at httping's.
+async fn head(
+    mut stream: TcpStream,
+    target: &Target,
+    request: &[u8],
+    t0: Instant,
+    sample: &mut ProbeSample,
+) -> Result<TcpStream, ErrorKind> {
+    stream.write_all(request).await.map_err(|e| map_io(&e))?;
+    let mut buf: Vec<u8> = Vec::with_capacity(1024);
+    loop {
+        if buf.capacity() == buf.len() {
+            buf.reserve(buf.len().max(1024));
+        }
+        let n = stream.read_buf(&mut buf).await.map_err(|e| map_io(&e))?;
+        if n == 0 {
+            // Closed before a whole head: as hyper reports an incomplete message.
+            return Err(ErrorKind::Closed);
+        }
+        loop {
+            let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
+            let mut resp = httparse::Response::new(&mut fields);
+            match resp.parse(&buf) {
+                Ok(httparse::Status::Complete(len)) => {
+                    let status = resp.code.unwrap_or(0);
+                    if (100..200).contains(&status) && status != 101 {
+                        // An interim answer (103 Early Hints): the final one follows.
+                        buf.drain(..len);
+                        continue;
+                    }
+                    sample.ttfb = Some(t0.elapsed());
+                    sample.status = Some(status);
+                    sample.served_by = resp
+                        .headers
+                        .iter()
+                        .find(|h| h.name.eq_ignore_ascii_case(&target.served_by_header))
+                        .and_then(|h| site(h.value));
+                    sample.total = sample.ttfb;
+                    return Ok(stream);
+                }
+                Ok(httparse::Status::Partial) if buf.len() < MAX_HEAD => break,
+                Ok(httparse::Status::Partial) | Err(_) => return Err(ErrorKind::Http),
+            }
+        }
+    }
+}
+
+/// The bytes of a cold HEAD request: what [`request`] builds for hyper, in one piece.
+pub(super) fn cold_request(target: &Target) -> Vec<u8> {
+    let path = target.uri.path_and_query().map_or("/", |p| p.as_str());
+    format!(
+        "HEAD {path} HTTP/1.1\r\nhost: {}\r\nuser-agent: {USER_AGENT_VALUE}\r\nconnection: close\r\n\r\n",
+        target.host_header()
+    )
+    .into_bytes()
 }
 
 /// The connection a kept-alive prober holds between probes.
@@ -136,10 +328,13 @@ impl Prober {
     /// One probe: cold, or on the kept connection (opening one when needed).
     pub async fn probe(&mut self, seq: u64) -> ProbeSample {
         if !self.opts.keep_alive {
-            return probe_once(&self.target, &self.opts, seq).await;
+            let request = cold_request(&self.target);
+            let (sample, closing) = probe_cold(&self.target, &self.opts, seq, &request).await;
+            closing.finish().await;
+            return sample;
         }
         let (reuse, first) = self.slot.take();
-        let (sample, conn) = probe_with(&self.target, &self.opts, seq, true, reuse, first).await;
+        let (sample, conn) = probe_kept(&self.target, &self.opts, seq, reuse, first).await;
         self.slot.put(conn);
         sample
     }
@@ -149,18 +344,18 @@ pub(super) fn lock(slot: &Mutex<Slot>) -> MutexGuard<'_, Slot> {
     slot.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// One timed probe; returns the connection to keep (keep-alive mode only).
-pub(super) async fn probe_with(
+/// One timed kept-alive probe, on `reuse` when it is still open; returns the connection
+/// to keep.
+pub(super) async fn probe_kept(
     target: &Target,
     opts: &ProbeOptions,
     seq: u64,
-    keep_alive: bool,
     reuse: Option<Conn>,
     first: bool,
 ) -> (ProbeSample, Option<Conn>) {
     let mut sample = ProbeSample::start(seq);
     let t0 = Instant::now();
-    let run = run(target, opts, keep_alive, reuse, first, t0, &mut sample);
+    let run = run(target, opts, reuse, first, t0, &mut sample);
     let kept = match tokio::time::timeout(opts.timeout, run).await {
         Ok(Ok(kept)) => kept,
         Ok(Err(kind)) => {
@@ -180,7 +375,6 @@ pub(super) async fn probe_with(
 async fn run(
     target: &Target,
     opts: &ProbeOptions,
-    keep_alive: bool,
     reuse: Option<Conn>,
     first: bool,
     t0: Instant,
@@ -194,23 +388,14 @@ async fn run(
         let mut c = match conn.take() {
             Some(c) => c,
             None => {
-                // A cold connection's task outlives the probe only to finish closing; it
-                // must not end first, or a timeout would show as a dispatch error.
-                let limit = (!keep_alive).then(|| opts.timeout.saturating_mul(2) + COLD_LINGER);
-                let c = connect(target, limit, t0, sample).await?;
-                sample.reconnected = keep_alive && (!first || attempt > 0);
+                let c = connect(target, t0, sample).await?;
+                sample.reconnected = !first || attempt > 0;
                 c
             }
         };
         sample.peer = Some(c.peer);
-        match exchange(&mut c, target, opts.method, keep_alive, t0, sample).await {
-            Ok(complete) => {
-                if keep_alive {
-                    return Ok((complete && !c.sender.is_closed()).then_some(c));
-                }
-                c.task.detach();
-                return Ok(None);
-            }
+        match send(&mut c.sender, target, opts.method, true, t0, sample).await {
+            Ok(complete) => return Ok((complete && !c.sender.is_closed()).then_some(c)),
             Err(f)
                 if reused
                     && !f.answered
@@ -226,43 +411,46 @@ async fn run(
     Err(last)
 }
 
-/// Resolves (inside the timed region), connects and starts an HTTP/1 connection.
-async fn connect(
+/// Resolves (inside the timed region) and opens the TCP connection; times `connect`.
+async fn open(
     target: &Target,
-    limit: Option<Duration>,
     t0: Instant,
     sample: &mut ProbeSample,
-) -> Result<Conn, ErrorKind> {
+) -> Result<(TcpStream, SocketAddr), ErrorKind> {
     let addrs = resolve(target).await?;
     let mut last = ErrorKind::Dns;
-    let mut connected = None;
     for addr in addrs.into_iter().take(MAX_ADDRS) {
         match TcpStream::connect(addr).await {
             Ok(s) => {
-                connected = Some((s, addr));
-                break;
+                sample.connect = Some(t0.elapsed());
+                return Ok((s, addr));
             }
             Err(e) => last = map_io(&e),
         }
     }
-    let (stream, peer) = connected.ok_or(last)?;
-    sample.connect = Some(t0.elapsed());
-    // Only affects latency; a socket that refuses it still works.
+    Err(last)
+}
+
+/// Resolves, connects and starts an HTTP/1 connection driven by a task of its own (a
+/// kept-alive connection outlives its probe).
+async fn connect(
+    target: &Target,
+    t0: Instant,
+    sample: &mut ProbeSample,
+) -> Result<Conn, ErrorKind> {
+    let (stream, peer) = open(target, t0, sample).await?;
+    // Requests follow each other on this connection: none may wait for an ACK (Nagle).
+    // (A cold probe writes once, so it does without the system call.)
     let _ = stream.set_nodelay(true);
     let (sender, conn) = http1::handshake(TokioIo::new(stream))
         .await
         .map_err(|e| map_hyper(&e))?;
-    let task = match limit {
-        Some(limit) => tokio::spawn(async move {
-            let _ = tokio::time::timeout(limit, conn).await;
-        }),
-        None => tokio::spawn(async move {
-            let _ = conn.await;
-        }),
-    };
+    let task = tokio::spawn(async move {
+        let _ = conn.await;
+    });
     Ok(Conn {
         sender,
-        task: ConnTask(Some(task)),
+        _task: ConnTask(task),
         peer,
     })
 }
@@ -289,10 +477,11 @@ async fn resolve(target: &Target) -> Result<Vec<SocketAddr>, ErrorKind> {
 /// then not reused).
 pub const MAX_BODY: usize = 1024 * 1024;
 
-/// Sends the request, times the headers and reads the body, bounded by [`MAX_BODY`] (and
-/// by the probe's timeout, around it).
-async fn exchange(
-    c: &mut Conn,
+/// Sends the request on a connection driven elsewhere, times the headers and reads the
+/// body, bounded by [`MAX_BODY`] (and by the probe's timeout, around it). Whether the
+/// answer was read to its end.
+async fn send(
+    sender: &mut http1::SendRequest<Empty<Bytes>>,
     target: &Target,
     method: Method,
     keep_alive: bool,
@@ -303,12 +492,12 @@ async fn exchange(
         kind: map_hyper(&e),
         answered: false,
     };
-    c.sender.ready().await.map_err(before)?;
+    sender.ready().await.map_err(before)?;
     let req = request(target, method, keep_alive).map_err(|_| Failure {
         kind: ErrorKind::Http,
         answered: false,
     })?;
-    let resp = c.sender.send_request(req).await.map_err(before)?;
+    let resp = sender.send_request(req).await.map_err(before)?;
     // Time to first byte: the head, as httping -G times it. Recorded before the body so
     // that a body still streaming at the timeout leaves an answered probe.
     sample.ttfb = Some(t0.elapsed());
@@ -355,8 +544,12 @@ fn request(
 }
 
 fn served_by(headers: &HeaderMap, name: &str) -> Option<String> {
-    let v = headers.get(name)?;
-    let s = String::from_utf8_lossy(v.as_bytes()).trim().to_string();
+    site(headers.get(name)?.as_bytes())
+}
+
+/// A served-by header's value: trimmed, `None` when empty.
+fn site(value: &[u8]) -> Option<String> {
+    let s = String::from_utf8_lossy(value).trim().to_string();
     (!s.is_empty()).then_some(s)
 }
 

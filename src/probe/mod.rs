@@ -6,11 +6,12 @@
 //! - [`target`]: what is probed (a URL, optionally pinned to an address).
 //! - [`sample`]: the options of a probe and what it found (a loss is never a number).
 //! - [`engine`]: one probe is a new TCP connection (or a kept-alive one), one `HEAD`
-//!   or `GET` over hyper's low-level HTTP/1 client, timed on the monotonic clock from
+//!   or `GET` (a cold `HEAD` written and parsed by the prober itself, the others over
+//!   hyper's low-level HTTP/1 client), timed on the monotonic clock from
 //!   before name resolution to the response headers (TTFB) and to the end of the body;
 //!   the served-by header names the site.
-//! - [`schedule`]: [`spawn_schedule`] runs probes on a fixed clock, each spawned with
-//!   its own timeout so a slow probe never delays the next.
+//! - [`schedule`]: [`spawn_schedule`] runs probes on a fixed clock, each with its own
+//!   timeout so a slow probe never delays the next.
 //! - [`stats`]: loss, min/avg/max, sample standard deviation, nearest-rank
 //!   percentiles and mtr-style jitter over a sliding window and over the session.
 //! - [`output`]: the exact text lines the CLI prints and scripts parse.

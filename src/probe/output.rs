@@ -22,33 +22,43 @@ fn ms2(v: Option<f64>) -> String {
     v.map_or_else(|| "-".to_string(), |v| format!("{v:.2}"))
 }
 
-fn word(s: &str) -> String {
-    s.chars()
-        .map(|c| if c.is_whitespace() { '_' } else { c })
-        .collect()
+/// Appends `s` as one word: whitespace inside it becomes `_`.
+fn push_word(line: &mut String, s: &str) {
+    line.extend(s.chars().map(|c| if c.is_whitespace() { '_' } else { c }));
 }
 
 /// One line per probe.
 pub fn sample_line(s: &ProbeSample) -> String {
+    use std::fmt::Write as _;
+
     if let Some(e) = &s.error {
         return format!("seq={} error={}", s.seq, e.as_str());
     }
-    let peer = s.peer.map_or_else(|| "-".to_string(), |p| p.to_string());
-    let served_by = s.served_by.as_deref().map_or_else(|| "-".to_string(), word);
-    let connect = match s.connect_ms() {
-        Some(c) => format!("{c:.2} ms"),
-        None => "-".to_string(),
-    };
-    let ttfb = match s.ttfb_ms() {
-        Some(t) => format!("{t:.2} ms"),
-        None => "-".to_string(),
-    };
-    let mut line = format!(
-        "seq={} peer={peer} served-by={served_by} connect={connect} ttfb={ttfb}",
-        s.seq
-    );
+    // One string written in place: this runs once per probe.
+    let mut line = String::with_capacity(96);
+    let _ = write!(line, "seq={} peer=", s.seq);
+    match s.peer {
+        Some(p) => {
+            let _ = write!(line, "{p}");
+        }
+        None => line.push('-'),
+    }
+    line.push_str(" served-by=");
+    match s.served_by.as_deref() {
+        Some(v) => push_word(&mut line, v),
+        None => line.push('-'),
+    }
+    for (name, v) in [(" connect=", s.connect_ms()), (" ttfb=", s.ttfb_ms())] {
+        line.push_str(name);
+        match v {
+            Some(v) => {
+                let _ = write!(line, "{v:.2} ms");
+            }
+            None => line.push('-'),
+        }
+    }
     if let Some(code) = s.status.filter(|c| !(200..300).contains(c)) {
-        line.push_str(&format!(" status={code}"));
+        let _ = write!(line, " status={code}");
     }
     if s.reconnected {
         line.push_str(" reconnected");

@@ -4,17 +4,18 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use futures_util::stream::{FuturesUnordered, StreamExt as _};
 use tokio::sync::mpsc::UnboundedSender;
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::task::JoinHandle;
 
-use super::engine::{lock, probe_once, probe_with, Slot};
+use super::engine::{cold_request, lock, probe_cold, probe_kept, Slot};
 use super::{ProbeOptions, ProbeSample, Target};
 
 /// Shortest interval [`spawn_schedule`] accepts (a zero interval would spin).
 const MIN_INTERVAL: Duration = Duration::from_millis(1);
 
-/// Probes `target` every `interval` on its own clock (seq 0, 1, 2, ...). Each probe is
-/// spawned with its own timeout, so a slow probe neither delays nor drops the next; in
+/// Probes `target` every `interval` on its own clock (seq 0, 1, 2, ...). Each probe runs
+/// with its own timeout, so a slow probe neither delays nor drops the next; in
 /// keep-alive mode a probe that finds the connection busy opens another, marked
 /// `reconnected`. Each sample is sent as it completes (so possibly out of `seq` order).
 ///
@@ -87,39 +88,57 @@ async fn schedule<M: Send + 'static>(
     kick: Arc<Kick>,
 ) {
     let interval = interval.max(MIN_INTERVAL);
-    let target = Arc::new(target);
-    let opts = Arc::new(opts);
-    let slot = Arc::new(Mutex::new(Slot::default()));
-    let mut inflight = JoinSet::new();
+    let slot = Mutex::new(Slot::default());
+    // A cold HEAD's request is the same every time.
+    let request = cold_request(&target);
+    let (target, opts, slot, tx, tag, request) =
+        (&target, &opts, &slot, &tx, &tag, request.as_slice());
+    // Each probe runs under its own timeout, as a future of this task rather than a task
+    // of its own: a slow probe still neither delays nor drops the next, and a probe costs
+    // no spawn, no join bookkeeping and no wake-up of another task.
+    let probe = |seq: u64| async move {
+        if opts.keep_alive {
+            let (reuse, first) = lock(slot).take();
+            let (sample, conn) = probe_kept(target, opts, seq, reuse, first).await;
+            lock(slot).put(conn);
+            // A dropped receiver is noticed by the schedule loop.
+            let _ = tx.send(tag(sample));
+        } else {
+            let (sample, closing) = probe_cold(target, opts, seq, request).await;
+            let _ = tx.send(tag(sample));
+            // The connection's close, after the sample is on its way.
+            closing.finish().await;
+        }
+    };
+    let mut inflight = FuturesUnordered::new();
     let mut next = tokio::time::Instant::now();
+    // The clock's next two ticks are armed at all times, each timer moved on when it fires
+    // rather than made anew: when one fires the other is still ahead, so the timeout of
+    // the probe it starts and the tick after next fall after the timer driver's next
+    // wake-up and need no wake-up of their own (a system call each).
+    let mut ticks = [
+        Box::pin(tokio::time::sleep_until(next)),
+        Box::pin(tokio::time::sleep_until(next + interval)),
+    ];
+    let mut current = 0;
+    // Kept across turns of the loop (which turns at every probe's end, too) rather than
+    // made anew: a kick's waiter is registered once per kick.
+    let mut kicked_now = Box::pin(kick.0.notified());
+    let closed = tx.closed();
+    tokio::pin!(closed);
     let mut seq: u64 = 0;
     while count.is_none_or(|c| seq < c) {
         // A kick probes now without moving the clock; the tick probes and moves it.
         let kicked = tokio::select! {
-            () = tokio::time::sleep_until(next) => false,
-            () = kick.0.notified() => true,
-            () = tx.closed() => return,
+            () = ticks[current].as_mut() => false,
+            () = kicked_now.as_mut() => {
+                kicked_now.set(kick.0.notified());
+                true
+            }
+            Some(()) = inflight.next(), if !inflight.is_empty() => continue,
+            () = &mut closed => return,
         };
-        let (target, opts, slot, tx, tag) = (
-            target.clone(),
-            opts.clone(),
-            slot.clone(),
-            tx.clone(),
-            tag.clone(),
-        );
-        inflight.spawn(async move {
-            let sample = if opts.keep_alive {
-                let (reuse, first) = lock(&slot).take();
-                let (sample, conn) = probe_with(&target, &opts, seq, true, reuse, first).await;
-                lock(&slot).put(conn);
-                sample
-            } else {
-                probe_once(&target, &opts, seq).await
-            };
-            // A dropped receiver is noticed by the schedule loop.
-            let _ = tx.send(tag(sample));
-        });
-        while inflight.try_join_next().is_some() {}
+        inflight.push(probe(seq));
         seq += 1;
         if kicked {
             continue;
@@ -128,13 +147,16 @@ async fn schedule<M: Send + 'static>(
         let now = tokio::time::Instant::now();
         if now > next + interval {
             next = now;
+            ticks[1 - current].as_mut().reset(next);
         }
+        ticks[current].as_mut().reset(next + interval);
+        current = 1 - current;
     }
     // Probes in flight are each bounded by their timeout.
     loop {
         tokio::select! {
-            r = inflight.join_next() => if r.is_none() { return },
-            () = tx.closed() => return,
+            r = inflight.next() => if r.is_none() { return },
+            () = &mut closed => return,
         }
     }
 }

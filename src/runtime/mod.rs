@@ -35,10 +35,23 @@ use crate::{tui, ui};
 
 const FRAME: Duration = Duration::from_millis(33);
 
+/// How the console runs: as itself, or as the demo.
+#[derive(Debug, Clone, Default)]
+pub struct Start {
+    /// `platform-tui demo`: the presenter's view and the story, stepped by the space bar
+    /// or every `auto`; its actions are audited as the demo's.
+    pub demo: Option<Option<Duration>>,
+}
+
 /// Runs the interactive console until the operator quits or a signal arrives. Remote
 /// metros are reached through SSH links kept (and reconnected) while it runs, and
 /// closed when it ends — however it ends (a panic unwinds through the transport's drop).
 pub async fn run_console(cfg: Config, source: String) -> color_eyre::Result<()> {
+    run_console_with(cfg, source, Start::default()).await
+}
+
+/// [`run_console`], as `start` says.
+pub async fn run_console_with(cfg: Config, source: String, start: Start) -> color_eyre::Result<()> {
     // Listening before any ssh master starts: a signal then ends the console cleanly.
     let mut stop = crate::signals::Stop::new(true)?;
     let mut transport = crate::ssh::Transport::start(&cfg, crate::ssh::Mode::Supervised)
@@ -48,8 +61,15 @@ pub async fn run_console(cfg: Config, source: String) -> color_eyre::Result<()> 
     let cfg = Arc::new(transport.local_config(&written));
     let desired = StateDir::of(&cfg).desired().unwrap_or_default();
     let mut state = State::new(&cfg, desired, source, SystemTime::now());
+    let via = match start.demo {
+        Some(auto) => {
+            state = state.with_demo(auto);
+            crate::domain::Via::Demo
+        }
+        None => crate::domain::Via::Console,
+    };
     let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
-    let mut routing = routing::Routing::start(cfg.clone(), &tx);
+    let mut routing = routing::Routing::start(cfg.clone(), &tx, via);
     // Every target on its own clock; samples reach the state machine as messages. The
     // anycast target also probes at once when asked (`Effect::ProbeNow`).
     let kick = Arc::new(crate::probe::Kick::default());

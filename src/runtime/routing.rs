@@ -21,12 +21,14 @@ pub struct Routing {
     cfg: Arc<Config>,
     tx: UnboundedSender<Msg>,
     refresh: Arc<Notify>,
+    /// Who the audit log names for this console's actions.
+    via: Via,
     _poller: Supervised,
     action: Option<(watch::Sender<Option<String>>, Supervised)>,
 }
 
 impl Routing {
-    pub fn start(cfg: Arc<Config>, tx: &UnboundedSender<Msg>) -> Routing {
+    pub fn start(cfg: Arc<Config>, tx: &UnboundedSender<Msg>, via: Via) -> Routing {
         let refresh = Arc::new(Notify::new());
         let poller = supervise(
             Worker::Poller,
@@ -38,6 +40,7 @@ impl Routing {
             cfg,
             tx: tx.clone(),
             refresh,
+            via,
             _poller: poller,
             action: None,
         }
@@ -69,7 +72,7 @@ impl Routing {
     }
 
     fn execute(&mut self, req: Request) {
-        let (cfg, tx) = (self.cfg.clone(), self.tx.clone());
+        let (cfg, tx, via) = (self.cfg.clone(), self.tx.clone(), self.via);
         let (stop, interrupt) = Interrupt::pair();
         let task = tokio::spawn(async move {
             let progress_tx = tx.clone();
@@ -77,7 +80,7 @@ impl Routing {
                 let _ = progress_tx.send(Msg::Progress(line.to_string()));
             };
             let mut caller = ops::Caller {
-                via: Via::Console,
+                via,
                 interrupt,
                 progress: &mut progress,
             };

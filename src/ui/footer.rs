@@ -89,6 +89,7 @@ fn hints(state: &State) -> Line<'static> {
                 Command::ViewNomad,
                 Command::ViewProvision,
                 Command::ViewDeploy,
+                Command::ViewAnycast,
             ],
             "view",
         ),
@@ -97,7 +98,7 @@ fn hints(state: &State) -> Line<'static> {
     ];
     let middle = match state.view {
         View::Overview => common,
-        View::Latency => latency,
+        View::Latency | View::Anycast => latency,
         View::Nomad if state.nomad_view.logs.is_some() => logs,
         View::Nomad => nomad,
         View::Provision => provision,

@@ -19,8 +19,9 @@ const GROUPS: [(&[Command], &str); 3] = [
             Command::ViewOverview,
             Command::ViewLatency,
             Command::ViewNomad,
+            Command::ViewAnycast,
         ],
-        "show the overview / latency / Nomad pane",
+        "show the overview / latency / Nomad / anycast pane",
     ),
     (
         &[Command::ZoomIn, Command::ZoomOut],
@@ -78,7 +79,10 @@ const COLUMNS: &[(&str, &[(&str, &str)])] = &[
                 "SERVED",
                 "who answered (x-served-by); ? when guessed from latency",
             ),
-            ("LAST", "the latest probe's TTFB in ms"),
+            (
+                "NOW",
+                "median TTFB of the latest answers from the serving metro",
+            ),
             ("P50 P95 MIN MAX", "over the window of the latest probes"),
             (
                 "LOSS JTR",

@@ -3,7 +3,7 @@
 //! withdrawals, restorations and changes of the serving metro.
 
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::style::Style;
+use ratatui::style::{Modifier, Style};
 use ratatui::symbols::Marker as Symbol;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Axis, Block, Cell, Chart, Dataset, GraphType, Paragraph, Row, Table};
@@ -11,7 +11,7 @@ use ratatui::Frame;
 
 use super::spark::sparkline;
 use super::style;
-use crate::app::latency::{LatencyRow, ANYCAST};
+use crate::app::latency::{Health, LatencyRow, ANYCAST};
 use crate::app::State;
 use crate::domain::clock;
 use crate::domain::time::seconds_before;
@@ -41,7 +41,7 @@ fn table(state: &State, frame: &mut Frame, area: Rect) {
     let t = &state.theme;
     let wide = area.width >= 100;
     let mut head = vec![
-        "TARGET", "SERVED", "LAST", "P50", "P95", "MIN", "MAX", "LOSS", "JTR",
+        "TARGET", "SERVED", "NOW", "P50", "P95", "MIN", "MAX", "LOSS", "JTR",
     ];
     let mut widths = vec![
         Constraint::Length(8),
@@ -69,13 +69,15 @@ fn table(state: &State, frame: &mut Frame, area: Rect) {
             (Some(s), true) => Span::styled(format!("{s}?"), style::dim(t)),
             (None, _) => Span::styled("-", style::dim(t)),
         };
-        let last = if r.worker_error.is_some() {
+        // Now: the median of the latest answers from the serving metro, so it moves with
+        // the first probe after a switch while the window's P50 still remembers before.
+        let now = if r.worker_error.is_some() {
             // Its worker is gone: the figures are the last it made, not current ones.
             Span::styled("stopped", style::error(t))
         } else if last_lost {
             Span::styled("lost", style::lost(t))
         } else {
-            Span::raw(ms(w.last))
+            Span::styled(ms(r.headline()), Style::new().add_modifier(Modifier::BOLD))
         };
         let loss_style = if w.loss_pct > 0.0 {
             style::warn(t)
@@ -85,7 +87,7 @@ fn table(state: &State, frame: &mut Frame, area: Rect) {
         let mut cells = vec![
             Cell::from(r.target.clone()),
             Cell::from(served),
-            Cell::from(last),
+            Cell::from(now),
             Cell::from(ms(w.p50)),
             Cell::from(ms(w.p95)),
             Cell::from(ms(w.min)),
@@ -103,12 +105,12 @@ fn table(state: &State, frame: &mut Frame, area: Rect) {
         .column_spacing(1)
         .block(Block::bordered().title(if state.latency.len() > fits {
             format!(
-                " latency (ms, TTFB; window p50/p95) · {} of {} targets ",
+                " latency (ms, TTFB; now, then window statistics) · {} of {} targets ",
                 fits,
                 state.latency.len()
             )
         } else {
-            " latency (ms, TTFB; window p50/p95) ".to_string()
+            " latency (ms, TTFB; now, then window statistics) ".to_string()
         }));
     frame.render_widget(table, area);
 }
@@ -140,7 +142,7 @@ fn decimate(points: Vec<(f64, f64)>, columns: usize) -> Vec<(f64, f64)> {
 /// A charted target: its name, (x, ms) of answered probes, x of lost ones.
 type Series = (String, Vec<(f64, f64)>, Vec<f64>);
 
-fn chart(state: &State, frame: &mut Frame, area: Rect) {
+pub(super) fn chart(state: &State, frame: &mut Frame, area: Rect) {
     let t = &state.theme;
     let end = state.chart.frozen_at.unwrap_or(state.now);
     let window = state.chart.window_secs as f64;
@@ -230,6 +232,17 @@ fn chart(state: &State, frame: &mut Frame, area: Rect) {
         charted_name(state),
         state.chart.window_secs
     ))];
+    // The figure now, beside the window the chart shows.
+    if let Some(h) = state.anycast_health() {
+        let st = match h {
+            Health::Answering { lost: 0, .. } => style::header(t).add_modifier(Modifier::BOLD),
+            Health::Probing => style::dim(t),
+            _ => style::level(t, h.level()),
+        };
+        title.push(Span::styled("· now ", style::dim(t)));
+        title.push(Span::styled(h.words(state.now), st));
+        title.push(Span::raw(" "));
+    }
     if left_out > 0 {
         title.push(Span::styled(
             format!("(+{left_out} not charted) "),
@@ -256,6 +269,14 @@ fn chart(state: &State, frame: &mut Frame, area: Rect) {
     }
     if !lost_points.is_empty() && room > 7 {
         legend.push(Span::styled("• lost ", style::lost(t)));
+        room -= 7;
+    }
+    if state
+        .latency_row(ANYCAST)
+        .is_some_and(|r| !r.runs.is_empty())
+        && room > 20
+    {
+        legend.push(Span::styled("▀ served by (axis) ", style::dim(t)));
     }
     let block = Block::bordered()
         .title(Line::from(title))
@@ -287,7 +308,62 @@ fn chart(state: &State, frame: &mut Frame, area: Rect) {
                 .style(style::dim(t)),
         );
     frame.render_widget(chart, area);
+    served_band(state, frame, area, label_width, end, window);
     label_markers(state, frame, area, label_width, window, &markers);
+}
+
+/// The served-by band: the x axis's line, coloured by the metro that served the anycast
+/// address at each column's time and named where it changes ("am▀▀▀▀da▀▀▀").
+fn served_band(
+    state: &State,
+    frame: &mut Frame,
+    area: Rect,
+    label_width: u16,
+    end: std::time::SystemTime,
+    window: f64,
+) {
+    let Some(row) = state.latency_row(ANYCAST).filter(|r| !r.runs.is_empty()) else {
+        return;
+    };
+    // The axis line: above the x labels and the bottom border; right of the y labels and
+    // the axis corner.
+    let left = area.x + 1 + label_width + 1;
+    let right = area.right().saturating_sub(1);
+    if right <= left + 2 || area.height < 6 {
+        return;
+    }
+    let y = area.bottom() - 3;
+    let width = f64::from(right - left);
+    let mut current: Option<&str> = None;
+    let mut x = left;
+    while x < right {
+        // The time at the middle of this column.
+        let back = window * (1.0 - (f64::from(x - left) + 0.5) / width);
+        let at = end
+            .checked_sub(std::time::Duration::from_secs_f64(back.max(0.0)))
+            .unwrap_or(end);
+        let Some(run) = row.served_at(at) else {
+            current = None;
+            x += 1;
+            continue;
+        };
+        let st = super::anycast::metro_style(state, &run.by);
+        if current != Some(run.by.as_str()) {
+            current = Some(run.by.as_str());
+            // Name the metro where its stretch starts, when the name fits before the edge.
+            let name = crate::domain::text::visible(&run.by);
+            let n = name.chars().count() as u16;
+            if x + n < right {
+                frame
+                    .buffer_mut()
+                    .set_string(x, y, name, st.add_modifier(Modifier::BOLD));
+                x += n;
+                continue;
+            }
+        }
+        frame.buffer_mut().set_string(x, y, "▀", st);
+        x += 1;
+    }
 }
 
 /// Round levels for the y axis: (step, how many steps up to the top), 2 to 5 of them.

@@ -9,7 +9,9 @@
 //!   overlays: confirm dialog, help
 //! ```
 
+mod anycast;
 mod confirm;
+mod demo;
 mod deploy;
 mod events;
 mod footer;
@@ -64,6 +66,17 @@ fn draw_views(state: &State, frame: &mut Frame) {
     ])
     .areas(area);
     header::draw(state, frame, header_area);
+    // The demo's caption heads the body, whatever the view.
+    let body = match &state.demo {
+        Some(d) if body.height >= 12 => {
+            let [caption, rest] =
+                Layout::vertical([Constraint::Length(demo::HEIGHT), Constraint::Min(3)])
+                    .areas(body);
+            demo::draw(state, d, frame, caption);
+            rest
+        }
+        _ => body,
+    };
     match state.view {
         View::Overview => {
             // Borders, the anycast row when probed, the header, one line per metro.
@@ -71,11 +84,50 @@ fn draw_views(state: &State, frame: &mut Frame) {
             let table_height = (state.metros.len() as u16 + 3 + anycast)
                 .min(body.height.saturating_sub(5))
                 .max(4);
-            let [metros_area, events_area] =
-                Layout::vertical([Constraint::Length(table_height), Constraint::Min(3)])
-                    .areas(body);
+            // The anycast panel above the metros when it leaves the events 3 rows; its
+            // big type at most 4 rows tall here.
+            let panel = [
+                anycast::wanted_height(state, body.width, anycast::Room::Compact),
+                anycast::TEXT_ONLY_HEIGHT,
+            ]
+            .into_iter()
+            .find(|p| anycast == 1 && body.height >= table_height + p + 5)
+            .unwrap_or(0);
+            let [panel_area, metros_area, events_area] = Layout::vertical([
+                Constraint::Length(panel),
+                Constraint::Length(table_height),
+                Constraint::Min(3),
+            ])
+            .areas(body);
+            if panel > 0 {
+                anycast::draw(state, frame, panel_area, anycast::Room::Compact);
+            }
             metros::draw(state, frame, metros_area);
             events::draw(state, frame, events_area);
+        }
+        View::Anycast => {
+            // The presenter's view: the panel as large as fits over the chart, events
+            // when there is room left.
+            let panel = anycast::wanted_height(state, body.width, anycast::Room::Large)
+                .min(body.height.saturating_sub(8).max(body.height / 2));
+            let events_height = match body.height.saturating_sub(panel) {
+                h if h >= 18 => 6,
+                h if h >= 13 => 4,
+                _ => 0,
+            };
+            let [panel_area, chart_area, events_area] = Layout::vertical([
+                Constraint::Length(panel),
+                Constraint::Min(0),
+                Constraint::Length(events_height),
+            ])
+            .areas(body);
+            anycast::draw(state, frame, panel_area, anycast::Room::Large);
+            if chart_area.height >= 6 {
+                latency::chart(state, frame, chart_area);
+            }
+            if events_height > 0 {
+                events::draw(state, frame, events_area);
+            }
         }
         View::Latency => {
             let events_height = if body.height >= 24 { 6 } else { 4 };

@@ -37,3 +37,13 @@ pub fn level(t: &Theme, l: Level) -> Style {
         Level::Error => error(t),
     }
 }
+
+/// A metro's colour, by its place in the config (`None`: not a configured metro): the
+/// same in the anycast panel's big type, its timeline and the chart's served-by band.
+pub fn metro(t: &Theme, index: Option<usize>) -> Style {
+    let palette = [t.accent, t.warn, t.ok, t.lost, t.header];
+    match index {
+        Some(i) => Style::new().fg(palette[i % palette.len()]),
+        None => dim(t),
+    }
+}

@@ -62,6 +62,127 @@ fn after_jump() -> State {
     s
 }
 
+/// The story at its stages: am serving, am withdrawn (the verified outcome, before the
+/// next probe), da serving for 30 s, and am restored and serving again.
+fn switch_stages() -> [(&'static str, State); 4] {
+    let before = overview();
+    let mut during = overview();
+    update(&mut during, Msg::Key(key('w')));
+    update(&mut during, Msg::Key(key('y')));
+    update(&mut during, Msg::Done(withdraw_done()));
+    update(
+        &mut during,
+        Msg::Snapshot(snapshot(126, &[("am", Ok(false)), ("da", Ok(true))])),
+    );
+    let after = after_jump();
+    let mut restored = after_jump();
+    update(&mut restored, Msg::Key(key('r')));
+    update(&mut restored, Msg::Key(key('y')));
+    update(
+        &mut restored,
+        Msg::Done(crate::domain::Outcome {
+            action: crate::domain::ActionKind::Restore,
+            message: "am restored, verified in 0.4 ms; anycast now via am".into(),
+            best_after: Some("am".into()),
+            ..withdraw_done()
+        }),
+    );
+    update(
+        &mut restored,
+        Msg::Snapshot(snapshot(157, &[("am", Ok(true)), ("da", Ok(true))])),
+    );
+    probe_history(&mut restored, 157, 10, "am");
+    update(&mut restored, Msg::Tick(at(167)));
+    [
+        ("before", before),
+        ("during", during),
+        ("after", after),
+        ("restored", restored),
+    ]
+}
+
+fn withdraw_done() -> crate::domain::Outcome {
+    crate::domain::Outcome {
+        metro: "am".into(),
+        action: crate::domain::ActionKind::Withdraw,
+        method: "disable".into(),
+        verdict: crate::domain::Verdict::Ok,
+        message: "am withdrawn, verified in 0.5 ms; anycast now via da".into(),
+        converged_ms: Some(0.5),
+        best_after: Some("da".into()),
+    }
+}
+
+#[test]
+fn anycast_panel_through_a_switch() {
+    for (stage, mut s) in switch_stages() {
+        update(&mut s, Msg::Key(key('6')));
+        both_sizes(&format!("anycast_panel_{stage}"), &s);
+        let screen = render(&s, 80, 24);
+        let want = match stage {
+            "before" => "Amsterdam (am) · 71 ms now",
+            "during" => "observer's best da",
+            "after" => "Dallas (da) · 301 ms now · +230 ms, 4.2x against 71 ms via am",
+            _ => "Amsterdam (am) · 71 ms now · -230 ms, 4.2x faster against 301 ms",
+        };
+        assert!(screen.contains(want), "{stage}: {want}\n{screen}");
+        if stage == "restored" {
+            assert!(
+                screen.contains("withdraw am → da 300 ms · ")
+                    && screen.contains("restore am → am 70 ms"),
+                "the timeline: {screen}"
+            );
+        }
+    }
+}
+
+#[test]
+fn latency_chart_through_a_switch() {
+    for (stage, mut s) in switch_stages() {
+        update(&mut s, Msg::Key(key('2')));
+        both_sizes(&format!("latency_chart_{stage}"), &s);
+    }
+}
+
+#[test]
+fn overview_panel_through_a_switch() {
+    let [_, _, (_, after), _] = switch_stages();
+    both_sizes("overview_after_switch", &after);
+}
+
+#[test]
+fn anycast_panel_degrades_on_small_terminals() {
+    let [_, _, (_, mut s), _] = switch_stages();
+    update(&mut s, Msg::Key(key('6')));
+    for (w, h) in [(60, 14), (70, 18), (120, 40)] {
+        let screen = render(&s, w, h);
+        assert!(screen.contains("Dallas (da)"), "{w}x{h}:\n{screen}");
+        insta::assert_snapshot!(format!("anycast_panel_{w}x{h}"), screen);
+    }
+    // The overview keeps its metros and events first.
+    let mut o = s.clone();
+    update(&mut o, Msg::Key(key('1')));
+    let screen = render(&o, 60, 14);
+    assert!(screen.contains("METRO"), "{screen}");
+}
+
+#[test]
+fn demo_captions() {
+    let mut s = overview().with_demo(None);
+    update(&mut s, Msg::Tick(at(126)));
+    both_sizes("demo_warm_up", &s);
+    update(&mut s, Msg::Key(key(' ')));
+    assert!(s.busy.is_some(), "the withdraw runs");
+    update(&mut s, Msg::Done(withdraw_done()));
+    update(
+        &mut s,
+        Msg::Snapshot(snapshot(126, &[("am", Ok(false)), ("da", Ok(true))])),
+    );
+    probe_history(&mut s, 127, 5, "da");
+    update(&mut s, Msg::Tick(at(132)));
+    both_sizes("demo_withdrawn", &s);
+}
+
 #[test]
 fn anycast_failing_header() {
     let mut s = overview();
@@ -458,7 +579,12 @@ proptest::proptest! {
             row.served_by = Some(text.clone());
         }
         s.source = text.clone();
-        for view in ['1', '2', '3', '?'] {
+        if let Some(row) = s.latency.first_mut() {
+            for run in row.runs.iter_mut() {
+                run.by = text.clone();
+            }
+        }
+        for view in ['1', '2', '3', '6', '?'] {
             update(&mut s, Msg::Key(key(view)));
             for (w, h) in [(100, 30), (80, 24)] {
                 let screen = render(&s, w, h);

@@ -32,7 +32,46 @@ pub struct LatencyRow {
     pub failing_since: Option<SystemTime>,
     /// The probe worker for this target stopped (it panicked or ended).
     pub worker_error: Option<String>,
+    /// When the latest answer counted as who serves now began: a probe that began
+    /// before it (a slow one from before a move of the route) is history.
+    pub newest: Option<SystemTime>,
+    /// Who served the target, one entry per change of serving metro, oldest first; the
+    /// first entry may begin before `HISTORY` (it says who served from the window's start).
+    pub runs: VecDeque<ServedRun>,
 }
+
+/// A stretch of time during which one metro served a target: from its first answer
+/// until the next run's.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServedRun {
+    pub since: SystemTime,
+    pub by: String,
+    /// Guessed from latency (no served-by header).
+    pub inferred: bool,
+    /// TTFB of its first answer.
+    pub first_ms: f64,
+    /// Who served before, and the headline figure then: what this run changed.
+    pub before_by: Option<String>,
+    pub before_ms: Option<f64>,
+}
+
+impl ServedRun {
+    /// The headline `now_ms` against the figure before this run: "+230 ms, 4.2x" when
+    /// slower, "-230 ms, 4.2x faster" when faster; `None` without a figure before.
+    pub fn change(&self, now_ms: f64) -> Option<String> {
+        let before = self.before_ms.filter(|b| *b > 0.0)?;
+        let delta = now_ms - before;
+        let (sign, ratio, faster) = if delta >= 0.0 {
+            ('+', now_ms / before, "")
+        } else {
+            ('-', before / now_ms.max(0.001), " faster")
+        };
+        Some(format!("{sign}{:.0} ms, {ratio:.1}x{faster}", delta.abs()))
+    }
+}
+
+/// Runs kept beyond those inside `HISTORY` (a flapping target stays bounded).
+const MAX_RUNS: usize = 256;
 
 /// What the anycast address is doing now, in the operator's terms: the header, the
 /// overview's anycast row and `status` all say this, so none shows a healthy figure for
@@ -113,6 +152,45 @@ impl LatencyRow {
             recent: VecDeque::new(),
             failing_since: None,
             worker_error: None,
+            newest: None,
+            runs: VecDeque::new(),
+        }
+    }
+
+    /// The run the latest answer belongs to.
+    pub fn current_run(&self) -> Option<&ServedRun> {
+        self.runs.back()
+    }
+
+    /// Who served at `at`, by the runs (`None` before the first answer).
+    pub fn served_at(&self, at: SystemTime) -> Option<&ServedRun> {
+        self.runs.iter().rev().find(|r| r.since <= at)
+    }
+
+    /// Notes an answer served by `by`: a new run when the serving metro changed. Call it
+    /// before [`LatencyRow::note_answer`], so the figure before is the previous metro's.
+    pub fn note_served(&mut self, at: SystemTime, by: &str, inferred: bool, ttfb: f64) {
+        if self.runs.back().is_some_and(|r| r.by == by) {
+            return;
+        }
+        let before_by = self.runs.back().map(|r| r.by.clone());
+        let before_ms = before_by.as_ref().and(self.headline());
+        self.runs.push_back(ServedRun {
+            since: at,
+            by: by.to_string(),
+            inferred,
+            first_ms: ttfb,
+            before_by,
+            before_ms,
+        });
+        // Keep the run that covers the start of the history, and no more than MAX_RUNS.
+        while self.runs.len() > MAX_RUNS
+            || self
+                .runs
+                .get(1)
+                .is_some_and(|next| at.duration_since(next.since).unwrap_or_default() > HISTORY)
+        {
+            self.runs.pop_front();
         }
     }
 

@@ -14,7 +14,7 @@ use crate::config::Config;
 use crate::domain::journal::{Journal, Unfinished};
 use crate::domain::{ActionKind, Desired, ObserverView, Request, RouterStatus, Snapshot};
 use crate::probe::ProbeSample;
-pub use latency::{Health, LatencyRow, ANYCAST};
+pub use latency::{Health, LatencyRow, ServedRun, ANYCAST};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct MetroState {
@@ -191,6 +191,12 @@ impl World {
             (None, None) => (None, false),
         };
         let row = &mut self.latency[idx];
+        // Answers are ordered by when their probe began: one that began before the
+        // latest answer (a slow probe through the metro the route just left) counts in
+        // the statistics and the history, not as who serves now.
+        let stale = sample.ok() && row.newest.is_some_and(|t| sample.at < t);
+        let served = if stale { row.served_by.clone() } else { served };
+        let inferred = if stale { row.inferred } else { inferred };
         let news = ProbeNews {
             before: row.before_figure(),
             last_answer: row.headline().map(|ms| {
@@ -206,8 +212,15 @@ impl World {
             previous: row.served_by.clone(),
             served: served.clone(),
         };
-        if served.is_some() {
+        if stale {
+            return Some(news);
+        }
+        if sample.ok() {
+            row.newest = Some(sample.at);
+        }
+        if let Some(by) = &served {
             if let Some(ttfb) = sample.ttfb_ms() {
+                row.note_served(sample.at, by, inferred, ttfb);
                 row.note_answer(news.previous != served, ttfb);
             }
             row.served_by = served;
