@@ -12,7 +12,7 @@
 //! BIRD, the lab or the UI: it hands them plain values (`keymap` and `theme` are data).
 //!
 //! Where to look: the model and the entry points are here; `raw.rs` mirrors the file,
-//! `validate.rs` turns it into the model ("which rule for which key, which default"),
+//! `validate/` turns it into the model ("which rule for which key, which default"),
 //! `values.rs` holds the value rules ("why was my URL refused?"), `position.rs` says
 //! where an error is ("why does it point at line 9?"), and `tests.rs` tests them all.
 

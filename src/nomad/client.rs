@@ -1,6 +1,7 @@
-//! HTTP client for one Nomad agent (one metro): settings from the `NOMAD_*`
-//! environment, error mapping worded for operators, and the read endpoints the
-//! console uses, with blocking-query support.
+//! HTTP client for one Nomad agent (one metro): the read endpoints the console uses,
+//! with blocking-query support. Its settings (from the `NOMAD_*` environment) are in
+//! `settings.rs`, its errors worded for operators in `error.rs`; both are re-exported
+//! here.
 //!
 //! Blocking queries (reference §3): pass [`QueryOptions::index`] (the last
 //! `X-Nomad-Index` seen) and optionally `wait` (default 5 min, capped at
@@ -12,187 +13,22 @@
 //! not hide this ([`crate::nomad::watch`] does the reset).
 
 use super::decode::{self, ListDecoder, Row, MAX_ENTRY};
+pub use super::error::NomadError;
+use super::error::BODY_EXCERPT;
+pub(crate) use super::error::{map_reqwest, truncate};
 use super::models::AgentSelf;
+pub use super::settings::{Settings, DEFAULT_MAX_BODY};
 use crate::domain::nomad::{AllocDetail, AllocList, AllocRow, JobRow, NodeRow};
 use crate::domain::text::visible;
 use reqwest::header::{HeaderMap, HeaderValue};
 use reqwest::{StatusCode, Url};
 use std::fmt;
-use std::path::PathBuf;
 use std::time::Duration;
 
 /// Nomad's default blocking wait when `index` is set without `wait`.
 pub const DEFAULT_WAIT: Duration = Duration::from_secs(300);
 /// Nomad's maximum blocking wait.
 pub const MAX_WAIT: Duration = Duration::from_secs(600);
-/// Longest body excerpt kept in an error.
-const BODY_EXCERPT: usize = 200;
-/// Default [`Settings::max_body`]: 256 MB.
-pub const DEFAULT_MAX_BODY: u64 = 256 << 20;
-
-/// Where and how to reach one Nomad agent.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Settings {
-    /// Agent URL, e.g. `http://127.0.0.1:4646`.
-    pub address: String,
-    /// ACL SecretID, sent as `X-Nomad-Token`. Never printed.
-    pub token: Option<String>,
-    /// `region=` parameter on every request.
-    pub region: Option<String>,
-    /// `namespace=` for list endpoints; `*` = every namespace the token sees.
-    pub namespace: String,
-    /// PEM CA bundle for `https` addresses.
-    pub ca_cert: Option<PathBuf>,
-    /// Name to verify the server certificate against (and send as SNI).
-    pub tls_server_name: Option<String>,
-    /// Disable certificate verification.
-    pub skip_verify: bool,
-    /// Timeout of one ordinary request (and connect timeout); margin for
-    /// blocking ones.
-    pub timeout: Duration,
-    /// Largest answer read from one endpoint, in bytes; a list's rows may take
-    /// half of it in memory ([`super::decode`]).
-    pub max_body: u64,
-    /// Connect through this Unix socket (an SSH tunnel's local end) instead of the
-    /// address's host and port; the address still names the server (Host header, TLS
-    /// name).
-    pub unix_socket: Option<PathBuf>,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Settings {
-            address: "http://127.0.0.1:4646".into(),
-            token: None,
-            region: None,
-            namespace: "*".into(),
-            ca_cert: None,
-            tls_server_name: None,
-            skip_verify: false,
-            timeout: Duration::from_secs(10),
-            max_body: DEFAULT_MAX_BODY,
-            unix_socket: None,
-        }
-    }
-}
-
-impl fmt::Debug for Settings {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Settings")
-            .field("address", &self.address)
-            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
-            .field("region", &self.region)
-            .field("namespace", &self.namespace)
-            .field("ca_cert", &self.ca_cert)
-            .field("tls_server_name", &self.tls_server_name)
-            .field("skip_verify", &self.skip_verify)
-            .field("timeout", &self.timeout)
-            .field("max_body", &self.max_body)
-            .field("unix_socket", &self.unix_socket)
-            .finish()
-    }
-}
-
-/// Go's `strconv.ParseBool`; anything else is `false`.
-fn go_bool(s: &str) -> bool {
-    matches!(s, "1" | "t" | "T" | "true" | "TRUE" | "True")
-}
-
-impl Settings {
-    /// `NOMAD_ADDR`, `NOMAD_TOKEN`, `NOMAD_REGION`, `NOMAD_NAMESPACE`,
-    /// `NOMAD_CACERT`, `NOMAD_TLS_SERVER_NAME`, `NOMAD_SKIP_VERIFY`; empty
-    /// variables count as unset; defaults otherwise (namespace `*`, 10 s).
-    pub fn from_env() -> Settings {
-        Self::from_lookup(|k| std::env::var(k).ok())
-    }
-
-    /// [`Settings::from_env`] over any variable source (tests, config layers).
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Settings {
-        let get = |k: &str| lookup(k).filter(|v| !v.trim().is_empty());
-        let mut s = Settings::default();
-        if let Some(a) = get("NOMAD_ADDR") {
-            s.address = a.trim().to_string();
-        }
-        s.token = get("NOMAD_TOKEN").map(|t| t.trim().to_string());
-        s.region = get("NOMAD_REGION");
-        if let Some(ns) = get("NOMAD_NAMESPACE") {
-            s.namespace = ns;
-        }
-        s.ca_cert = get("NOMAD_CACERT").map(PathBuf::from);
-        s.tls_server_name = get("NOMAD_TLS_SERVER_NAME");
-        s.skip_verify = get("NOMAD_SKIP_VERIFY").is_some_and(|v| go_bool(v.trim()));
-        s
-    }
-}
-
-/// Everything that can go wrong talking to Nomad, worded for operators.
-/// No variant ever carries the ACL token.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum NomadError {
-    InvalidAddress(String),
-    /// Refused, unreachable, reset: the agent could not be talked to.
-    Connect(String),
-    Timeout,
-    /// 403: the token lacks a capability (body text from Nomad).
-    Forbidden(String),
-    /// Any other non-2xx status; `body` truncated to 200 characters.
-    Http {
-        status: u16,
-        body: String,
-    },
-    /// The body was not the JSON we expected.
-    Decode(String),
-    Tls(String),
-    /// The answer is larger than [`Settings::max_body`] (`limit_mb`), or its rows
-    /// (`entries` of them, when counted) would take more than half of it.
-    TooLarge {
-        limit_mb: u64,
-        entries: Option<usize>,
-    },
-}
-
-impl fmt::Display for NomadError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            NomadError::InvalidAddress(m) => write!(f, "invalid nomad address: {m}"),
-            NomadError::Connect(m) => write!(f, "nomad unreachable: {m}"),
-            NomadError::Timeout => f.write_str("nomad timed out"),
-            NomadError::Forbidden(body) => {
-                let b = body.trim();
-                if b.is_empty() {
-                    f.write_str("403 Permission denied")
-                } else {
-                    write!(f, "403 {b}")
-                }
-            }
-            NomadError::Http { status, body } => {
-                let b = body.trim();
-                if b.is_empty() {
-                    write!(f, "HTTP {status}")
-                } else {
-                    write!(f, "HTTP {status}: {b}")
-                }
-            }
-            NomadError::Decode(m) => write!(f, "bad JSON from nomad: {m}"),
-            NomadError::Tls(m) => write!(f, "TLS: {m}"),
-            NomadError::TooLarge {
-                limit_mb,
-                entries: None,
-            } => write!(f, "answer larger than {limit_mb} MB (max_body_mb)"),
-            NomadError::TooLarge {
-                limit_mb,
-                entries: Some(n),
-            } => write!(
-                f,
-                "answer too large: {n} entries would take more than {} MB in memory \
-                 (half of max_body_mb = {limit_mb})",
-                limit_mb / 2
-            ),
-        }
-    }
-}
-
-impl std::error::Error for NomadError {}
 
 /// Blocking-query parameters. `index == 0` means an ordinary request.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -241,14 +77,6 @@ impl fmt::Debug for Client {
     }
 }
 
-/// Cut to at most `max` characters, on a character boundary, with an ellipsis.
-pub(crate) fn truncate(s: &str, max: usize) -> String {
-    match s.char_indices().nth(max) {
-        Some((i, _)) => format!("{}…", &s[..i]),
-        None => s.to_string(),
-    }
-}
-
 /// Go duration text Nomad's `wait` parameter accepts.
 fn wait_param(wait: Duration) -> String {
     let ms = wait.as_millis().max(1);
@@ -257,77 +85,6 @@ fn wait_param(wait: Duration) -> String {
     } else {
         format!("{ms}ms")
     }
-}
-
-/// Short, lower-case text for an I/O error kind; `None` for the rest.
-fn io_kind_text(kind: std::io::ErrorKind) -> Option<&'static str> {
-    use std::io::ErrorKind::*;
-    Some(match kind {
-        ConnectionRefused => "connection refused",
-        ConnectionReset => "connection reset",
-        ConnectionAborted => "connection aborted",
-        NotConnected => "not connected",
-        AddrNotAvailable => "address not available",
-        BrokenPipe => "connection closed",
-        UnexpectedEof => "connection closed",
-        TimedOut => "timed out",
-        PermissionDenied => "permission denied",
-        _ => return None,
-    })
-}
-
-/// The most specific text in an error's source chain.
-fn root_text(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut cur: &(dyn std::error::Error + 'static) = e;
-    let mut text = cur.to_string();
-    loop {
-        if let Some(io) = cur.downcast_ref::<std::io::Error>() {
-            if let Some(t) = io_kind_text(io.kind()) {
-                return t.to_string();
-            }
-        }
-        match cur.source() {
-            Some(next) => {
-                cur = next;
-                let t = cur.to_string();
-                if !t.is_empty() {
-                    text = t;
-                }
-            }
-            None => break,
-        }
-    }
-    match text.find(" (os error") {
-        Some(i) => text[..i].to_string(),
-        None => text,
-    }
-}
-
-fn chain_mentions_tls(e: &(dyn std::error::Error + 'static)) -> bool {
-    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(c) = cur {
-        let t = c.to_string().to_ascii_lowercase();
-        if t.contains("certificate") || t.contains("tls") || t.contains("handshake") {
-            return true;
-        }
-        cur = c.source();
-    }
-    false
-}
-
-/// Map a transport error to a [`NomadError`].
-pub(crate) fn map_reqwest(e: &reqwest::Error) -> NomadError {
-    if e.is_timeout() {
-        return NomadError::Timeout;
-    }
-    if e.is_builder() {
-        return NomadError::InvalidAddress(truncate(&visible(&root_text(e)), BODY_EXCERPT));
-    }
-    let text = truncate(&visible(&root_text(e)), BODY_EXCERPT);
-    if chain_mentions_tls(e) {
-        return NomadError::Tls(text);
-    }
-    NomadError::Connect(text)
 }
 
 fn header_u64(h: &HeaderMap, name: &str) -> Option<u64> {
@@ -780,45 +537,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn nomad_settings_from_lookup_and_defaults() {
-        let d = Settings::from_lookup(|_| None);
-        assert_eq!(d, Settings::default());
-        assert_eq!(d.namespace, "*");
-        assert_eq!(d.timeout, Duration::from_secs(10));
-        let s = Settings::from_lookup(|k| {
-            Some(
-                match k {
-                    "NOMAD_ADDR" => "https://10.0.0.1:4646",
-                    "NOMAD_TOKEN" => "s3cr3t-token-value",
-                    "NOMAD_REGION" => "global",
-                    "NOMAD_NAMESPACE" => "default",
-                    "NOMAD_CACERT" => "/etc/nomad/ca.pem",
-                    "NOMAD_TLS_SERVER_NAME" => "server.global.nomad",
-                    "NOMAD_SKIP_VERIFY" => "true",
-                    _ => return None,
-                }
-                .to_string(),
-            )
-        });
-        assert_eq!(s.address, "https://10.0.0.1:4646");
-        assert_eq!(s.token.as_deref(), Some("s3cr3t-token-value"));
-        assert_eq!(s.region.as_deref(), Some("global"));
-        assert_eq!(s.namespace, "default");
-        assert_eq!(s.ca_cert, Some(PathBuf::from("/etc/nomad/ca.pem")));
-        assert_eq!(s.tls_server_name.as_deref(), Some("server.global.nomad"));
-        assert!(s.skip_verify);
-        let dbg = format!("{s:?}");
-        assert!(!dbg.contains("s3cr3t"), "{dbg}");
-        assert!(dbg.contains("<redacted>"), "{dbg}");
-        let e = Settings::from_lookup(|k| {
-            (k == "NOMAD_TOKEN" || k == "NOMAD_SKIP_VERIFY").then(String::new)
-        });
-        assert_eq!(e.token, None);
-        assert!(!e.skip_verify);
-        assert!(!go_bool("yes"));
-    }
-
-    #[test]
     fn nomad_invalid_addresses() {
         for a in [
             "",
@@ -866,43 +584,6 @@ mod tests {
             c.url(&["nodes"], &[]).as_str(),
             "http://h:1/prefix/v1/nodes"
         );
-    }
-
-    #[test]
-    fn nomad_error_display() {
-        let cases = [
-            (
-                NomadError::Connect("connection refused".into()),
-                "nomad unreachable: connection refused",
-            ),
-            (
-                NomadError::Forbidden("Permission denied".into()),
-                "403 Permission denied",
-            ),
-            (
-                NomadError::Forbidden(String::new()),
-                "403 Permission denied",
-            ),
-            (
-                NomadError::TooLarge {
-                    limit_mb: 256,
-                    entries: None,
-                },
-                "answer larger than 256 MB (max_body_mb)",
-            ),
-            (
-                NomadError::Http {
-                    status: 500,
-                    body: "oops".into(),
-                },
-                "HTTP 500: oops",
-            ),
-            (NomadError::Decode("eof".into()), "bad JSON from nomad: eof"),
-            (NomadError::Timeout, "nomad timed out"),
-        ];
-        for (e, want) in cases {
-            assert_eq!(e.to_string(), want);
-        }
     }
 
     #[test]

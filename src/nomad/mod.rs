@@ -11,11 +11,13 @@
 
 pub mod client;
 pub mod decode;
+mod error;
 pub mod events;
 mod follow;
 pub mod jobs;
 pub mod logs;
 pub mod models;
+mod settings;
 pub mod watch;
 
 pub use client::{Client, Indexed, NomadError, QueryOptions, Settings, DEFAULT_MAX_BODY};
