@@ -449,6 +449,8 @@ fn on_event(state: &mut State, e: DeployEvent) {
         }
         DeployEvent::Log { metro, message } => {
             let line = match metro {
+                // "da withdrawn, ..." already names its metro.
+                Some(m) if message.starts_with(&format!("{m} ")) => message,
                 Some(m) => format!("{m} {message}"),
                 None => message,
             };

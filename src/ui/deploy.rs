@@ -32,6 +32,32 @@ use crate::domain::journal::Verdict;
 use crate::domain::text::visible;
 use crate::domain::time::{age, secs_between};
 
+/// Rows of log kept before the history is shown.
+const LOG_MIN: u16 = 7;
+
+/// `text` cut to `width` columns, with `…` when it was longer.
+fn clip(text: &str, width: usize) -> String {
+    use unicode_width::UnicodeWidthChar as _;
+    let total: usize = text.chars().map(|c| c.width().unwrap_or(0)).sum();
+    if total <= width {
+        return text.to_string();
+    }
+    let mut out = String::new();
+    let mut cols = 0;
+    for c in text.chars() {
+        let w = c.width().unwrap_or(0);
+        if cols + w + 1 > width {
+            break;
+        }
+        out.push(c);
+        cols += w;
+    }
+    if width > 0 {
+        out.push('…');
+    }
+    out
+}
+
 pub fn draw(state: &State, frame: &mut Frame, area: Rect) {
     let v = &state.deploy_view;
     let rows = if v.rows.is_empty() {
@@ -39,9 +65,11 @@ pub fn draw(state: &State, frame: &mut Frame, area: Rect) {
     } else {
         v.rows.len()
     };
-    let small = area.height < 24;
     let table_height = (rows.max(1) as u16 + 3).min(area.height.saturating_sub(8).max(4));
     let history_rows = (v.history.len() as u16).clamp(1, 4);
+    // The history only where the log keeps room for a few steps (an 80x24 terminal has
+    // it; a smaller one gives it to the log).
+    let small = area.height < 4 + table_height + LOG_MIN + history_rows + 2;
     let [top, table, log, history] = Layout::vertical([
         Constraint::Length(4),
         Constraint::Length(table_height),
@@ -90,7 +118,12 @@ fn draw_top(state: &State, v: &DeployView, frame: &mut Frame, area: Rect) {
         .as_ref()
         .map(|p| p.job.clone())
         .or_else(|| v.job.clone())
-        .unwrap_or_else(|| "the app's name".into());
+        .or_else(|| {
+            AppRef::parse(v.reference.value().trim())
+                .ok()
+                .map(|a| a.name().to_string())
+        })
+        .unwrap_or_else(|| "named after the app".into());
     let reference = v.reference.value();
     let mut first = vec![
         Span::styled(" ref = ", style::dim(t)),
@@ -170,7 +203,13 @@ fn draw_top(state: &State, v: &DeployView, frame: &mut Frame, area: Rect) {
         _ => None,
     };
     if let Some(s) = sentence {
-        status.push(Span::styled(format!("  {}", visible(&s)), style::dim(t)));
+        // Whole in the log below; here as much as fits.
+        let used: usize = status.iter().map(|s| s.width()).sum();
+        let room = usize::from(area.width.saturating_sub(2)).saturating_sub(used + 2);
+        status.push(Span::styled(
+            format!("  {}", clip(&visible(&s), room)),
+            style::dim(t),
+        ));
     }
     frame.render_widget(
         Paragraph::new(vec![Line::from(first), Line::from(status)])
@@ -227,6 +266,8 @@ fn draw_metros(state: &State, v: &DeployView, frame: &mut Frame, area: Rect) {
             style::dim(t),
         )));
     }
+    // Border, then ` METRO(8) PHASE(11) ALLOCS(7) VERSION(8) DRAIN(6) TIME(6)  `.
+    let step_width = usize::from(area.width.saturating_sub(2)).saturating_sub(55);
     for r in rows.iter().take(area.height.saturating_sub(3) as usize) {
         let allocs = r
             .counts
@@ -260,7 +301,7 @@ fn draw_metros(state: &State, v: &DeployView, frame: &mut Frame, area: Rect) {
                 },
             ),
             Span::styled(format!("{time:>6}  "), style::dim(t)),
-            Span::styled(visible(&r.detail).into_owned(), style::dim(t)),
+            Span::styled(clip(&visible(&r.detail), step_width), style::dim(t)),
         ]));
     }
     frame.render_widget(
@@ -269,15 +310,42 @@ fn draw_metros(state: &State, v: &DeployView, frame: &mut Frame, area: Rect) {
     );
 }
 
+/// `HH:MM:SS ` before each log line.
+const STAMP: usize = 9;
+
 fn draw_log(state: &State, v: &DeployView, frame: &mut Frame, area: Rect) {
     let t = &state.theme;
     let rows = area.height.saturating_sub(2) as usize;
-    let mut lines: Vec<Line> = v
-        .log
-        .iter()
-        .skip(v.log.len().saturating_sub(rows))
-        .map(|l| Line::from(format!(" {l}")))
-        .collect();
+    // Newest last; a long step (a Nomad error, why a metro failed) wraps under its text.
+    let width = usize::from(area.width.saturating_sub(2))
+        .saturating_sub(1 + STAMP)
+        .max(8);
+    let mut lines: Vec<Line> = Vec::new();
+    for l in v.log.iter().rev() {
+        if lines.len() >= rows {
+            break;
+        }
+        let (stamp, text) = match l.split_at_checked(STAMP) {
+            Some((s, t)) if s.ends_with(' ') => (s, t),
+            _ => ("", l.as_str()),
+        };
+        let mut block: Vec<Line> = super::events::wrap(text, width)
+            .into_iter()
+            .enumerate()
+            .map(|(i, piece)| {
+                let lead = if i == 0 {
+                    Span::styled(format!(" {stamp}"), style::dim(t))
+                } else {
+                    Span::raw(" ".repeat(1 + stamp.len()))
+                };
+                Line::from(vec![lead, Span::raw(piece)])
+            })
+            .collect();
+        // The newest step keeps its start when it is taller than the room left.
+        block.truncate(rows - lines.len());
+        lines.extend(block.into_iter().rev());
+    }
+    lines.reverse();
     if lines.is_empty() {
         let hint = match &v.plan {
             None => " the steps of a rollout show here".to_string(),
@@ -362,13 +430,16 @@ pub fn draw_confirm(state: &State, c: &DeployConfirm, frame: &mut Frame, area: R
         ]));
     }
     text.push(Line::from(""));
-    text.push(Line::from(Span::styled(
+    for l in [
+        " Each in turn: drain, register, wait for Nomad's deployment,".to_string(),
         format!(
-            " Each: drain, register, wait for Nomad's deployment, verify {} on its address, restore. A failure reverts that metro and stops.",
-            p.app.version()
+            " verify {} on its own address, restore.",
+            visible(p.app.version())
         ),
-        style::dim(t),
-    )));
+        " A failure reverts that metro and stops; later metros are untouched.".to_string(),
+    ] {
+        text.push(Line::from(Span::styled(l, style::dim(t))));
+    }
     for w in &p.warnings {
         text.push(Line::from(Span::styled(format!(" {w}"), style::warn(t))));
     }

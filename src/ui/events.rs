@@ -58,7 +58,7 @@ pub fn draw(state: &State, frame: &mut Frame, area: Rect) {
 }
 
 /// Splits `text` into pieces of at most `width` columns, at spaces where it can.
-fn wrap(text: &str, width: usize) -> Vec<String> {
+pub(super) fn wrap(text: &str, width: usize) -> Vec<String> {
     let mut out = Vec::new();
     let mut line = String::new();
     let mut cols = 0;

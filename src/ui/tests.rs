@@ -825,3 +825,487 @@ mod provisioning {
         both_sizes("provision_done", &s);
     }
 }
+
+/// The deployment pane, every state reached through the messages the deployment
+/// executor sends (`DeployMsg`), in the order `ops::deploy` sends them.
+mod deployment {
+    use super::*;
+    use crate::app::deploy::DeployMsg;
+    use crate::app::testing::code;
+    use crate::domain::deploy::{
+        AllocCounts, DeployEvent, HistoryEntry, MetroPhase, MetroReport, Timings,
+    };
+    use crate::domain::journal::{Verdict, Via};
+    use crossterm::event::KeyCode;
+
+    fn send(s: &mut State, secs: u64, m: DeployMsg) {
+        update(s, Msg::Tick(at(secs)));
+        update(s, Msg::Deploy(m));
+    }
+
+    fn phase(s: &mut State, secs: u64, metro: &str, phase: MetroPhase, detail: &str) {
+        send(
+            s,
+            secs,
+            DeployMsg::Event(DeployEvent::Phase {
+                metro: metro.into(),
+                phase,
+                detail: detail.into(),
+            }),
+        );
+    }
+
+    fn log(s: &mut State, secs: u64, metro: &str, message: &str) {
+        send(
+            s,
+            secs,
+            DeployMsg::Event(DeployEvent::Log {
+                metro: Some(metro.into()),
+                message: message.into(),
+            }),
+        );
+    }
+
+    fn allocs(s: &mut State, secs: u64, metro: &str, healthy: u64, unhealthy: u64, status: &str) {
+        send(
+            s,
+            secs,
+            DeployMsg::Event(DeployEvent::Allocs {
+                metro: metro.into(),
+                counts: AllocCounts {
+                    desired: 1,
+                    placed: 1,
+                    healthy,
+                    unhealthy,
+                    status: status.into(),
+                    description: String::new(),
+                },
+            }),
+        );
+    }
+
+    fn seen(s: &mut State, secs: u64, metro: &str, version: &str) {
+        send(
+            s,
+            secs,
+            DeployMsg::Event(DeployEvent::Version {
+                metro: metro.into(),
+                version: version.into(),
+            }),
+        );
+    }
+
+    fn report(metro: &str, phase: MetroPhase, seen: Option<&str>, detail: &str) -> MetroReport {
+        let ran = phase != MetroPhase::Untouched;
+        MetroReport {
+            metro: metro.into(),
+            phase,
+            drained: true,
+            advertising: Some(true),
+            previous_version: ran.then_some(0),
+            job_version: ran.then_some(1),
+            deployment_id: ran.then(|| "3f1c2a9e-0000-4000-8000-000000000001".into()),
+            seen_version: seen.map(str::to_string),
+            timings: Timings {
+                drain_ms: ran.then_some(812.0),
+                rollout_ms: ran.then_some(640.0),
+                verify_ms: ran.then_some(35.0),
+                restore_ms: ran.then_some(3.0),
+                revert_ms: None,
+                total_ms: if ran { 1490.0 } else { 0.0 },
+            },
+            detail: detail.into(),
+        }
+    }
+
+    fn metro_done(s: &mut State, secs: u64, r: MetroReport) {
+        phase(s, secs, &r.metro.clone(), r.phase, &r.detail.clone());
+        send(s, secs, DeployMsg::Event(DeployEvent::Metro { report: r }));
+    }
+
+    /// The history as the executor reads it: v1 earlier, then `latest` (just finished).
+    fn history(s: &mut State, latest: Option<(&str, Verdict, Vec<MetroReport>)>) {
+        let entry =
+            |time: &str, reference: &str, result, ms, metros: Vec<MetroReport>| HistoryEntry {
+                time: time.into(),
+                reference: reference.into(),
+                digest: None,
+                result,
+                duration_ms: ms,
+                user: "op".into(),
+                via: Some(Via::Cli),
+                metros,
+                summary: String::new(),
+            };
+        let mut all = vec![entry(
+            "2026-11-29T18:20:04.000Z",
+            "registry.example/hello:v1",
+            Verdict::Ok,
+            3120,
+            vec![
+                report("da", MetroPhase::Done, Some("v1"), "v1 answers; restored"),
+                report("am", MetroPhase::Done, Some("v1"), "v1 answers; restored"),
+            ],
+        )];
+        if let Some((reference, result, metros)) = latest {
+            all.push(entry(
+                "2026-11-29T18:22:06.000Z",
+                reference,
+                result,
+                6020,
+                metros,
+            ));
+        }
+        update(s, Msg::Deploy(DeployMsg::History(Ok(all))));
+    }
+
+    /// The pane with `reference` typed, Enter not yet pressed.
+    fn typed(reference: &str) -> State {
+        let mut s = overview();
+        history(&mut s, None);
+        update(&mut s, Msg::Key(key('5')));
+        update(&mut s, Msg::Key(key('d')));
+        for c in reference.chars() {
+            update(&mut s, Msg::Key(key(c)));
+        }
+        s
+    }
+
+    /// Confirmed: the rollout runs; the executor's plan (decided under the lock) came.
+    fn started(reference: &str) -> State {
+        let mut s = typed(reference);
+        update(&mut s, Msg::Key(code(KeyCode::Enter)));
+        update(&mut s, Msg::Key(key('y')));
+        let plan = crate::app::deploy::preview(
+            &s,
+            &crate::domain::deploy::AppRef::parse(reference).expect("ref"),
+        );
+        send(&mut s, 126, DeployMsg::Event(DeployEvent::Plan { plan }));
+        s
+    }
+
+    /// One metro from drain to its new version verified, second by second from `t`.
+    fn da_to_v2(s: &mut State, t: u64) {
+        phase(
+            s,
+            t,
+            "da",
+            MetroPhase::Draining,
+            "withdrawing da from anycast",
+        );
+        log(s, t, "da", "withdraw da (disable)");
+        log(s, t, "da", "withdraw sent in 0.5 ms; verifying");
+        log(
+            s,
+            t,
+            "da",
+            "da withdrawn, verified in 1.2 ms; anycast now via am",
+        );
+        phase(
+            s,
+            t,
+            "da",
+            MetroPhase::Draining,
+            "withdrawn; 0.8s for requests in flight",
+        );
+        phase(
+            s,
+            t + 1,
+            "da",
+            MetroPhase::Registering,
+            "registering hello (v2)",
+        );
+        log(
+            s,
+            t + 1,
+            "da",
+            "hello runs version 0 (registry.example/hello:v1) now",
+        );
+        log(s, t + 1, "da", "registered hello version 1");
+        phase(
+            s,
+            t + 1,
+            "da",
+            MetroPhase::Placing,
+            "waiting for Nomad's deployment",
+        );
+        log(s, t + 1, "da", "deployment 88dd301d of version 1");
+        allocs(s, t + 1, "da", 0, 0, "running");
+        allocs(s, t + 2, "da", 1, 0, "successful");
+        phase(
+            s,
+            t + 2,
+            "da",
+            MetroPhase::Healthy,
+            "1 of 1 healthy: Deployment completed successfully",
+        );
+        phase(s, t + 2, "da", MetroPhase::Verifying, "asking da for v2");
+        seen(s, t + 2, "da", "v2");
+        log(s, t + 2, "da", "v2 answers at 127.0.0.11:8080 after 308 ms");
+        phase(
+            s,
+            t + 2,
+            "da",
+            MetroPhase::Restoring,
+            "restoring da's advertisement",
+        );
+        log(s, t + 2, "da", "restore da (disable)");
+        log(
+            s,
+            t + 2,
+            "da",
+            "da restored, verified in 0.9 ms; anycast now via am",
+        );
+    }
+
+    #[test]
+    fn pane_plan() {
+        let mut s = typed("registry.example/hello:v2");
+        update(&mut s, Msg::Key(code(KeyCode::Esc)));
+        let screen = render(&s, 80, 24);
+        assert!(screen.contains("the plan"), "{screen}");
+        both_sizes("deploy_plan", &s);
+    }
+
+    #[test]
+    fn pane_confirm() {
+        let mut s = typed("registry.example/hello:v2");
+        update(&mut s, Msg::Key(code(KeyCode::Enter)));
+        assert!(matches!(s.mode, crate::app::Mode::ConfirmDeploy(_)));
+        both_sizes("deploy_confirm", &s);
+    }
+
+    #[test]
+    fn pane_mid_rollout() {
+        let mut s = started("registry.example/hello:v2");
+        da_to_v2(&mut s, 127);
+        metro_done(
+            &mut s,
+            130,
+            report("da", MetroPhase::Done, Some("v2"), "v2 answers; restored"),
+        );
+        phase(
+            &mut s,
+            130,
+            "am",
+            MetroPhase::Draining,
+            "withdrawing am from anycast",
+        );
+        log(
+            &mut s,
+            130,
+            "am",
+            "am withdrawn, verified in 0.5 ms; anycast now via da",
+        );
+        phase(
+            &mut s,
+            131,
+            "am",
+            MetroPhase::Registering,
+            "registering hello (v2)",
+        );
+        phase(
+            &mut s,
+            131,
+            "am",
+            MetroPhase::Placing,
+            "waiting for Nomad's deployment",
+        );
+        allocs(&mut s, 131, "am", 0, 0, "running");
+        update(&mut s, Msg::Tick(at(132)));
+        let screen = render(&s, 80, 24);
+        assert!(screen.contains("running"), "{screen}");
+        both_sizes("deploy_running", &s);
+    }
+
+    #[test]
+    fn pane_failed_and_reverted() {
+        let mut s = started("registry.example/hello:broken");
+        phase(
+            &mut s,
+            127,
+            "da",
+            MetroPhase::Draining,
+            "withdrawing da from anycast",
+        );
+        log(
+            &mut s,
+            127,
+            "da",
+            "da withdrawn, verified in 5.6 ms; anycast now via am",
+        );
+        phase(
+            &mut s,
+            128,
+            "da",
+            MetroPhase::Registering,
+            "registering hello (broken)",
+        );
+        log(
+            &mut s,
+            128,
+            "da",
+            "hello runs version 1 (registry.example/hello:v2) now",
+        );
+        log(&mut s, 128, "da", "registered hello version 2");
+        phase(
+            &mut s,
+            128,
+            "da",
+            MetroPhase::Placing,
+            "waiting for Nomad's deployment",
+        );
+        log(&mut s, 128, "da", "deployment 938acb89 of version 2");
+        allocs(&mut s, 128, "da", 0, 0, "running");
+        allocs(&mut s, 130, "da", 0, 1, "failed");
+        let why = "Failed due to unhealthy allocations - rolling back to job version 1";
+        log(&mut s, 130, "da", &format!("placing: {why}"));
+        phase(
+            &mut s,
+            130,
+            "da",
+            MetroPhase::Reverting,
+            "going back to the previous version",
+        );
+        log(&mut s, 130, "da", "Nomad reverted hello itself: version 3");
+        phase(
+            &mut s,
+            130,
+            "da",
+            MetroPhase::Reverting,
+            "waiting for the revert's deployment",
+        );
+        log(&mut s, 130, "da", "deployment 3d7ea80e of version 3");
+        allocs(&mut s, 131, "da", 1, 0, "successful");
+        phase(
+            &mut s,
+            131,
+            "da",
+            MetroPhase::Reverting,
+            "asking da for the previous version",
+        );
+        seen(&mut s, 131, "da", "v2");
+        log(
+            &mut s,
+            131,
+            "da",
+            "v2 answers at 127.0.0.11:8080 after 321 ms",
+        );
+        phase(
+            &mut s,
+            131,
+            "da",
+            MetroPhase::Restoring,
+            "restoring da's advertisement",
+        );
+        log(
+            &mut s,
+            131,
+            "da",
+            "da restored, verified in 1.4 ms; anycast now via am",
+        );
+        let detail = format!("{why}; reverted to registry.example/hello:v2, verified");
+        let mut da = report("da", MetroPhase::Reverted, Some("v2"), &detail);
+        da.timings.revert_ms = Some(792.0);
+        metro_done(&mut s, 131, da.clone());
+        let mut am = report("am", MetroPhase::Untouched, None, "not reached");
+        am.advertising = None;
+        send(
+            &mut s,
+            131,
+            DeployMsg::Event(DeployEvent::Metro { report: am.clone() }),
+        );
+        send(
+            &mut s,
+            131,
+            DeployMsg::Finished {
+                verdict: Verdict::Failed,
+                message: format!("deployment failed: da: reverted ({detail}); am: untouched"),
+                metros: vec![da.clone(), am.clone()],
+            },
+        );
+        // Finished asks for the history again.
+        history(
+            &mut s,
+            Some((
+                "registry.example/hello:broken",
+                Verdict::Failed,
+                vec![da, am],
+            )),
+        );
+        update(&mut s, Msg::Tick(at(132)));
+        let screen = render(&s, 80, 24);
+        assert!(screen.contains("reverted"), "{screen}");
+        assert!(screen.contains("untouched"), "{screen}");
+        assert!(
+            screen.contains("rolling back to job version 1"),
+            "why it failed, whole at 80 columns: {screen}"
+        );
+        both_sizes("deploy_failed_reverted", &s);
+    }
+
+    #[test]
+    fn pane_done() {
+        let mut s = started("registry.example/hello:v2");
+        da_to_v2(&mut s, 127);
+        let da = report("da", MetroPhase::Done, Some("v2"), "v2 answers; restored");
+        metro_done(&mut s, 130, da.clone());
+        phase(
+            &mut s,
+            130,
+            "am",
+            MetroPhase::Draining,
+            "withdrawing am from anycast",
+        );
+        phase(
+            &mut s,
+            131,
+            "am",
+            MetroPhase::Registering,
+            "registering hello (v2)",
+        );
+        phase(
+            &mut s,
+            131,
+            "am",
+            MetroPhase::Placing,
+            "waiting for Nomad's deployment",
+        );
+        allocs(&mut s, 132, "am", 1, 0, "successful");
+        phase(&mut s, 132, "am", MetroPhase::Verifying, "asking am for v2");
+        seen(&mut s, 132, "am", "v2");
+        phase(
+            &mut s,
+            132,
+            "am",
+            MetroPhase::Restoring,
+            "restoring am's advertisement",
+        );
+        let am = report("am", MetroPhase::Done, Some("v2"), "v2 answers; restored");
+        metro_done(&mut s, 133, am.clone());
+        send(
+            &mut s,
+            133,
+            DeployMsg::Finished {
+                verdict: Verdict::Ok,
+                message: "v2 runs on da, am and answers there".into(),
+                metros: vec![da.clone(), am.clone()],
+            },
+        );
+        history(
+            &mut s,
+            Some(("registry.example/hello:v2", Verdict::Ok, vec![da, am])),
+        );
+        update(&mut s, Msg::Tick(at(134)));
+        let screen = render(&s, 80, 24);
+        assert!(screen.contains("2/2 metros"), "{screen}");
+        both_sizes("deploy_done", &s);
+        // The latency chart carries a marker per metro step, over the anycast probes of
+        // the rollout: via am while da changes, via da while am does, none lost.
+        crate::app::testing::probe_history(&mut s, 126, 4, "am");
+        crate::app::testing::probe_history(&mut s, 130, 3, "da");
+        crate::app::testing::probe_history(&mut s, 133, 2, "am");
+        update(&mut s, Msg::Key(key('2')));
+        both_sizes("deploy_done_latency_markers", &s);
+    }
+}
