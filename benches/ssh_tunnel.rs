@@ -184,7 +184,7 @@ fn main() {
     let mut sorted = times.clone();
     sorted.sort();
     println!(
-        "reconnect after sshd is back (N={RECONNECTS}, 2 s down each): median {:.2} s, max {:.2} s (backoff 0.25 s doubling to 3 s, + up to 100% jitter)",
+        "reconnect after sshd is back (N={RECONNECTS}, 2 s down each): median {:.2} s, max {:.2} s (backoff 0.25 s doubling to 3 s, each wait drawn from the upper half of its step)",
         percentile(&sorted, 0.5).as_secs_f64(),
         sorted.last().unwrap().as_secs_f64()
     );
