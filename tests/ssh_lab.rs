@@ -222,10 +222,12 @@ fn a_console_shows_a_broken_link_and_recovers_without_a_restart() {
         30,
         &format!("{} --config {}", bin(), cfg.display()),
     );
-    // A metro's row is the line with its display name.
+    // A metro's row is the line with its display name in the metros table (below its
+    // header; the anycast panel above names the serving metro too).
     let row = |s: &str, name: &str| {
         let display = if name == "am" { "Amsterdam" } else { "Dallas" };
         s.lines()
+            .skip_while(|l| !l.contains("METRO"))
             .find(|l| l.contains(display))
             .unwrap_or("")
             .to_string()
