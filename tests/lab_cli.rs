@@ -412,3 +412,38 @@ fn a_lab_directory_with_spaces_works_and_one_with_a_quote_is_refused() {
     );
     assert!(procs_mentioning(base.path().to_str().unwrap()).is_empty());
 }
+
+#[test]
+fn a_killed_supervisor_takes_its_routers_with_it() {
+    let lab = Lab::up("labkill", &[]);
+    let d = lab.dir.path().to_str().unwrap().to_string();
+    let state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(lab.dir.path().join("lab.json")).unwrap())
+            .unwrap();
+    let supervisor = state["supervisor"].as_i64().unwrap();
+    let birds = || {
+        procs_mentioning(&d)
+            .into_iter()
+            .filter(|p| p.contains("bird -f"))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(birds().len(), 3, "{:?}", birds());
+    // SIGKILL: the supervisor gets no chance to stop its routers itself.
+    assert!(Command::new("kill")
+        .args(["-KILL", &supervisor.to_string()])
+        .status()
+        .unwrap()
+        .success());
+    poll_until(
+        "the routers gone with their supervisor",
+        Duration::from_secs(5),
+        || {
+            let left = birds();
+            if left.is_empty() {
+                Ok(())
+            } else {
+                Err(left.join("\n"))
+            }
+        },
+    );
+}

@@ -48,8 +48,19 @@ impl Lab {
         let log =
             std::fs::File::create(s.log_file(&format!("{daemon}.stderr"))).map_err(cant_run)?;
         // Own process group: a terminal's ctrl-c or hang-up reaches the console only,
-        // which then stops the daemons itself.
-        let child = Command::new(bird)
+        // which then stops the daemons itself. Through `setpriv --pdeathsig` where there
+        // is one (util-linux), the router also dies with the process that started it
+        // (its thread, which here lives as long as the lab) — however that process ends,
+        // SIGKILL included — instead of running on unowned.
+        let mut command = match setpriv() {
+            Some(setpriv) => {
+                let mut c = Command::new(setpriv);
+                c.args(["--pdeathsig", "KILL", "--"]).arg(bird);
+                c
+            }
+            None => Command::new(bird),
+        };
+        let child = command
             .arg("-f")
             .arg("-c")
             .arg(s.conf_file(daemon))
@@ -187,4 +198,11 @@ pub(super) fn stop_supervisor(pid: i32, dir: &Path) {
     while alive() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(10));
     }
+}
+
+/// util-linux's `setpriv`, when it is installed where Debian puts it.
+fn setpriv() -> Option<&'static Path> {
+    [Path::new("/usr/bin/setpriv"), Path::new("/bin/setpriv")]
+        .into_iter()
+        .find(|p| p.is_file())
 }
