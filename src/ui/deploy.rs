@@ -23,7 +23,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 use ratatui::Frame;
 
-use super::{centered, style};
+use super::{centered, history, style};
 use crate::app::deploy::{DeployConfirm, DeployView, MetroRow, Phase};
 use crate::app::State;
 use crate::config::keymap::Command;
@@ -361,46 +361,24 @@ fn draw_log(state: &State, v: &DeployView, frame: &mut Frame, area: Rect) {
 
 fn draw_history(state: &State, v: &DeployView, frame: &mut Frame, area: Rect) {
     let t = &state.theme;
-    let rows = area.height.saturating_sub(2) as usize;
-    let mut lines: Vec<Line> = v
-        .history
-        .iter()
-        .rev()
-        .take(rows)
-        .map(|h| {
-            let clock = h.time.get(11..19).unwrap_or(&h.time).to_string();
-            let s = match h.result {
-                Verdict::Ok => style::ok(t),
-                Verdict::Failed => style::error(t),
-                _ => style::warn(t),
-            };
-            let metros: Vec<String> = h
-                .metros
-                .iter()
-                .map(|m| format!("{} {}", m.metro, m.phase.word()))
-                .collect();
-            Line::from(vec![
-                Span::styled(format!(" {clock} "), style::dim(t)),
-                Span::styled(format!("{:<12}", h.result.word()), s),
-                Span::styled(
-                    format!("{:>7} ", format!("{:.1}s", h.duration_ms as f64 / 1000.0)),
-                    style::dim(t),
-                ),
+    let runs = v.history.iter().map(|h| {
+        let metros: Vec<String> = h
+            .metros
+            .iter()
+            .map(|m| format!("{} {}", m.metro, m.phase.word()))
+            .collect();
+        history::Run {
+            time: &h.time,
+            result: h.result,
+            duration_ms: h.duration_ms,
+            kind: Vec::new(),
+            what: vec![
                 Span::raw(format!("{}  ", visible(&h.reference))),
                 Span::styled(metros.join(", "), style::dim(t)),
-            ])
-        })
-        .collect();
-    if lines.is_empty() {
-        lines.push(Line::from(Span::styled(
-            " no deployments yet",
-            style::dim(t),
-        )));
-    }
-    frame.render_widget(
-        Paragraph::new(lines).block(Block::bordered().title(" history (UTC) ")),
-        area,
-    );
+            ],
+        }
+    });
+    history::draw(state, frame, area, runs, "no deployments yet");
 }
 
 /// The confirmation: the ref, the job, the metros in order and which are drained.

@@ -17,6 +17,7 @@ mod events;
 mod footer;
 mod header;
 mod help;
+mod history;
 mod latency;
 mod metros;
 mod nomad;

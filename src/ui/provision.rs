@@ -21,7 +21,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 use ratatui::Frame;
 
-use super::{centered, style};
+use super::{centered, history, style};
 use crate::app::provision::{Phase, ProvisionConfirm, ProvisionView};
 use crate::app::State;
 use crate::config::keymap::Command;
@@ -442,39 +442,14 @@ fn draw_metros(state: &State, v: &ProvisionView, frame: &mut Frame, area: Rect) 
 }
 
 fn draw_history(state: &State, v: &ProvisionView, frame: &mut Frame, area: Rect) {
-    let t = &state.theme;
-    let rows = area.height.saturating_sub(2) as usize;
-    let mut lines: Vec<Line> = v
-        .history
-        .iter()
-        .rev()
-        .take(rows)
-        .map(|h| {
-            let clock = h.time.get(11..19).unwrap_or(&h.time).to_string();
-            let s = match h.result {
-                Verdict::Ok => style::ok(t),
-                Verdict::Failed => style::error(t),
-                _ => style::warn(t),
-            };
-            Line::from(vec![
-                Span::styled(format!(" {clock} "), style::dim(t)),
-                Span::raw(format!("{:<8}", h.op.word())),
-                Span::styled(format!("{:<12}", h.result.word()), s),
-                Span::styled(
-                    format!("{:>7} ", format!("{:.1}s", h.duration_ms as f64 / 1000.0)),
-                    style::dim(t),
-                ),
-                Span::raw(visible(&h.summary).into_owned()),
-            ])
-        })
-        .collect();
-    if lines.is_empty() {
-        lines.push(Line::from(Span::styled(" no runs yet", style::dim(t))));
-    }
-    frame.render_widget(
-        Paragraph::new(lines).block(Block::bordered().title(" history (UTC) ")),
-        area,
-    );
+    let runs = v.history.iter().map(|h| history::Run {
+        time: &h.time,
+        result: h.result,
+        duration_ms: h.duration_ms,
+        kind: vec![Span::raw(format!("{:<8}", h.op.word()))],
+        what: vec![Span::raw(visible(&h.summary).into_owned())],
+    });
+    history::draw(state, frame, area, runs, "no runs yet");
 }
 
 /// The confirmation: what the plan does, again, and how to go ahead.
