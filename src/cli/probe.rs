@@ -80,7 +80,7 @@ pub async fn run(
 ) -> Result<(), Failure> {
     use std::collections::BTreeMap;
 
-    use crate::probe::{output, spawn_schedule, Method, Stats};
+    use crate::probe::{output, run_schedule, Method, ProbeSample, Stats};
 
     let interval = seconds("the interval", args.interval)?;
     let (target, cfg) = probe_target(cli, url, metro)?;
@@ -97,44 +97,49 @@ pub async fn run(
         Some(addr) => println!("PROBE {} via {addr}", target.uri),
         None => println!("PROBE {}", target.uri),
     }
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let handle = spawn_schedule(target, opts, interval, args.count, tx, |s| s);
-    let mut stats = Stats::new(window);
-    // Probes overlap when one is slower than the interval; print them in order.
-    let mut pending: BTreeMap<u64, crate::probe::ProbeSample> = BTreeMap::new();
-    let mut next = 0u64;
-    let interrupted = async {
-        match crate::signals::Stop::new(true) {
-            Ok(mut stop) => {
-                stop.recv().await;
+    // The schedule runs in one task with the printing (a spawned one: a wake-up of the
+    // command's own future would also wake the runtime's driver, a system call), and
+    // prints each sample itself: no channel and no second task per sample. Stopping it
+    // (on an interrupt) cancels the probes in flight.
+    let task = tokio::spawn(async move {
+        let mut stats = Stats::new(window);
+        // Probes overlap when one is slower than the interval; print them in order.
+        let mut pending: BTreeMap<u64, ProbeSample> = BTreeMap::new();
+        let mut next = 0u64;
+        let print = |sample: ProbeSample| {
+            if sample.seq == next {
+                // In order, as nearly always.
+                stats.record(&sample);
+                println!("{}", output::sample_line(&sample));
+                next += 1;
+            } else {
+                pending.insert(sample.seq, sample);
             }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::pin!(interrupted);
-    loop {
+            while let Some(s) = pending.remove(&next) {
+                stats.record(&s);
+                println!("{}", output::sample_line(&s));
+                next += 1;
+            }
+        };
+        let probes = run_schedule(target, opts, interval, args.count, print);
+        let interrupted = async {
+            match crate::signals::Stop::new(true) {
+                Ok(mut stop) => {
+                    stop.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
+            }
+        };
         tokio::select! {
-            sample = rx.recv() => {
-                let Some(sample) = sample else { break };
-                if sample.seq == next {
-                    // In order, as nearly always.
-                    stats.record(&sample);
-                    println!("{}", output::sample_line(&sample));
-                    next += 1;
-                } else {
-                    pending.insert(sample.seq, sample);
-                }
-                while let Some(s) = pending.remove(&next) {
-                    stats.record(&s);
-                    println!("{}", output::sample_line(&s));
-                    next += 1;
-                }
-            }
-            _ = &mut interrupted => break,
+            () = probes => {}
+            () = interrupted => {}
         }
-    }
-    handle.abort();
-    for (_, s) in std::mem::take(&mut pending) {
+        (stats, pending)
+    });
+    let (mut stats, pending) = task
+        .await
+        .map_err(|e| failed(format!("the probes stopped: {e}")))?;
+    for s in pending.into_values() {
         stats.record(&s);
         println!("{}", output::sample_line(&s));
     }

@@ -10,8 +10,9 @@
 //!   hyper's low-level HTTP/1 client), timed on the monotonic clock from
 //!   before name resolution to the response headers (TTFB) and to the end of the body;
 //!   the served-by header names the site.
-//! - [`schedule`]: [`spawn_schedule`] runs probes on a fixed clock, each with its own
-//!   timeout so a slow probe never delays the next.
+//! - [`schedule`]: [`spawn_schedule`] (or [`run_schedule`], in the caller's task) runs
+//!   probes on a fixed clock, each with its own timeout so a slow probe never delays the
+//!   next.
 //! - [`stats`]: loss, min/avg/max, sample standard deviation, nearest-rank
 //!   percentiles and mtr-style jitter over a sliding window and over the session.
 //! - [`output`]: the exact text lines the CLI prints and scripts parse.
@@ -27,6 +28,6 @@ pub mod target;
 
 pub use engine::{probe_once, Prober, MAX_BODY};
 pub use sample::{ErrorKind, Method, ProbeOptions, ProbeSample};
-pub use schedule::{spawn_kickable_schedule, spawn_schedule, Kick};
+pub use schedule::{run_schedule, spawn_kickable_schedule, spawn_schedule, Kick};
 pub use stats::{Stats, Summary};
 pub use target::Target;

@@ -1,7 +1,8 @@
 //! The fixed-clock schedule: a slow probe never delays the next, and each sample goes
 //! straight to whoever reads it, tagged as their message.
 
-use std::sync::{Arc, Mutex};
+use std::future::Future;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use futures_util::stream::{FuturesUnordered, StreamExt as _};
@@ -34,16 +35,49 @@ pub fn spawn_schedule<M: Send + 'static>(
     tx: UnboundedSender<M>,
     tag: impl Fn(ProbeSample) -> M + Send + Sync + 'static,
 ) -> JoinHandle<()> {
-    let kick = Arc::new(Kick::default());
-    tokio::spawn(schedule(
+    tokio::spawn(async move {
+        let kick = Kick::default();
+        let (deliver, closed) = to_channel(tx, tag);
+        schedule(target, opts, interval, count, deliver, closed, &kick).await;
+    })
+}
+
+/// Probes `target` on [`spawn_schedule`]'s clock in the caller's own task, handing each
+/// sample to `deliver` as it completes (so possibly out of `seq` order); returns once
+/// `count` probes have completed (`None`: never; drop the future to stop, which also
+/// cancels probes in flight). No task and no channel stand between the probes and
+/// `deliver`: for a command that only prints them.
+pub async fn run_schedule(
+    target: Target,
+    opts: ProbeOptions,
+    interval: Duration,
+    count: Option<u64>,
+    deliver: impl FnMut(ProbeSample),
+) {
+    let kick = Kick::default();
+    schedule(
         target,
         opts,
         interval,
         count,
-        tx,
-        Arc::new(tag),
-        kick,
-    ))
+        deliver,
+        std::future::pending(),
+        &kick,
+    )
+    .await;
+}
+
+/// A channel's sending half as a schedule's sink, and its receiver's going away.
+fn to_channel<M>(
+    tx: UnboundedSender<M>,
+    tag: impl Fn(ProbeSample) -> M,
+) -> (impl FnMut(ProbeSample), impl Future<Output = ()>) {
+    let watch = tx.clone();
+    // A dropped receiver is noticed by the schedule loop.
+    let deliver = move |sample| {
+        let _ = tx.send(tag(sample));
+    };
+    (deliver, async move { watch.closed().await })
 }
 
 /// Asks a schedule for one probe now, on top of its clock: after an action or a change
@@ -67,32 +101,35 @@ pub fn spawn_kickable_schedule<M: Send + 'static>(
     tag: impl Fn(ProbeSample) -> M + Send + Sync + 'static,
     kick: Arc<Kick>,
 ) -> JoinHandle<()> {
-    tokio::spawn(schedule(
-        target,
-        opts,
-        interval,
-        None,
-        tx,
-        Arc::new(tag),
-        kick,
-    ))
+    tokio::spawn(async move {
+        let (deliver, closed) = to_channel(tx, tag);
+        schedule(target, opts, interval, None, deliver, closed, &kick).await;
+    })
 }
 
-async fn schedule<M: Send + 'static>(
+/// The clock and its probes, in the caller's task; each sample goes to `deliver`, and
+/// the schedule stops early when `closed` completes.
+async fn schedule(
     target: Target,
     opts: ProbeOptions,
     interval: Duration,
     count: Option<u64>,
-    tx: UnboundedSender<M>,
-    tag: Arc<dyn Fn(ProbeSample) -> M + Send + Sync>,
-    kick: Arc<Kick>,
+    deliver: impl FnMut(ProbeSample),
+    closed: impl Future<Output = ()>,
+    kick: &Kick,
 ) {
     let interval = interval.max(MIN_INTERVAL);
     let slot = Mutex::new(Slot::default());
     // A cold HEAD's request is the same every time.
     let request = cold_request(&target);
-    let (target, opts, slot, tx, tag, request) =
-        (&target, &opts, &slot, &tx, &tag, request.as_slice());
+    // Probes in flight share the sink; each holds it only to hand its sample over.
+    let deliver = Mutex::new(deliver);
+    let (target, opts, slot, deliver, request) =
+        (&target, &opts, &slot, &deliver, request.as_slice());
+    let send = move |sample| {
+        let mut deliver = deliver.lock().unwrap_or_else(PoisonError::into_inner);
+        (*deliver)(sample);
+    };
     // Each probe runs under its own timeout, as a future of this task rather than a task
     // of its own: a slow probe still neither delays nor drops the next, and a probe costs
     // no spawn, no join bookkeeping and no wake-up of another task.
@@ -101,11 +138,10 @@ async fn schedule<M: Send + 'static>(
             let (reuse, first) = lock(slot).take();
             let (sample, conn) = probe_kept(target, opts, seq, reuse, first).await;
             lock(slot).put(conn);
-            // A dropped receiver is noticed by the schedule loop.
-            let _ = tx.send(tag(sample));
+            send(sample);
         } else {
             let (sample, closing) = probe_cold(target, opts, seq, request).await;
-            let _ = tx.send(tag(sample));
+            send(sample);
             // The connection's close, after the sample is on its way.
             closing.finish().await;
         }
@@ -124,7 +160,6 @@ async fn schedule<M: Send + 'static>(
     // Kept across turns of the loop (which turns at every probe's end, too) rather than
     // made anew: a kick's waiter is registered once per kick.
     let mut kicked_now = Box::pin(kick.0.notified());
-    let closed = tx.closed();
     tokio::pin!(closed);
     let mut seq: u64 = 0;
     while count.is_none_or(|c| seq < c) {
