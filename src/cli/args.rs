@@ -20,7 +20,8 @@ pub struct Cli {
     /// started with `lab up`; with neither, the console starts an embedded lab).
     #[arg(long, value_name = "PATH")]
     pub config: Option<PathBuf>,
-    /// The console refuses withdraw and restore (a console for watching).
+    /// Refuse every destructive action: withdraw, restore, provisioning applies and
+    /// deployments (a console for watching).
     #[arg(long)]
     pub read_only: bool,
     /// Internal: the name of the SSH key a shared console was opened with (set by the
