@@ -145,7 +145,13 @@ impl Deployment {
 
     /// The counts summed over the groups, with the status words.
     pub fn counts(&self) -> AllocCounts {
-        let sum = |f: fn(&DeploymentState) -> u64| self.task_groups.values().map(f).sum();
+        // Saturating: the counts come from outside, and their sum can overflow.
+        let sum = |f: fn(&DeploymentState) -> u64| {
+            self.task_groups
+                .values()
+                .map(f)
+                .fold(0u64, u64::saturating_add)
+        };
         AllocCounts {
             desired: sum(|g| g.desired_total),
             placed: sum(|g| g.placed_allocs),
@@ -335,6 +341,15 @@ mod tests {
         assert_eq!(v[0].app_ref().as_deref(), Some("r/hello:v1"));
         assert_eq!(v[1].app_ref().as_deref(), Some("r/hello:v2"));
         assert!(v[0].stable);
+    }
+
+    #[test]
+    fn counts_that_overflow_saturate() {
+        let text = br#"{"Status":"running","TaskGroups":{
+            "a":{"DesiredTotal":18446744073709551615,"HealthyAllocs":1},
+            "b":{"DesiredTotal":1,"HealthyAllocs":2}}}"#;
+        let c = decode_deployment(text).unwrap().counts();
+        assert_eq!((c.desired, c.healthy), (u64::MAX, 3));
     }
 
     #[test]
