@@ -7,6 +7,10 @@
 
 use platform_tui::bird::{self, Reply, ReplyLine};
 use platform_tui::domain::nomad::{AllocDetail, AllocList, AllocRow, JobRow, NodeRow};
+use platform_tui::nomad::{Deployment, JobVersion, RegisterResponse};
+use platform_tui::provision::stream::{Body, Hook};
+use platform_tui::provision::{tracker, Event, Outputs, Tracker};
+use platform_tui::ssh::share::PublicKey;
 
 /// Split a streaming target's input into (chunk plan, stream bytes).
 ///
@@ -151,6 +155,154 @@ pub fn touch_detail(a: &AllocDetail) {
     let _ = a.restarts();
     let _ = a.is_bad();
     let _ = a.tasks();
+}
+
+/// What the provision pane, its progress lines and `provision --json` read off one
+/// event of a terraform/tofu `-json` stream.
+pub fn touch_provision_event(e: &Event) {
+    let _ = e.text();
+    let Event::Message(m) = e else { return };
+    let _ = m.level;
+    let _ = &m.program;
+    let _ = m.timestamp.map(|t| t.duration_since(std::time::UNIX_EPOCH));
+    match &m.body {
+        Body::Version { version, ui } => {
+            let _ = (version.len(), ui.len());
+        }
+        Body::Diagnostic(d) => {
+            let _ = d.to_string();
+            let _ = d.location();
+            let _ = (
+                &d.code,
+                &d.context,
+                d.range.as_ref().map(|r| (r.end_line, r.end_column)),
+            );
+        }
+        Body::PlannedChange(c) | Body::ResourceDrift(c) => {
+            let _ = (tracker::sign(&c.action), c.action.word());
+            let _ = (&c.resource, &c.previous, &c.reason);
+        }
+        Body::ChangeSummary(s) => {
+            let _ = s.is_empty();
+            let _ = s.operation;
+        }
+        Body::Outputs(o) => {
+            for (name, out) in o {
+                let _ = format!("{name} = {} ({:?})", out.value, out.action);
+            }
+        }
+        Body::ApplyStart(h)
+        | Body::ApplyProgress(h)
+        | Body::ApplyComplete(h)
+        | Body::ApplyErrored(h)
+        | Body::RefreshStart(h)
+        | Body::RefreshComplete(h) => touch_hook(h),
+        Body::ProvisionStart(p)
+        | Body::ProvisionProgress(p)
+        | Body::ProvisionComplete(p)
+        | Body::ProvisionErrored(p) => {
+            let _ = (
+                &p.resource.addr,
+                &p.resource.key,
+                p.provisioner.len(),
+                &p.output,
+            );
+        }
+        Body::InitOutput { code } => {
+            let _ = code.len();
+        }
+        Body::Unknown { kind } => {
+            let _ = kind.len();
+        }
+        Body::Log | Body::StateLockAcquire | Body::StateLockRelease => {}
+    }
+    let _ = format!("{m:?}");
+}
+
+fn touch_hook(h: &Hook) {
+    let _ = h.action.as_ref().map(|a| (a.word(), tracker::sign(a)));
+    let _ = (&h.resource.addr, &h.id_key, &h.id_value);
+    let _ = h.elapsed.map(tracker::seconds);
+}
+
+/// What the pane reads off a run's [`Tracker`] after every event.
+pub fn touch_tracker(t: &Tracker) {
+    let _ = (t.finished(), t.changing(), t.errors().count());
+    for r in &t.rows {
+        let _ = (
+            r.state.word(),
+            tracker::sign(&r.action),
+            &r.reason,
+            &r.last_line,
+        );
+        let _ = r.elapsed.map(tracker::seconds);
+        let _ = r.started;
+    }
+    let _ = t.planned.map(|s| s.is_empty());
+    let _ = t.applied.map(|s| s.is_empty());
+    let _ = (t.log.len(), t.log_dropped, &t.version, t.state_lock);
+}
+
+/// What `provision` prints of `output -json`.
+pub fn touch_outputs(o: &Outputs) {
+    for line in o.lines() {
+        let _ = line.len();
+    }
+    for (_, out) in o.0.iter() {
+        let _ = (out.kind.to_string(), out.value.is_sensitive());
+    }
+}
+
+/// What a rollout reads off a deployment: its standing and summed counts.
+pub fn touch_deployment(d: &Deployment) {
+    let _ = d.standing();
+    let c = d.counts();
+    let _ = (
+        c.desired,
+        c.placed,
+        c.healthy,
+        c.unhealthy,
+        c.status,
+        c.description,
+    );
+    let _ = (
+        &d.id,
+        &d.job_id,
+        d.job_version,
+        d.job_modify_index,
+        d.job_spec_modify_index,
+    );
+    let _ = (d.create_index, d.modify_index);
+}
+
+/// What history and revert read off a job's versions.
+pub fn touch_versions(v: &[JobVersion]) {
+    for j in v {
+        let _ = j.app_ref();
+        let _ = (j.version, j.stable, j.job_modify_index, j.submit_time);
+    }
+}
+
+/// What a rollout reads off a register (or revert) answer.
+pub fn touch_register(r: &RegisterResponse) {
+    let _ = (
+        &r.eval_id,
+        r.eval_create_index,
+        r.job_modify_index,
+        &r.warnings,
+    );
+}
+
+/// What `share` does with a parsed key: its audit name and `authorized_keys` line.
+pub fn touch_public_key(k: &PublicKey) {
+    let _ = k.name();
+    let line = platform_tui::ssh::share::line(
+        std::path::Path::new("/usr/local/bin/platform-tui"),
+        std::path::Path::new("/etc/platform-tui/config.toml"),
+        k,
+        false,
+    );
+    let _ = line.map(|l| l.len());
 }
 
 #[cfg(test)]

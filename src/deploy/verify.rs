@@ -84,11 +84,16 @@ async fn version_with(c: &reqwest::Client, t: &Target) -> Result<String, String>
         return Err(format!("{} answers {status} on {path}", t.addr));
     }
     let body = resp.bytes().await.map_err(|e| format!("{}: {e}", t.addr))?;
-    let info: Info = serde_json::from_slice(&body)
-        .map_err(|e| format!("{}: {path} is not Spin's info: {e}", t.addr))?;
-    info.version
-        .map(|v| visible(&v).into_owned())
+    info_version(&body)
+        .map_err(|e| format!("{}: {path} is not Spin's info: {e}", t.addr))?
         .ok_or_else(|| format!("{}: {path} names no version", t.addr))
+}
+
+/// The `version` a `/.well-known/spin/info` answer names, made visible (`None`: it names
+/// none); an error when the body is not that JSON object.
+pub fn info_version(body: &[u8]) -> Result<Option<String>, serde_json::Error> {
+    let info: Info = serde_json::from_slice(body)?;
+    Ok(info.version.map(|v| visible(&v).into_owned()))
 }
 
 /// Asks until `want` answers (its time), or the deadline passes, or `stop` resolves:
@@ -130,5 +135,21 @@ pub async fn until_version(
             _ = tokio::time::sleep(EVERY) => {}
             _ = &mut stop => return Err(format!("stopped before {want} was seen")),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_info_version_is_read_and_made_visible() {
+        let body = br#"{"version":"0.2.0\u001b[2J","buildInfo":{"commit":"x"}}"#;
+        assert_eq!(
+            info_version(body).unwrap().as_deref(),
+            Some("0.2.0\\x1b[2J")
+        );
+        assert_eq!(info_version(b"{}").unwrap(), None);
+        assert!(info_version(b"<html>").is_err());
     }
 }

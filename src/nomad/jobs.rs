@@ -145,7 +145,13 @@ impl Deployment {
 
     /// The counts summed over the groups, with the status words.
     pub fn counts(&self) -> AllocCounts {
-        let sum = |f: fn(&DeploymentState) -> u64| self.task_groups.values().map(f).sum();
+        // Saturating: the counts come from outside, and their sum can overflow.
+        let sum = |f: fn(&DeploymentState) -> u64| {
+            self.task_groups
+                .values()
+                .map(f)
+                .fold(0u64, u64::saturating_add)
+        };
         AllocCounts {
             desired: sum(|g| g.desired_total),
             placed: sum(|g| g.placed_allocs),
@@ -157,11 +163,15 @@ impl Deployment {
     }
 }
 
-fn decode_register(b: &[u8]) -> Result<RegisterResponse, serde_json::Error> {
+/// Decodes what `POST /v1/jobs` and `/v1/job/:id/revert` answer (missing fields are
+/// zero or empty, unknown ones ignored).
+pub fn decode_register(b: &[u8]) -> Result<RegisterResponse, serde_json::Error> {
     serde_json::from_slice(b)
 }
 
-fn decode_versions(b: &[u8]) -> Result<Vec<JobVersion>, serde_json::Error> {
+/// Decodes `GET /v1/job/:id/versions` (`{"Versions": [job, …], "Diffs": …}`), each
+/// version keeping its whole job as `raw`, in Nomad's order.
+pub fn decode_versions(b: &[u8]) -> Result<Vec<JobVersion>, serde_json::Error> {
     #[derive(Deserialize)]
     struct Versions {
         #[serde(rename = "Versions", default)]
@@ -178,11 +188,13 @@ fn decode_versions(b: &[u8]) -> Result<Vec<JobVersion>, serde_json::Error> {
         .collect()
 }
 
-fn decode_deployment(b: &[u8]) -> Result<Deployment, serde_json::Error> {
+/// Decodes `GET /v1/deployment/:id`.
+pub fn decode_deployment(b: &[u8]) -> Result<Deployment, serde_json::Error> {
     serde_json::from_slice(b)
 }
 
-fn decode_maybe_deployment(b: &[u8]) -> Result<Option<Deployment>, serde_json::Error> {
+/// Decodes `GET /v1/job/:id/deployment`: `null` when the job has no deployment.
+pub fn decode_maybe_deployment(b: &[u8]) -> Result<Option<Deployment>, serde_json::Error> {
     serde_json::from_slice(b)
 }
 
@@ -335,6 +347,49 @@ mod tests {
         assert_eq!(v[0].app_ref().as_deref(), Some("r/hello:v1"));
         assert_eq!(v[1].app_ref().as_deref(), Some("r/hello:v2"));
         assert!(v[0].stable);
+    }
+
+    #[test]
+    fn counts_that_overflow_saturate() {
+        let text = br#"{"Status":"running","TaskGroups":{
+            "a":{"DesiredTotal":18446744073709551615,"HealthyAllocs":1},
+            "b":{"DesiredTotal":1,"HealthyAllocs":2}}}"#;
+        let c = decode_deployment(text).unwrap().counts();
+        assert_eq!((c.desired, c.healthy), (u64::MAX, 3));
+    }
+
+    #[test]
+    fn the_deploy_fixtures_decode() {
+        let fx = |name: &str| {
+            std::fs::read(format!(
+                "{}/tests/fixtures/deploy/{name}",
+                env!("CARGO_MANIFEST_DIR")
+            ))
+            .unwrap()
+        };
+        let r = decode_register(&fx("nomad_register.json")).unwrap();
+        assert_eq!(r.job_modify_index, 212);
+        let v = decode_versions(&fx("nomad_job_versions.json")).unwrap();
+        let refs: Vec<_> = v.iter().map(|j| (j.version, j.app_ref())).collect();
+        assert_eq!(
+            refs,
+            [
+                (2, Some("registry.example/team/hello:v2".to_string())),
+                (1, Some("registry.example/team/hello:v1".to_string()))
+            ]
+        );
+        for (name, standing) in [
+            ("nomad_deployment_running.json", Standing::Running),
+            ("nomad_deployment_successful.json", Standing::Successful),
+            ("nomad_deployment_failed.json", Standing::Failed),
+        ] {
+            let d = decode_deployment(&fx(name)).unwrap();
+            assert_eq!((d.standing(), d.job_version), (standing, 2), "{name}");
+        }
+        assert_eq!(
+            decode_maybe_deployment(&fx("nomad_job_deployment_none.json")).unwrap(),
+            None
+        );
     }
 
     #[test]

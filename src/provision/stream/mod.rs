@@ -183,6 +183,10 @@ pub fn parse_timestamp(s: &str) -> Option<SystemTime> {
         let sign = if off.starts_with('-') { -1 } else { 1 };
         let (h, m) = off.get(1..)?.split_once(':')?;
         let (h, m): (i64, i64) = (h.parse().ok()?, m.parse().ok()?);
+        // An offset is at most 23:59; a larger one is not a time (and would overflow).
+        if !(0..24).contains(&h) || !(0..60).contains(&m) {
+            return None;
+        }
         (b, sign * (h * 3600 + m * 60))
     };
     let utc = humantime::parse_rfc3339_weak(base).ok()?;
@@ -203,6 +207,32 @@ mod tests {
             Event::Message(m) => *m,
             other => panic!("not a message: {other:?}"),
         }
+    }
+
+    #[test]
+    fn an_offset_out_of_range_is_no_time_and_no_overflow() {
+        assert_eq!(
+            parse_timestamp("2026-11-29T10:39:37+9999999999999999:00"),
+            None
+        );
+        assert_eq!(
+            parse_timestamp("2026-11-29T10:39:37-00:999999999999999999"),
+            None
+        );
+        assert_eq!(parse_timestamp("2026-11-29T10:39:37+24:00"), None);
+        assert!(parse_timestamp("2026-11-29T10:39:37+23:59").is_some());
+    }
+
+    #[test]
+    fn a_summary_with_huge_counts_is_not_empty_and_does_not_overflow() {
+        let m = msg(
+            r#"{"type":"change_summary","changes":{"add":18446744073709551615,"change":1,"remove":0,"operation":"plan"}}"#,
+        );
+        let Body::ChangeSummary(s) = m.body else {
+            panic!("{:?}", m.body)
+        };
+        assert!(!s.is_empty());
+        assert!(ChangeSummary::default().is_empty());
     }
 
     #[test]

@@ -158,7 +158,10 @@ pub struct ChangeSummary {
 impl ChangeSummary {
     /// Whether it changes any resource.
     pub fn is_empty(&self) -> bool {
-        self.add + self.change + self.remove + self.import + self.forget == 0
+        // Each count on its own: their sum can overflow on a hostile stream.
+        [self.add, self.change, self.remove, self.import, self.forget]
+            .iter()
+            .all(|&n| n == 0)
     }
 }
 
