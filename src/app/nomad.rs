@@ -3,15 +3,18 @@
 //! (scrolled back or following the tail). Pure data; the rows on screen are derived
 //! from the metros' Nomad snapshots by `refresh_rows`, once per change of their inputs
 //! rather than once per frame (10 000 allocations sort in about a millisecond, a
-//! frame's whole budget).
+//! frame's whole budget); a metro's new snapshot moves only the allocations that changed
+//! in it (330 000 rows: sorting them all again took most of the console's CPU).
 
 use crate::domain::Level;
+use std::cmp::{Ordering, Reverse};
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use tui_input::Input;
 
 use super::State;
-use crate::domain::nomad::{AllocDetail, AllocRow, JobRow};
+use crate::domain::nomad::{AllocDetail, AllocList, AllocRow, JobRow};
 use crate::world::MetroState;
 
 /// Log lines kept for the logs view.
@@ -69,6 +72,8 @@ pub struct NomadView {
     /// The jobs on screen, in order: (index into `State::metros`, index into that
     /// metro's jobs).
     pub jobs: Vec<(usize, usize)>,
+    /// What `rows` were derived from.
+    pub basis: RowsBasis,
 }
 
 /// One allocation opened with Enter: fetched once, on demand (no per-allocation loops).
@@ -204,12 +209,66 @@ fn shown(state: &State) -> impl Iterator<Item = (usize, &MetroState)> {
         .filter(move |(_, m)| chosen.is_none_or(|v| v == m.name))
 }
 
+/// The row of allocation `ai` of metro `mi`.
+fn lookup(metros: &[MetroState], mi: usize, ai: usize) -> Option<ShownAlloc<'_>> {
+    let m = metros.get(mi)?;
+    let list = m.nomad.as_ref()?.allocs.value.as_ref()?;
+    Some((m.name.as_str(), list.rows.get(ai)?))
+}
+
+/// The order of two allocations on screen by the sort key alone.
+fn cmp_key(sort: SortKey, a: ShownAlloc, b: ShownAlloc) -> Ordering {
+    match sort {
+        SortKey::Metro => (a.0, &a.1.job, &a.1.name).cmp(&(b.0, &b.1.job, &b.1.name)),
+        SortKey::Job => (&a.1.job, &a.1.name, a.0).cmp(&(&b.1.job, &b.1.name, b.0)),
+        // What needs attention first, history last: that is what an operator sorts by
+        // status for.
+        SortKey::Status => {
+            (a.1.state(), a.1.client.as_str(), a.0).cmp(&(b.1.state(), b.1.client.as_str(), b.0))
+        }
+        SortKey::Age => Reverse(a.1.create_time).cmp(&Reverse(b.1.create_time)),
+        SortKey::Restarts => Reverse(a.1.restarts).cmp(&Reverse(b.1.restarts)),
+    }
+}
+
+/// The order of two allocations on screen, (index into `State::metros`, index into
+/// its rows): by the sort key, then where they are (what a stable sort of the metros'
+/// rows, in order, leaves).
+fn cmp_shown(
+    metros: &[MetroState],
+    sort: SortKey,
+    a: (usize, usize),
+    b: (usize, usize),
+) -> Ordering {
+    let key = match (lookup(metros, a.0, a.1), lookup(metros, b.0, b.1)) {
+        (Some(x), Some(y)) => cmp_key(sort, x, y),
+        (x, y) => x.is_none().cmp(&y.is_none()),
+    };
+    key.then(a.cmp(&b))
+}
+
+fn alloc_matches(needle: &str, a: &AllocRow) -> bool {
+    matches(
+        needle,
+        &[
+            &a.job,
+            &a.group,
+            &a.id,
+            &a.name,
+            a.client.as_str(),
+            a.state().word(),
+            &a.node,
+        ],
+    )
+}
+
 /// Recomputes the rows on screen: the chosen metro (or all), filtered by the filter text
 /// (matched against an allocation's job, group, id, name, status and node, and a job's
 /// id, name, type and status), allocations sorted by the sort key.
 pub fn refresh_rows(state: &mut State) {
     let view = &state.nomad_view;
     let needle = view.filter.value().to_lowercase();
+    let sort = view.sort;
     let mut rows: Vec<(usize, usize, ShownAlloc)> = shown(state)
         .flat_map(|(mi, m)| {
             m.nomad
@@ -218,53 +277,160 @@ pub fn refresh_rows(state: &mut State) {
                 .flat_map(|l| l.rows.iter().enumerate())
                 .map(move |(ai, a)| (mi, ai, (m.name.as_str(), a)))
         })
-        .filter(|(_, _, (_, a))| {
-            matches(
-                &needle,
-                &[
-                    &a.job,
-                    &a.group,
-                    &a.id,
-                    &a.name,
-                    a.client.as_str(),
-                    a.state().word(),
-                    &a.node,
-                ],
-            )
-        })
+        .filter(|(_, _, (_, a))| alloc_matches(&needle, a))
         .collect();
-    match view.sort {
-        SortKey::Metro => rows.sort_by(|(_, _, a), (_, _, b)| {
-            (a.0, &a.1.job, &a.1.name).cmp(&(b.0, &b.1.job, &b.1.name))
-        }),
-        SortKey::Job => rows.sort_by(|(_, _, a), (_, _, b)| {
-            (&a.1.job, &a.1.name, a.0).cmp(&(&b.1.job, &b.1.name, b.0))
-        }),
-        // What needs attention first, history last: that is what an operator sorts by
-        // status for.
-        SortKey::Status => rows.sort_by(|(_, _, a), (_, _, b)| {
-            (a.1.state(), a.1.client.as_str(), a.0).cmp(&(b.1.state(), b.1.client.as_str(), b.0))
-        }),
-        SortKey::Age => rows.sort_by_key(|(_, _, (_, a))| std::cmp::Reverse(a.create_time)),
-        SortKey::Restarts => rows.sort_by_key(|(_, _, (_, a))| std::cmp::Reverse(a.restarts)),
-    }
+    // Stable: equal keys stay in the metros' order, then the rows'.
+    rows.sort_by(|(_, _, a), (_, _, b)| cmp_key(sort, *a, *b));
     let rows: Vec<(usize, usize)> = rows.into_iter().map(|(mi, ai, _)| (mi, ai)).collect();
+    let basis = RowsBasis::of(state, needle.clone());
+    state.nomad_view.rows = rows;
+    state.nomad_view.basis = basis;
+    refresh_jobs(state, &needle);
+}
+
+/// The jobs on screen, filtered like the allocations; the selection kept on a row.
+fn refresh_jobs(state: &mut State, needle: &str) {
     let jobs: Vec<(usize, usize)> = shown(state)
         .flat_map(|(mi, m)| {
             m.nomad
                 .iter()
                 .flat_map(|n| n.jobs.value.iter())
                 .flat_map(|j| j.iter().enumerate())
-                .filter(|(_, j)| matches(&needle, &[&j.id, &j.name, &j.kind, &j.status]))
+                .filter(|(_, j)| matches(needle, &[&j.id, &j.name, &j.kind, &j.status]))
                 .map(move |(ji, _)| (mi, ji))
         })
         .collect();
-    let len = rows.len();
-    state.nomad_view.rows = rows;
     state.nomad_view.jobs = jobs;
+    let len = state.nomad_view.rows.len();
     if state.nomad_view.selected >= len {
         state.nomad_view.selected = len.saturating_sub(1);
     }
+}
+
+/// What the rows on screen were derived from: the inputs `refresh_rows` read. A new
+/// snapshot of one metro is then applied to the rows by the allocations that changed in
+/// it (taken out, and put back in their sorted place) instead of filtering and sorting
+/// every row again; the result is the same.
+#[derive(Clone, Default)]
+pub struct RowsBasis {
+    /// Per metro of `State::metros`: its name and its allocation list.
+    lists: Vec<(String, Option<Arc<AllocList>>)>,
+    /// The filter, lowercased.
+    needle: String,
+    sort: SortKey,
+    metro: Option<String>,
+}
+
+impl std::fmt::Debug for RowsBasis {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RowsBasis")
+            .field("metros", &self.lists.len())
+            .field("needle", &self.needle)
+            .field("sort", &self.sort)
+            .field("metro", &self.metro)
+            .finish()
+    }
+}
+
+impl RowsBasis {
+    fn of(state: &State, needle: String) -> RowsBasis {
+        RowsBasis {
+            lists: state
+                .metros
+                .iter()
+                .map(|m| (m.name.clone(), allocs_of(m)))
+                .collect(),
+            needle,
+            sort: state.nomad_view.sort,
+            metro: state.nomad_view.metro.clone(),
+        }
+    }
+}
+
+fn allocs_of(m: &MetroState) -> Option<Arc<AllocList>> {
+    m.nomad.as_ref()?.allocs.value.clone()
+}
+
+fn same(a: &Option<Arc<AllocList>>, b: &Option<Arc<AllocList>>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+        (None, None) => true,
+        _ => false,
+    }
+}
+
+/// Metro `mi`'s allocations went from `old` to what it holds now: bring the rows on
+/// screen up to date by what changed, when they were derived from `old` and the other
+/// metros' lists as they are (and the filter, sort and chosen metro as they are).
+/// False when they were not, or when so much changed that sorting afresh is cheaper.
+fn update_rows(state: &mut State, mi: usize, old: &Option<Arc<AllocList>>) -> bool {
+    let view = &state.nomad_view;
+    let metros = &state.world.metros;
+    let basis = &view.basis;
+    let fits = basis.sort == view.sort
+        && basis.metro == view.metro
+        && basis.lists.len() == metros.len()
+        && basis.needle == view.filter.value().to_lowercase()
+        && basis
+            .lists
+            .iter()
+            .zip(metros)
+            .enumerate()
+            .all(|(j, ((name, list), m))| {
+                *name == m.name
+                    && if j == mi {
+                        same(list, old)
+                    } else {
+                        same(list, &allocs_of(m))
+                    }
+            });
+    if !fits {
+        return false;
+    }
+    let Some(m) = metros.get(mi) else {
+        return false;
+    };
+    let new = allocs_of(m);
+    let is_shown = view.metro.as_ref().is_none_or(|v| *v == m.name);
+    if is_shown && !same(old, &new) {
+        let (Some(old), Some(new)) = (old, &new) else {
+            return false;
+        };
+        let changed = new.rows.differing(&old.rows);
+        if changed.len() > (new.rows.len() / 16).max(64) {
+            return false;
+        }
+        let sort = view.sort;
+        let needle = &basis.needle;
+        let mut add: Vec<(usize, usize)> = changed
+            .iter()
+            .filter(|&&ai| new.rows.get(ai).is_some_and(|a| alloc_matches(needle, a)))
+            .map(|&ai| (mi, ai))
+            .collect();
+        add.sort_by(|&a, &b| cmp_shown(metros, sort, a, b));
+        let kept: Vec<(usize, usize)> = view
+            .rows
+            .iter()
+            .copied()
+            .filter(|&(m, a)| m != mi || changed.binary_search(&a).is_err())
+            .collect();
+        let mut rows = Vec::with_capacity(kept.len() + add.len());
+        let mut from = 0;
+        for e in add {
+            let at = from
+                + kept[from..]
+                    .partition_point(|&k| cmp_shown(metros, sort, k, e) == Ordering::Less);
+            rows.extend_from_slice(&kept[from..at]);
+            rows.push(e);
+            from = at;
+        }
+        rows.extend_from_slice(&kept[from..]);
+        state.nomad_view.rows = rows;
+    }
+    if let Some(b) = state.nomad_view.basis.lists.get_mut(mi) {
+        b.1 = new;
+    }
+    true
 }
 
 /// The metros that have a Nomad endpoint, in config order.
@@ -281,6 +447,7 @@ pub(super) fn on_nomad(state: &mut State, metro: &str, snap: crate::nomad::Nomad
     let Some(idx) = state.metros.iter().position(|m| m.name == metro) else {
         return;
     };
+    let old_allocs = allocs_of(&state.metros[idx]);
     let old = state.metros[idx]
         .nomad
         .as_ref()
@@ -330,9 +497,17 @@ pub(super) fn on_nomad(state: &mut State, metro: &str, snap: crate::nomad::Nomad
     for (level, text) in events {
         state.event(level, text);
     }
-    // The pane's rows are kept only while it is shown (at scale they cost tens of ms a
-    // snapshot); showing it refreshes them.
+    // The pane's rows are kept only while it is shown; showing it refreshes them. A
+    // snapshot changes them by the allocations that changed in it (at scale, sorting
+    // them all again costs tens of ms a snapshot).
     if state.view == super::View::Nomad {
-        refresh_rows(state);
+        if update_rows(state, idx, &old_allocs) {
+            let needle = state.nomad_view.basis.needle.clone();
+            refresh_jobs(state, &needle);
+        } else {
+            refresh_rows(state);
+        }
+    } else {
+        state.nomad_view.basis = RowsBasis::default();
     }
 }

@@ -792,6 +792,85 @@ mod latency_and_nomad {
         s
     }
 
+    /// Snapshots that change some allocations (as the event stream does: rows replaced,
+    /// moved by a removal, added), in every sort and with a filter: the rows on screen
+    /// are those a fresh sort of every row gives.
+    #[test]
+    fn a_changed_snapshot_leaves_the_rows_a_fresh_sort_gives() {
+        use crate::domain::nomad::ClientStatus;
+        use std::sync::Arc;
+        let statuses = ["running", "failed", "pending", "complete", "lost"];
+        let mut seed = 7u64;
+        let mut next = move |n: usize| {
+            seed = seed
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (seed >> 33) as usize % n.max(1)
+        };
+        for sort in 0..5 {
+            for filter in ["", "web[1"] {
+                let mut s = nomad_state();
+                for (m, n) in [("am", 700), ("da", 300)] {
+                    let st: Vec<&str> = (0..n).map(|i| statuses[i % 5]).collect();
+                    update(
+                        &mut s,
+                        Msg::Nomad {
+                            metro: m.into(),
+                            snapshot: nomad(m, &st, None),
+                        },
+                    );
+                }
+                for _ in 0..sort {
+                    s.nomad_view.sort = s.nomad_view.sort.next();
+                }
+                s.nomad_view.filter = tui_input::Input::new(filter.to_string());
+                nomad::refresh_rows(&mut s);
+                for round in 0..30 {
+                    let mi = next(2);
+                    let mut snap = s.metros[mi].nomad.clone().expect("nomad");
+                    let list = Arc::make_mut(snap.allocs.value.as_mut().expect("allocs"));
+                    for _ in 0..1 + next(round % 7 * 10 + 1) {
+                        let i = next(list.rows.len());
+                        match next(4) {
+                            0 => {
+                                list.swap_remove(i);
+                            }
+                            1 => {
+                                let mut a = list.rows[i].clone();
+                                a.id = format!("new-{round}-{i}").into();
+                                a.name = format!("spin-app.web[{}]", next(2000)).into();
+                                list.push(a);
+                            }
+                            _ => {
+                                let mut a = list.rows[i].clone();
+                                a.client = ClientStatus::parse(statuses[next(5)]);
+                                a.restarts = Some(next(3) as u32);
+                                a.create_time = next(50) as i64;
+                                list.replace(i, a);
+                            }
+                        }
+                    }
+                    let metro = s.metros[mi].name.clone();
+                    update(
+                        &mut s,
+                        Msg::Nomad {
+                            metro,
+                            snapshot: snap,
+                        },
+                    );
+                    let mut fresh = s.clone();
+                    nomad::refresh_rows(&mut fresh);
+                    assert_eq!(
+                        s.nomad_view.rows, fresh.nomad_view.rows,
+                        "sort {:?}, filter {filter:?}, round {round}",
+                        s.nomad_view.sort
+                    );
+                    assert_eq!(s.nomad_view.jobs, fresh.nomad_view.jobs);
+                }
+            }
+        }
+    }
+
     #[test]
     fn a_failing_allocation_is_an_event() {
         let mut s = nomad_state();

@@ -319,6 +319,35 @@ impl<T> Rows<T> {
     }
 }
 
+impl<T: PartialEq> Rows<T> {
+    /// The positions whose row differs from `old`'s at the same position, in order,
+    /// positions only one of them has included. A chunk the two share is skipped
+    /// without looking at its rows, so comparing a copy with the one it was made from
+    /// costs in proportion to the chunks changed since.
+    pub fn differing(&self, old: &Rows<T>) -> Vec<usize> {
+        let mut out = Vec::new();
+        let chunks = self.chunks.len().max(old.chunks.len());
+        for c in 0..chunks {
+            let (new, was) = (self.chunks.get(c), old.chunks.get(c));
+            if let (Some(a), Some(b)) = (new, was) {
+                if Arc::ptr_eq(a, b) {
+                    continue;
+                }
+            }
+            let (new, was) = (
+                new.map_or(&[][..], |c| &c[..]),
+                was.map_or(&[][..], |c| &c[..]),
+            );
+            for i in 0..new.len().max(was.len()) {
+                if new.get(i) != was.get(i) {
+                    out.push(c * Self::CHUNK + i);
+                }
+            }
+        }
+        out
+    }
+}
+
 impl<T: Clone> Rows<T> {
     pub fn push(&mut self, row: T) {
         match self.chunks.last_mut() {
@@ -639,6 +668,32 @@ mod tests {
         assert_eq!(rows.swap_remove(rows.len()), None);
         assert_eq!(rows.iter().count(), rows.len());
         assert_eq!(Rows::from(vec![1, 2, 3]), [1, 2, 3].into_iter().collect());
+    }
+
+    #[test]
+    fn differing_rows_are_found_by_position() {
+        let chunk = Rows::<u32>::CHUNK;
+        let n = chunk * 3 + 5;
+        let old: Rows<u32> = (0..n as u32).collect();
+        assert!(old.clone().differing(&old).is_empty());
+        let mut rows = old.clone();
+        rows.replace(chunk + 7, 7);
+        // Written again with the same value: copied, yet not a difference.
+        rows.replace(2 * chunk, 2 * chunk as u32);
+        assert_eq!(rows.differing(&old), [chunk + 7]);
+        // The last row moves into 3; the old last position is gone.
+        rows.swap_remove(3);
+        assert_eq!(rows.differing(&old), [3, chunk + 7, n - 1]);
+        rows.push(1);
+        rows.push(2);
+        assert_eq!(rows.differing(&old), [3, chunk + 7, n - 1, n]);
+        // A whole chunk gone.
+        let mut short = old.clone();
+        for _ in 0..6 {
+            short.swap_remove(short.len() - 1);
+        }
+        assert_eq!(short.differing(&old), (n - 6..n).collect::<Vec<_>>());
+        assert_eq!(old.differing(&short), (n - 6..n).collect::<Vec<_>>());
     }
 
     #[test]
