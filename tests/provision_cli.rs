@@ -167,7 +167,7 @@ fn the_pane_plans_confirms_applies_and_writes() {
     t.keys(&["Enter"]);
     t.wait_for(r#"metros = ["am","da","fr"]"#);
     t.keys(&["p"]);
-    t.wait_for("planned: A applies");
+    t.wait_for_within("planned: A applies", Duration::from_secs(60));
     t.wait_for("1 to add, 0 to change, 0 to destroy");
     t.keys(&["A"]);
     t.wait_for("Apply this plan?");
@@ -215,12 +215,12 @@ fn quitting_mid_apply_stops_terraform_gracefully_and_audits_it() {
     t.keys(&["4", "e", "End", "BSpace"]);
     t.keys(&["-l", r#","pa"]"#]);
     t.keys(&["Enter", "p"]);
-    t.wait_for("planned: A applies");
+    t.wait_for_within("planned: A applies", Duration::from_secs(60));
     t.keys(&["A"]);
     t.wait_for("Apply this plan?");
     t.keys(&["y"]);
     t.wait_for("applying");
-    t.wait_for("Executing:");
+    t.wait_for_within("Executing:", Duration::from_secs(60));
     t.keys(&["q"]);
     t.wait_for("stopping terraform gracefully");
     t.wait_gone(

@@ -344,6 +344,16 @@ impl Tmux {
     pub fn wait_for(&self, needle: &str) -> String {
         self.wait_until(needle, |s| s.contains(needle))
     }
+    /// [`Tmux::wait_for`] with its own limit, for steps that run a real tool (terraform
+    /// planning on a loaded machine takes longer than a screen change).
+    pub fn wait_for_within(&self, needle: &str, limit: Duration) -> String {
+        poll_for(
+            &format!("screen never showed {needle:?}"),
+            limit,
+            || self.screen(),
+            |s| s.contains(needle),
+        )
+    }
     /// Waits (at most 15 s) until `pred` holds for the screen; returns the screen.
     pub fn wait_until(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
         poll_for(
