@@ -51,15 +51,14 @@ pub struct Caller<'a> {
     pub progress: &'a mut (dyn FnMut(&str) + Send),
 }
 
-/// Runs a withdraw or restore under the interlock, verifies it, remembers the desired
-/// state and writes the audit record before and after. Never panics; every failure is in
-/// the returned `Outcome`.
-pub async fn execute(cfg: &Config, req: &Request, caller: &mut Caller<'_>) -> Outcome {
+/// The outcome before anything is done (refused until it is not), and the metro's
+/// withdraw method's name.
+fn not_yet<'c>(cfg: &'c Config, req: &Request) -> (Outcome, &'c str) {
     let method = cfg
         .metro(&req.metro)
         .map(|m| m.withdraw.name())
         .unwrap_or("-");
-    let mut outcome = Outcome {
+    let outcome = Outcome {
         metro: req.metro.clone(),
         action: req.action,
         method: method.to_string(),
@@ -68,11 +67,24 @@ pub async fn execute(cfg: &Config, req: &Request, caller: &mut Caller<'_>) -> Ou
         converged_ms: None,
         best_after: None,
     };
-    let verb = req.action.verb();
-    let refuse = |outcome: &mut Outcome, why: &str| {
-        outcome.verdict = Verdict::Refused;
-        outcome.message = format!("refused: {why}; {verb} of {} not performed", req.metro);
-    };
+    (outcome, method)
+}
+
+/// Refuses: "refused: WHY; withdraw of am not performed".
+fn refuse(outcome: &mut Outcome, why: &str) {
+    outcome.verdict = Verdict::Refused;
+    outcome.message = format!(
+        "refused: {why}; {} of {} not performed",
+        outcome.action.verb(),
+        outcome.metro
+    );
+}
+
+/// Runs a withdraw or restore under the interlock, verifies it, remembers the desired
+/// state and writes the audit record before and after. Never panics; every failure is in
+/// the returned `Outcome`.
+pub async fn execute(cfg: &Config, req: &Request, caller: &mut Caller<'_>) -> Outcome {
+    let (mut outcome, _) = not_yet(cfg, req);
     if cfg.console.read_only {
         refuse(&mut outcome, "read-only mode");
         return outcome;
@@ -90,7 +102,7 @@ pub async fn execute(cfg: &Config, req: &Request, caller: &mut Caller<'_>) -> Ou
         pid: std::process::id(),
         user: journal::user(),
         via: caller.via.word().to_string(),
-        what: format!("{verb} {}", req.metro),
+        what: format!("{} {}", req.action.verb(), req.metro),
         since: journal::timestamp(SystemTime::now()),
     };
     let guard = match interlock::acquire(
@@ -127,24 +139,7 @@ pub async fn execute_locked(
     waited: Duration,
     in_flight: &[&str],
 ) -> Outcome {
-    let method = cfg
-        .metro(&req.metro)
-        .map(|m| m.withdraw.name())
-        .unwrap_or("-");
-    let mut outcome = Outcome {
-        metro: req.metro.clone(),
-        action: req.action,
-        method: method.to_string(),
-        verdict: Verdict::Refused,
-        message: String::new(),
-        converged_ms: None,
-        best_after: None,
-    };
-    let verb = req.action.verb();
-    let refuse = |outcome: &mut Outcome, why: &str| {
-        outcome.verdict = Verdict::Refused;
-        outcome.message = format!("refused: {why}; {verb} of {} not performed", req.metro);
-    };
+    let (mut outcome, method) = not_yet(cfg, req);
     if cfg.console.read_only {
         refuse(&mut outcome, "read-only mode");
         return outcome;
