@@ -148,6 +148,27 @@ fn every_metro_through_ssh_status_withdraw_restore_and_a_proxyjump_chain() {
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(lab.status()["anycast"]["best"], "am");
     assert_no_ssh_left(server.dir.to_str().unwrap());
+
+    // A rollout over the same links: each metro's Nomad API and router only through ssh.
+    let channels = |log: &str| {
+        log.lines()
+            .filter(|l| l.contains("direct_tcpip") || l.contains("direct_streamlocal"))
+            .count()
+    };
+    let before = channels(&server.log_text());
+    let out = pt(&cfg, &["deploy", "registry.example/hello:v2", "--yes"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let log = server.log_text();
+    assert!(
+        channels(&log) > before,
+        "the rollout opened no channel through sshd:\n{log}"
+    );
+    assert_eq!(
+        lab.status()["anycast"]["best"],
+        "am",
+        "every metro restored"
+    );
+    assert_no_ssh_left(server.dir.to_str().unwrap());
     assert_no_ssh_left(lab.dir.path().to_str().unwrap());
     assert_eq!(stale_runtime_dirs(), Vec::<PathBuf>::new());
 }

@@ -213,7 +213,13 @@ pub async fn run(mut cli: Cli) -> Result<(), Failure> {
                 yes: *yes,
                 json: *json,
             };
-            deploy::run(&need_config(&cli)?, args).await
+            // Remote metros' Nomad APIs and routers through their SSH links, as the other
+            // commands reach them; the rollout handles its own signals (stop before the
+            // next step).
+            remote::with_links(&need_config(&cli)?, true, |cfg, _| async move {
+                deploy::run(&cfg, args).await
+            })
+            .await
         }
         Some(Command::Config {
             command: ConfigCommand::Template,
