@@ -1,6 +1,7 @@
 //! The confirmation dialog every destructive action goes through.
 
 use ratatui::layout::Rect;
+use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 use ratatui::Frame;
@@ -77,18 +78,28 @@ pub fn draw(state: &State, p: &Pending, frame: &mut Frame, area: Rect) {
     }
     text.push(Line::from(""));
     text.push(keys);
-    // As wide as an 80-column terminal allows, as tall as the wrapped text.
-    let width = area.width.saturating_sub(4).min(64);
+    dialog(frame, area, text, 64, title, consequence_style);
+}
+
+/// A dialog over `area`: at most `max_width` columns (less on a narrow terminal), as tall
+/// as `text` wrapped, bordered with `title` in `border`.
+pub(super) fn dialog(
+    frame: &mut Frame,
+    area: Rect,
+    text: Vec<Line<'_>>,
+    max_width: u16,
+    title: impl Into<Line<'static>>,
+    border: Style,
+) {
+    let width = area.width.saturating_sub(4).min(max_width);
     let inner = usize::from(width.saturating_sub(2)).max(1);
     let rows: usize = text.iter().map(|l| l.width().div_ceil(inner).max(1)).sum();
     let popup = centered(area, width, (rows as u16 + 2).min(area.height));
     frame.render_widget(Clear, popup);
     frame.render_widget(
-        Paragraph::new(text).wrap(Wrap { trim: false }).block(
-            Block::bordered()
-                .title(title)
-                .border_style(consequence_style),
-        ),
+        Paragraph::new(text)
+            .wrap(Wrap { trim: false })
+            .block(Block::bordered().title(title).border_style(border)),
         popup,
     );
 }

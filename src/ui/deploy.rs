@@ -20,10 +20,10 @@
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
+use ratatui::widgets::{Block, Paragraph};
 use ratatui::Frame;
 
-use super::{centered, history, style};
+use super::{history, style};
 use crate::app::deploy::{DeployConfirm, DeployView, MetroRow, Phase};
 use crate::app::State;
 use crate::config::keymap::Command;
@@ -431,17 +431,12 @@ pub fn draw_confirm(state: &State, c: &DeployConfirm, frame: &mut Frame, area: R
         Span::styled(km.labels(Command::Cancel), style::accent(t)),
         Span::raw(" cancel"),
     ]));
-    let width = area.width.saturating_sub(4).min(78);
-    let inner = usize::from(width.saturating_sub(2)).max(1);
-    let rows: usize = text.iter().map(|l| l.width().div_ceil(inner).max(1)).sum();
-    let popup = centered(area, width, (rows as u16 + 2).min(area.height));
-    frame.render_widget(Clear, popup);
-    frame.render_widget(
-        Paragraph::new(text).wrap(Wrap { trim: false }).block(
-            Block::bordered()
-                .title(" Deploy to every metro? ")
-                .border_style(style::warn(t)),
-        ),
-        popup,
+    super::confirm::dialog(
+        frame,
+        area,
+        text,
+        78,
+        " Deploy to every metro? ",
+        style::warn(t),
     );
 }

@@ -18,10 +18,10 @@
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
+use ratatui::widgets::{Block, Paragraph, Wrap};
 use ratatui::Frame;
 
-use super::{centered, history, style};
+use super::{history, style};
 use crate::app::provision::{Phase, ProvisionConfirm, ProvisionView};
 use crate::app::State;
 use crate::config::keymap::Command;
@@ -519,15 +519,5 @@ pub fn draw_confirm(state: &State, c: &ProvisionConfirm, frame: &mut Frame, area
             Span::raw(" cancel"),
         ]));
     }
-    let width = area.width.saturating_sub(4).min(76);
-    let inner = usize::from(width.saturating_sub(2)).max(1);
-    let rows: usize = text.iter().map(|l| l.width().div_ceil(inner).max(1)).sum();
-    let popup = centered(area, width, (rows as u16 + 2).min(area.height));
-    frame.render_widget(Clear, popup);
-    frame.render_widget(
-        Paragraph::new(text)
-            .wrap(Wrap { trim: false })
-            .block(Block::bordered().title(title).border_style(border)),
-        popup,
-    );
+    super::confirm::dialog(frame, area, text, 76, title, border);
 }
